@@ -1,0 +1,29 @@
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+QUESTION ?= 镇江提出哪一年实现碳峰值？
+
+.PHONY: install install-dev demo test lint bench
+
+# torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
+# pip would fetch the newest CUDA build, several GB.
+install:
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e .
+
+install-dev:
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+
+# Installs, indexes the bundled seeds on first use and answers a sample question, offline.
+demo: install
+	$(PYTHON) -m qa ask "$(QUESTION)"
+
+test: install-dev
+	$(PYTHON) -m pytest -q
+
+lint: install-dev
+	ruff check . && ruff format --check .
+
+bench: install-dev
+	$(PYTHON) bench/chunk_size.py
+	$(PYTHON) bench/ask_latency.py

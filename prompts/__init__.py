@@ -1,0 +1,1 @@
+"""Prompt templates, plain text, shipped inside the wheel as qa.prompts."""

@@ -1,0 +1,20 @@
+"""qa: answers from your own Chinese and English documents, every claim cited.
+
+from qa import answer
+result = answer("镇江提出哪一年实现碳峰值？")
+print(result.answer, result.citations)
+"""
+
+from qa.errors import QAError
+from qa.records import Answer, Chunk, Citation, Document, Passage
+
+__all__ = ["Answer", "Assistant", "Chunk", "Citation", "Document", "Passage", "QAError", "answer"]
+
+
+def __getattr__(name: str):
+    # qa.api pulls in the index and the models; importing qa.cleaning alone should not.
+    if name in ("answer", "Assistant"):
+        from qa import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

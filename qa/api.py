@@ -1,0 +1,127 @@
+"""The question side end to end: retrieve, answer, check citations. `answer()` is the public door."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from qa.answering.base import OnToken
+from qa.citations import StreamingMarkerFilter, check_citations
+from qa.config import chat_endpoint_configured, index_dir, seeds_dir
+from qa.errors import QAError
+from qa.records import Answer
+from qa.retrieval import Retriever
+
+BACKENDS = ("extractive", "openai")
+DEFAULT_K = 5
+
+
+def default_backend() -> str:
+    return "openai" if chat_endpoint_configured() else "extractive"
+
+
+def ensure_index(index: Path, on_seed: Callable[[Path], None] | None = None) -> None:
+    """A first question with no index yet gets one built from the bundled seeds."""
+    if (index / "manifest.json").exists():
+        return
+    from embeddings.indexer import build_index
+
+    if on_seed:
+        on_seed(index)
+    build_index(index, [seeds_dir()])
+
+
+class Assistant:
+    """A retriever and an answer backend, loaded once and reused for many questions."""
+
+    def __init__(
+        self,
+        index: str | Path | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+        embedder: str | None = None,
+        on_seed: Callable[[Path], None] | None = None,
+    ):
+        self.index = index_dir(index)
+        ensure_index(self.index, on_seed)
+        self.retriever = Retriever.open(self.index, embedder)
+        self.backend_name = backend or default_backend()
+        if self.backend_name == "extractive":
+            from qa.answering.extractive import ExtractiveAnswerer
+
+            self.backend = ExtractiveAnswerer(
+                self.retriever.embedder, self.retriever.store.document_text
+            )
+        elif self.backend_name == "openai":
+            from qa.answering.chat_model import ChatModelAnswerer
+
+            self.backend = ChatModelAnswerer(model=model)
+        else:
+            raise QAError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def ask(
+        self,
+        question: str,
+        k: int = DEFAULT_K,
+        on_token: OnToken | None = None,
+        standalone_question: str | None = None,
+    ) -> Answer:
+        """Answer `question`; retrieval runs on `standalone_question` when chat rewrote it."""
+        question = question.strip()
+        if not question:
+            raise QAError("the question is empty")
+        if k < 1:
+            raise QAError(f"k must be at least 1, not {k}")
+        started = time.perf_counter()
+        passages = self.retriever.search(standalone_question or question, k)
+        retrieved = time.perf_counter()
+        stream = None
+        if on_token is not None:
+            marker_filter = StreamingMarkerFilter({p.n for p in passages})
+
+            def stream(piece: str) -> None:
+                text = marker_filter.feed(piece)
+                if text:
+                    on_token(text)
+
+        draft = self.backend.answer(standalone_question or question, passages, stream)
+        if stream is not None:
+            rest = marker_filter.flush()
+            if rest:
+                on_token(rest)
+        answered = time.perf_counter()
+        checked = check_citations(draft.text, passages)
+        return Answer(
+            question=question,
+            answer=checked.text,
+            citations=[] if draft.abstained else checked.citations,
+            passages=passages,
+            backend=self.backend_name,
+            abstained=draft.abstained,
+            timings_ms={
+                "retrieve": round((retrieved - started) * 1000, 1),
+                "answer": round((answered - retrieved) * 1000, 1),
+                "total": round((time.perf_counter() - started) * 1000, 1),
+            },
+            standalone_question=standalone_question,
+            invented_citations=checked.invented,
+        )
+
+
+def answer(
+    question: str,
+    k: int = DEFAULT_K,
+    backend: str | None = None,
+    index: str | Path | None = None,
+    model: str | None = None,
+    on_token: OnToken | None = None,
+) -> Answer:
+    """Answer one question from the indexed documents, with checked citations.
+
+    backend: "extractive" (no chat model needed) or "openai" (any OpenAI-compatible endpoint);
+    by default "openai" when OPENAI_BASE_URL or OPENAI_API_KEY is set. index: the index folder
+    (default: QA_INDEX, else the user data folder), built from the bundled seeds if missing.
+    on_token: called with each piece of the answer as it is written.
+    """
+    return Assistant(index=index, backend=backend, model=model).ask(question, k, on_token)

@@ -1,0 +1,116 @@
+"""Citation markers: read every form a model writes, keep only numbers of passages it was given.
+
+Markers are rewritten to one form, `[1][2]`, both in a finished answer and while it streams, so
+what the user saw scroll by is exactly the checked answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.chunking import sentence_spans
+from qa.cleaning import matching_form
+from qa.records import Citation, Passage
+
+_OPEN, _CLOSE = r"\[［【", r"\]］】"
+_NUMBERS = r"\d+(?:\s*[,，、]\s*\d+)*"
+MARKER = re.compile(rf"[{_OPEN}]\s*({_NUMBERS})\s*[{_CLOSE}]")
+_PARTIAL_MARKER = re.compile(rf"[{_OPEN}][\d\s,，、]*$")
+
+
+def _rewrite(numbers: str, valid: set[int], invented: list[int]) -> str:
+    kept = []
+    for token in re.split(r"[,，、]", numbers):
+        n = int(token.strip())
+        if n in valid:
+            if n not in kept:
+                kept.append(n)
+        else:
+            invented.append(n)
+    return "".join(f"[{n}]" for n in kept)
+
+
+def rewrite_markers(text: str, valid: set[int]) -> tuple[str, list[int]]:
+    """Normalise markers to [n] and drop numbers outside `valid`; returns (text, invented numbers)."""
+    invented: list[int] = []
+    text = MARKER.sub(lambda m: _rewrite(m.group(1), valid, invented), text)
+    return text, invented
+
+
+class StreamingMarkerFilter:
+    """Applies rewrite_markers to text arriving in pieces, holding back only an unfinished marker."""
+
+    def __init__(self, valid: set[int]):
+        self._valid = valid
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        partial = _PARTIAL_MARKER.search(text)
+        cut = partial.start() if partial else len(text)
+        self._pending = text[cut:]
+        return rewrite_markers(text[:cut], self._valid)[0]
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return rewrite_markers(text, self._valid)[0]
+
+
+def _bigrams(text: str) -> set[str]:
+    form = re.sub(r"\s+", "", matching_form(text))
+    return {form[i : i + 2] for i in range(len(form) - 1)} or {form}
+
+
+def overlap(claim: str, evidence: str) -> float:
+    """Share of the claim's character bigrams (matching form) that occur in the evidence."""
+    claim_grams = _bigrams(claim)
+    return len(claim_grams & _bigrams(evidence)) / len(claim_grams)
+
+
+def best_quote(claim: str, passage: Passage) -> tuple[str, int, int]:
+    """The sentence of the passage closest to the claim, with its offsets in the document."""
+    spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+    start, end = max(spans, key=lambda s: overlap(claim, passage.text[s[0] : s[1]]))
+    return passage.text[start:end], passage.start + start, passage.start + end
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    citations: list[Citation]
+    invented: list[int]  # numbers the answer cited that were not among the passages
+
+
+_LEADING_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
+
+
+def answer_sentences(text: str) -> list[str]:
+    """Sentences of an answer, each keeping the markers that follow it (`…2020年。[1]`)."""
+    sentences: list[str] = []
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        leading = _LEADING_MARKERS.match(sentence)
+        if leading and sentences:
+            sentences[-1] += leading.group()
+            sentence = sentence[leading.end() :].strip()
+        if sentence:
+            sentences.append(sentence)
+    return sentences
+
+
+def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:
+    by_n = {p.n: p for p in passages}
+    text, invented = rewrite_markers(text, set(by_n))
+    best: dict[int, tuple[float, Citation]] = {}
+    for sentence in answer_sentences(text):
+        claim = MARKER.sub("", sentence).strip()
+        for match in MARKER.finditer(sentence):
+            n = int(match.group(1))
+            passage = by_n[n]
+            quote, start, end = best_quote(claim, passage)
+            score = overlap(claim, quote) if claim else 0.0
+            if n not in best or score > best[n][0]:
+                best[n] = (score, Citation(n, passage.doc_id, passage.title, quote, start, end))
+    citations = [best[n][1] for n in sorted(best)]
+    return CheckedAnswer(text, citations, invented)

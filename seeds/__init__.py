@@ -1,0 +1,1 @@
+"""The bundled seed corpus, shipped inside the wheel as qa.seeds."""

@@ -1,0 +1,64 @@
+from qa.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from qa.config import seeds_dir
+from qa.loading import load_documents
+from qa.records import Document
+
+
+def _doc(text: str) -> Document:
+    return Document("d", "t", text, "/d.txt", "0")
+
+
+def test_sentences_keep_their_marks_and_split_on_line_breaks():
+    text = "第一句。第二句！第三句？第四句；\nEnglish one. And two! Three?\n最後一行"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "第一句。",
+        "第二句！",
+        "第三句？",
+        "第四句；",
+        "English one.",
+        "And two!",
+        "Three?",
+        "最後一行",
+    ]
+
+
+def test_a_damaged_character_shown_as_question_mark_does_not_end_a_sentence():
+    text = "金山網訊?自11月30日起，大會舉行。"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [text]
+
+
+def test_chunk_offsets_slice_the_cleaned_text_exactly_on_the_seeds():
+    for doc in load_documents([seeds_dir()]).documents:
+        chunks = chunk_document(doc)
+        assert len(chunks) > 5
+        for chunk in chunks:
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert len(chunk.text) <= CHUNK_CHARS
+            assert chunk.doc_id == doc.doc_id and chunk.title == doc.title
+        # every sentence of the document lands in some chunk
+        covered = set()
+        for chunk in chunks:
+            covered.update(range(chunk.start, chunk.end))
+        for start, end in sentence_spans(doc.text):
+            assert start in covered and end - 1 in covered
+
+
+def test_neighbouring_chunks_share_one_sentence():
+    sentences = [f"這是第{i}個句子，內容足夠長一些。" for i in range(12)]
+    text = "".join(sentences)
+    chunks = chunk_document(_doc(text), size=60)
+    assert len(chunks) >= 3
+    for first, second in zip(chunks, chunks[1:], strict=False):
+        start, end = sentence_spans(first.text)[-1]
+        last_sentence = first.text[start:end]
+        assert second.text.startswith(last_sentence)
+        assert second.start < first.end
+
+
+def test_a_sentence_longer_than_a_chunk_is_cut_at_a_comma():
+    long_sentence = "，".join(["這是一個很長的從句"] * 40) + "。"
+    chunks = chunk_document(_doc(long_sentence), size=100)
+    assert len(chunks) > 3
+    assert all(len(c.text) <= 100 for c in chunks)
+    assert all(c.text.endswith(("，", "。")) for c in chunks)
+    assert "".join(c.text for c in chunks) == long_sentence

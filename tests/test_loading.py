@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from qa.errors import QAError
+from qa.loading import decode, load_documents
+
+TRADITIONAL = "鎮江是國家低碳試點城市。聯合國氣候變化大會在巴黎舉行，臺灣代表也出席了會議。"
+SIMPLIFIED = "镇江是国家低碳试点城市。联合国气候变化大会在巴黎举行，代表团出席了会议。"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("utf-8", TRADITIONAL),
+        ("utf-8-sig", TRADITIONAL),
+        ("gb18030", SIMPLIFIED),
+        ("big5", TRADITIONAL),
+    ],
+)
+def test_each_encoding_is_detected_from_a_real_file(tmp_path, encoding, text):
+    path = tmp_path / f"doc-{encoding}.txt"
+    path.write_bytes(text.encode(encoding))
+    loaded = load_documents([path])
+    assert loaded.skipped == []
+    assert loaded.documents[0].text == text
+    assert loaded.documents[0].doc_id == f"doc-{encoding}"
+
+
+def test_folders_are_read_recursively_with_paths_as_doc_ids(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "note.md").write_text("# 標題\n\n正文內容。", encoding="utf-8")
+    (tmp_path / "top.txt").write_text("Top level text.", encoding="utf-8")
+    (tmp_path / "ignored.pdf").write_bytes(b"%PDF-1.4")
+    loaded = load_documents([tmp_path])
+    by_id = {d.doc_id: d for d in loaded.documents}
+    assert set(by_id) == {"a/b/note", "top"}
+    assert by_id["a/b/note"].title == "標題"
+
+
+def test_binary_empty_and_undecodable_files_are_skipped_with_their_reason(tmp_path):
+    (tmp_path / "good.txt").write_text("好的文件。", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "empty.txt").write_bytes(b"   \n\n")
+    (tmp_path / "garbage.txt").write_bytes(b"\xff\xfe\xfa\xfb" * 50)
+    loaded = load_documents([tmp_path])
+    assert [d.doc_id for d in loaded.documents] == ["good"]
+    reasons = {Path(path).name: why for path, why in loaded.skipped}
+    assert reasons == {
+        "binary.txt": "binary file",
+        "empty.txt": "empty file",
+        "garbage.txt": "not UTF-8, GB18030 or Big5 text",
+    }
+
+
+def test_a_missing_path_is_a_user_error(tmp_path):
+    with pytest.raises(QAError, match="no such file or folder"):
+        load_documents([tmp_path / "nope"])
+
+
+def test_decode_prefers_utf8_and_strips_the_bom():
+    assert decode("\ufeff鎮江".encode()) == "鎮江"
