@@ -17,7 +17,7 @@ import time
 QUESTION = "镇江提出哪一年实现碳峰值？"
 
 
-def run(args: list[str], env: dict) -> tuple[float, float]:
+def _run_qa(args: list[str], env: dict) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one `python -m qa ...` process."""
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -33,21 +33,36 @@ def run(args: list[str], env: dict) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+def run(runs: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "QA_INDEX": os.path.join(tmp, "index")}
         env.pop("OPENAI_BASE_URL", None)
         env.pop("OPENAI_API_KEY", None)
-        index_s, index_mb = run(["index"], env)
-        warm = [run(["ask", QUESTION], env) for _ in range(runs)]
+        index_s, index_mb = _run_qa(["index"], env)
+        warm = [_run_qa(["ask", QUESTION], env) for _ in range(runs)]
     times = [s for s, _ in warm]
-    print(f"qa index (bundled seeds, cold):  {index_s:.2f} s, peak RSS {index_mb:.0f} MB")
+    return {
+        "seed_index_seconds": round(index_s, 2),
+        "seed_index_peak_rss_mb": round(index_mb),
+        "ask_warm_seconds_median": round(statistics.median(times), 2),
+        "ask_warm_seconds_max": round(max(times), 2),
+        "ask_peak_rss_mb": round(max(mb for _, mb in warm)),
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    figures = run(parser.parse_args().runs)
     print(
-        f"qa ask, warm, {runs} runs:        median {statistics.median(times):.2f} s, "
-        f"max {max(times):.2f} s, peak RSS {max(mb for _, mb in warm):.0f} MB"
+        f"qa index (bundled seeds, cold):  {figures['seed_index_seconds']:.2f} s, "
+        f"peak RSS {figures['seed_index_peak_rss_mb']} MB"
+    )
+    print(
+        f"qa ask, warm, {figures['runs']} runs:        median "
+        f"{figures['ask_warm_seconds_median']:.2f} s, max {figures['ask_warm_seconds_max']:.2f} s, "
+        f"peak RSS {figures['ask_peak_rss_mb']} MB"
     )
 
 

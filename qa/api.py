@@ -10,7 +10,7 @@ from qa.answering.base import OnToken
 from qa.citations import StreamingMarkerFilter, check_citations
 from qa.config import chat_endpoint_configured, index_dir, seeds_dir
 from qa.errors import QAError
-from qa.records import Answer
+from qa.records import Answer, Passage
 from qa.retrieval import Retriever
 
 BACKENDS = ("extractive", "openai")
@@ -75,7 +75,19 @@ class Assistant:
             raise QAError(f"k must be at least 1, not {k}")
         started = time.perf_counter()
         passages = self.retriever.search(standalone_question or question, k)
-        retrieved = time.perf_counter()
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        return self.answer_from(question, passages, on_token, standalone_question, retrieval_ms)
+
+    def answer_from(
+        self,
+        question: str,
+        passages: list[Passage],
+        on_token: OnToken | None = None,
+        standalone_question: str | None = None,
+        retrieval_ms: float = 0.0,
+    ) -> Answer:
+        """Answer from passages already retrieved, checking the citations against them."""
+        started = time.perf_counter()
         stream = None
         if on_token is not None:
             marker_filter = StreamingMarkerFilter({p.n for p in passages})
@@ -90,7 +102,7 @@ class Assistant:
             rest = marker_filter.flush()
             if rest:
                 on_token(rest)
-        answered = time.perf_counter()
+        answer_ms = (time.perf_counter() - started) * 1000
         checked = check_citations(draft.text, passages)
         return Answer(
             question=question,
@@ -100,9 +112,9 @@ class Assistant:
             backend=self.backend_name,
             abstained=draft.abstained,
             timings_ms={
-                "retrieve": round((retrieved - started) * 1000, 1),
-                "answer": round((answered - retrieved) * 1000, 1),
-                "total": round((time.perf_counter() - started) * 1000, 1),
+                "retrieve": round(retrieval_ms, 1),
+                "answer": round(answer_ms, 1),
+                "total": round(retrieval_ms + answer_ms, 1),
             },
             standalone_question=standalone_question,
             invented_citations=checked.invented,

@@ -222,6 +222,83 @@ def chat(
             _err(f"(understood as: {answer.standalone_question})")
 
 
+@app.command(name="eval")
+@_user_errors
+def evaluate(
+    docs: Annotated[
+        Path,
+        typer.Option(
+            "--docs", help="A folder of documents, or JSON Lines of {doc_id, title, text}."
+        ),
+    ],
+    questions: Annotated[
+        Path,
+        typer.Option(
+            "--questions", help="JSON Lines of {id, question, answers, doc_id[, all_of, kind]}."
+        ),
+    ],
+    k: KOption = 5,
+    backend: BackendOption = None,
+    model: ModelOption = None,
+    index_path: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index folder (default: one per corpus in the user cache)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write every failed question, with what was retrieved."),
+    ] = None,
+) -> None:
+    """Measure retrieval and answers on a question set (indexing the documents first)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from qa.evaluation import evaluate as run_eval
+    from qa.evaluation import load_eval_inputs
+
+    inputs = load_eval_inputs(docs, questions)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as bar:
+        indexing = bar.add_task("indexing", total=None)
+        asking = bar.add_task("asking", total=None, visible=False)
+
+        def asked(done: int, total: int) -> None:
+            bar.update(asking, completed=done, total=total, visible=True)
+
+        run = run_eval(
+            inputs,
+            k=k,
+            backend=backend,
+            index=index_path,
+            model=model,
+            on_index_progress=lambda done, total: bar.update(indexing, completed=done, total=total),
+            on_question=asked,
+        )
+    if report:
+        failures = run.failures()
+        report.write_text(
+            "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures), encoding="utf-8"
+        )
+        _err(f"wrote {len(failures)} failed questions to {report}")
+    if as_json:
+        print(json.dumps(run.metrics, ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("metric", "value", title=f"qa eval: {questions.name} over {docs.name}")
+    for name, value in run.metrics.items():
+        table.add_row(name, "-" if value is None else str(value))
+    from rich.console import Console
+
+    Console().print(table)
+
+
 def _err_prompt(text: str) -> None:
     sys.stderr.write(text)
     sys.stderr.flush()
