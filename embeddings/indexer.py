@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
+from embeddings.lexical import TOKENIZER_VERSION, tokenize
 from embeddings.store import IndexMismatch, IndexStore, Manifest, check_recipe, write_generation
 from qa.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
 from qa.cleaning import CLEANER_VERSION
@@ -19,6 +20,9 @@ from qa.loading import find_files, load_file
 from qa.records import Chunk, Document
 
 EMBED_BATCH = 16
+TITLES_INDEXED = False
+# English questions over Chinese documents need this second signal (bench/fusion.py).
+CROSSLINGUAL = "use-m3"
 
 # progress(done, total) is called as chunks are embedded
 Progress = Callable[[int, int], None]
@@ -36,7 +40,24 @@ class IndexReport:
 
 
 def _recipe(embedder_name: str, dim: int) -> Manifest:
-    return Manifest(embedder_name, dim, CLEANER_VERSION, CHUNKER_VERSION, CHUNK_CHARS)
+    return Manifest(
+        embedder_name,
+        dim,
+        CLEANER_VERSION,
+        CHUNKER_VERSION,
+        CHUNK_CHARS,
+        TOKENIZER_VERSION,
+        TITLES_INDEXED,
+        CROSSLINGUAL,
+    )
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and tokenized for a chunk: its text, after its document's title when
+    titles are indexed and the title is a real one, not the file name."""
+    if TITLES_INDEXED and chunk.title != chunk.doc_id.rsplit("/", 1)[-1]:
+        return f"{chunk.title}\n{chunk.text}"
+    return chunk.text
 
 
 def _open_existing(root: Path) -> IndexStore | None:
@@ -172,28 +193,36 @@ def _write(
         d.doc_id: chunk_document(d, CHUNK_CHARS) for d in documents
     }
     vectors_by_doc: dict[str, np.ndarray] = {}
+    crosslingual_by_doc: dict[str, np.ndarray] = {}
+    tokens_by_doc: dict[str, list[list[str]]] = {}
     to_embed = []
     for doc in documents:
         entry = reusable.manifest.documents.get(doc.doc_id) if reusable else None
         if entry and entry.content_hash == doc.content_hash:
             vectors_by_doc[doc.doc_id] = reusable.vectors_of(doc.doc_id)
+            tokens_by_doc[doc.doc_id] = reusable.tokens_of(doc.doc_id)
+            if wanted.crosslingual:
+                crosslingual_by_doc[doc.doc_id] = reusable.crosslingual_vectors_of(doc.doc_id)
             report.unchanged.append(doc.doc_id)
         else:
             to_embed.append(doc)
+            tokens_by_doc[doc.doc_id] = [
+                tokenize(indexed_text(c)) for c in chunks_by_doc[doc.doc_id]
+            ]
             report.embedded.append(doc.doc_id)
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
-    total = len(pending)
-    vectors = np.zeros((total, embedder.dim), dtype=np.float32)
-    for begin in range(0, total, EMBED_BATCH):
-        batch = pending[begin : begin + EMBED_BATCH]
-        vectors[begin : begin + len(batch)] = embedder.embed_passages([c.text for c in batch])
-        if progress:
-            progress(begin + len(batch), total)
+    texts = [indexed_text(c) for c in pending]
+    vectors = _embed(embedder, texts, progress)
+    crosslingual = None
+    if wanted.crosslingual and texts:
+        crosslingual = _embed(load_embedder(wanted.crosslingual), texts, None)
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])
         vectors_by_doc[doc.doc_id] = vectors[offset : offset + count]
+        if crosslingual is not None:
+            crosslingual_by_doc[doc.doc_id] = crosslingual[offset : offset + count]
         offset += count
 
     if reusable:
@@ -204,8 +233,26 @@ def _write(
         report.chunks = reusable.manifest.chunk_count
     else:
         wanted.generation = existing.manifest.generation if existing else 0
-        manifest = write_generation(root, wanted, documents, chunks_by_doc, vectors_by_doc)
+        manifest = write_generation(
+            root,
+            wanted,
+            documents,
+            chunks_by_doc,
+            vectors_by_doc,
+            tokens_by_doc,
+            crosslingual_by_doc if wanted.crosslingual else None,
+        )
         report.documents = len(manifest.documents)
         report.chunks = manifest.chunk_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for begin in range(0, len(texts), EMBED_BATCH):
+        batch = texts[begin : begin + EMBED_BATCH]
+        vectors[begin : begin + len(batch)] = embedder.embed_passages(batch)
+        if progress:
+            progress(begin + len(batch), len(texts))
+    return vectors

@@ -3,8 +3,10 @@
 Layout of an index folder:
 
     manifest.json          what is indexed and how; names the live generation
-    gen-000007/vectors.faiss
-    gen-000007/chunks.sqlite
+    gen-000007/vectors.faiss   the embedder's vectors
+    gen-000007/crosslingual.faiss   the cross-lingual embedder's vectors, for English questions
+    gen-000007/chunks.sqlite   chunk records, their BM25 tokens, document texts
+    gen-000007/bm25/           the BM25 index (numpy arrays and JSON, from bm25s)
 
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
@@ -23,10 +25,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embeddings.lexical import LexicalIndex
 from qa.errors import QAError
 from qa.records import Chunk, Document
 
-FORMAT_VERSION = 1
+_TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
+
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -54,6 +59,9 @@ class Manifest:
     cleaner_version: int
     chunker_version: int
     chunk_chars: int
+    tokenizer_version: int
+    titles_indexed: bool  # chunks are embedded and tokenized with their document's title
+    crosslingual: str | None  # the second embedder's name, None when there is none
     generation: int = 0
     format_version: int = FORMAT_VERSION
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
@@ -70,6 +78,9 @@ class Manifest:
             "cleaner_version": self.cleaner_version,
             "chunker_version": self.chunker_version,
             "chunk_chars": self.chunk_chars,
+            "tokenizer_version": self.tokenizer_version,
+            "titles_indexed": self.titles_indexed,
+            "crosslingual": self.crosslingual,
             "format_version": self.format_version,
         }
 
@@ -86,7 +97,10 @@ class Manifest:
 def _describe(recipe: dict) -> str:
     return (
         f"embedder {recipe['embedder']} ({recipe['dim']}-d), cleaner v{recipe['cleaner_version']}, "
-        f"chunker v{recipe['chunker_version']} at {recipe['chunk_chars']} characters"
+        f"chunker v{recipe['chunker_version']} at {recipe['chunk_chars']} characters, "
+        f"tokenizer v{recipe['tokenizer_version']}"
+        + (", titles indexed" if recipe["titles_indexed"] else "")
+        + (f", cross-lingual {recipe['crosslingual']}" if recipe["crosslingual"] else "")
     )
 
 
@@ -107,7 +121,9 @@ class IndexStore:
         self.manifest = manifest
         self._folder = root / _generation_name(manifest.generation)
         self._faiss = None
+        self._crosslingual = None
         self._db = None
+        self._lexical = None
 
     @classmethod
     def open(cls, root: Path) -> IndexStore:
@@ -115,16 +131,17 @@ class IndexStore:
         if not path.exists():
             raise IndexMissing(f"no index at {root}: run `qa index PATH` first")
         try:
-            manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
-        except (ValueError, TypeError, KeyError) as exc:
+            text = path.read_text(encoding="utf-8")
+            if json.loads(text).get("format_version") != FORMAT_VERSION:
+                raise IndexMismatch(
+                    f"the index at {root} was written by another version of qa; "
+                    "run `qa index --rebuild`"
+                )
+            manifest = Manifest.from_json(text)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise IndexMismatch(
                 f"the index at {root} is unreadable ({exc}); run `qa index --rebuild`"
             ) from exc
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"the index at {root} has format {manifest.format_version}, this qa reads "
-                f"{FORMAT_VERSION}; run `qa index --rebuild`"
-            )
         return cls(root, manifest)
 
     @property
@@ -132,6 +149,19 @@ class IndexStore:
         if self._faiss is None:
             self._faiss = faiss.read_index(str(self._folder / "vectors.faiss"))
         return self._faiss
+
+    @property
+    def crosslingual(self):
+        """The second embedder's vectors, or None when the index has none."""
+        if self._crosslingual is None and self.manifest.crosslingual:
+            self._crosslingual = faiss.read_index(str(self._folder / "crosslingual.faiss"))
+        return self._crosslingual
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            self._lexical = LexicalIndex.load(self._folder / "bm25")
+        return self._lexical
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -165,9 +195,21 @@ class IndexStore:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
+    def tokens_of(self, doc_id: str) -> list[list[str]]:
+        entry = self.manifest.documents[doc_id]
+        rows = self.db.execute(
+            "SELECT tokens FROM chunks WHERE pos >= ? AND pos < ? ORDER BY pos",
+            (entry.first, entry.first + entry.count),
+        )
+        return [row[0].split(_TOKEN_SEPARATOR) if row[0] else [] for row in rows]
+
     def vectors_of(self, doc_id: str) -> np.ndarray:
         entry = self.manifest.documents[doc_id]
         return self.vectors.reconstruct_n(entry.first, entry.count)
+
+    def crosslingual_vectors_of(self, doc_id: str) -> np.ndarray:
+        entry = self.manifest.documents[doc_id]
+        return self.crosslingual.reconstruct_n(entry.first, entry.count)
 
     def close(self) -> None:
         if self._db is not None:
@@ -185,6 +227,8 @@ def write_generation(
     documents: list[Document],
     chunks_by_doc: dict[str, list[Chunk]],
     vectors_by_doc: dict[str, np.ndarray],
+    tokens_by_doc: dict[str, list[list[str]]],
+    crosslingual_by_doc: dict[str, np.ndarray] | None = None,
 ) -> Manifest:
     """Write a complete new generation holding `documents`, then switch the manifest to it."""
     root.mkdir(parents=True, exist_ok=True)
@@ -192,25 +236,43 @@ def write_generation(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
         index = faiss.IndexFlatIP(manifest.dim)
+        crosslingual = None
+        if crosslingual_by_doc is not None:
+            crosslingual = faiss.IndexFlatIP(next(iter(crosslingual_by_doc.values())).shape[1])
         db = sqlite3.connect(staging / "chunks.sqlite")
         db.execute(
             "CREATE TABLE chunks (pos INTEGER PRIMARY KEY, doc_id TEXT, title TEXT, text TEXT,"
-            " start INTEGER, end INTEGER)"
+            " start INTEGER, end INTEGER, tokens TEXT)"
         )
         db.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, text TEXT)")
         position = 0
+        all_tokens: list[list[str]] = []
         for doc in documents:
             chunks = chunks_by_doc[doc.doc_id]
             vectors = vectors_by_doc[doc.doc_id]
-            if len(vectors) != len(chunks):
-                raise ValueError(f"{doc.doc_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+            tokens = tokens_by_doc[doc.doc_id]
+            if not len(vectors) == len(tokens) == len(chunks):
+                raise ValueError(f"{doc.doc_id}: chunks, vectors and tokens differ in number")
+            all_tokens.extend(tokens)
             if len(vectors):
                 index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+                if crosslingual is not None:
+                    crosslingual.add(
+                        np.ascontiguousarray(crosslingual_by_doc[doc.doc_id], dtype=np.float32)
+                    )
             db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (position + i, c.doc_id, c.title, c.text, c.start, c.end)
-                    for i, c in enumerate(chunks)
+                    (
+                        position + i,
+                        c.doc_id,
+                        c.title,
+                        c.text,
+                        c.start,
+                        c.end,
+                        _TOKEN_SEPARATOR.join(t),
+                    )
+                    for i, (c, t) in enumerate(zip(chunks, tokens, strict=True))
                 ],
             )
             db.execute("INSERT INTO documents VALUES (?, ?, ?)", (doc.doc_id, doc.title, doc.text))
@@ -221,6 +283,9 @@ def write_generation(
         db.commit()
         db.close()
         faiss.write_index(index, str(staging / "vectors.faiss"))
+        if crosslingual is not None:
+            faiss.write_index(crosslingual, str(staging / "crosslingual.faiss"))
+        LexicalIndex.build(all_tokens).save(staging / "bm25")
         folder = root / _generation_name(manifest.generation)
         if folder.exists():  # left by a crash between this rename and the manifest's
             shutil.rmtree(folder)

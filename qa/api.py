@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +43,16 @@ class Assistant:
         model: str | None = None,
         embedder: str | None = None,
         on_seed: Callable[[Path], None] | None = None,
+        reranker: str | None = None,
     ):
         self.index = index_dir(index)
         ensure_index(self.index, on_seed)
         self.retriever = Retriever.open(self.index, embedder)
+        reranker = reranker or os.environ.get("QA_RERANKER")
+        if reranker:
+            from qa.rerank import CrossEncoderReranker
+
+            self.retriever.reranker = CrossEncoderReranker(reranker)
         self.backend_name = backend or default_backend()
         if self.backend_name == "extractive":
             from qa.answering.extractive import ExtractiveAnswerer
@@ -128,12 +135,15 @@ def answer(
     index: str | Path | None = None,
     model: str | None = None,
     on_token: OnToken | None = None,
+    reranker: str | None = None,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
     backend: "extractive" (no chat model needed) or "openai" (any OpenAI-compatible endpoint);
     by default "openai" when OPENAI_BASE_URL or OPENAI_API_KEY is set. index: the index folder
     (default: QA_INDEX, else the user data folder), built from the bundled seeds if missing.
-    on_token: called with each piece of the answer as it is written.
+    on_token: called with each piece of the answer as it is written. reranker: a
+    sentence-transformers CrossEncoder name or folder to reorder the retrieved passages.
     """
-    return Assistant(index=index, backend=backend, model=model).ask(question, k, on_token)
+    assistant = Assistant(index=index, backend=backend, model=model, reranker=reranker)
+    return assistant.ask(question, k, on_token)

@@ -35,6 +35,14 @@ BackendOption = Annotated[
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="Chat model name (default: $QA_MODEL).")
 ]
+RerankerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reranker",
+        help="A sentence-transformers CrossEncoder (name or folder) to reorder the passages "
+        "(default: $QA_RERANKER, else none).",
+    ),
+]
 
 CHAT_MODEL_HINT = (
     "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL to have a chat model "
@@ -76,10 +84,20 @@ def _print_sources(answer) -> None:
         print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {c.quote}")
 
 
-def _assistant(index, backend, model):
+def _assistant(index, backend, model, reranker=None):
     from qa.api import Assistant
 
-    return Assistant(index=index, backend=backend, model=model, on_seed=_seeding)
+    return Assistant(index=index, backend=backend, model=model, on_seed=_seeding, reranker=reranker)
+
+
+def _print_explain(answer) -> None:
+    print("\nWhy these passages (rank and score in each retriever, fused score):")
+    for p in answer.passages:
+        why = p.explain()
+        dense = f"dense #{why['dense_rank'] or '-'} {why['dense_score']}"
+        second = f"{p.second} #{why[p.second + '_rank'] or '-'} {why[p.second + '_score']}"
+        rerank = "" if why["rerank_score"] is None else f"  rerank {why['rerank_score']}"
+        print(f"[{p.n}] {dense}  {second}  fused {why['fused_score']}{rerank}  {p.doc_id}")
 
 
 def _write(piece: str) -> None:
@@ -152,21 +170,27 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
     k: KOption = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show why each passage was retrieved.")
+    ] = False,
     backend: BackendOption = None,
     model: ModelOption = None,
+    reranker: RerankerOption = None,
     index_path: IndexOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    assistant = _assistant(index_path, backend, model)
+    assistant = _assistant(index_path, backend, model, reranker)
     if as_json:
         answer = assistant.ask(question, k)
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
         return
     if assistant.backend_name == "extractive":
         _err(CHAT_MODEL_HINT)
     answer = assistant.ask(question, k, on_token=_write)
     print()
     _print_sources(answer)
+    if explain:
+        _print_explain(answer)
 
 
 @app.command()
@@ -175,12 +199,13 @@ def chat(
     k: KOption = 5,
     backend: BackendOption = None,
     model: ModelOption = None,
+    reranker: RerankerOption = None,
     index_path: IndexOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
     from qa.chat import ChatSession
 
-    assistant = _assistant(index_path, backend, model)
+    assistant = _assistant(index_path, backend, model, reranker)
     session = ChatSession(assistant, k)
     _err(
         "Ask about your documents. /sources shows the last answer's sources, /reset forgets "

@@ -212,7 +212,7 @@ def _share(hits: list[bool]) -> float | None:
     return round(sum(hits) / len(hits), 4) if hits else None
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     if len(values) == 1:
@@ -243,9 +243,9 @@ def summarize(results: list[QuestionResult], index_seconds: float) -> dict:
         "citation_validity": round(sum(r.valid_citations for r in results) / citations, 4)
         if citations
         else None,
-        "retrieval_ms_p50": _percentile([r.retrieval_ms for r in results], 50),
-        "retrieval_ms_p95": _percentile([r.retrieval_ms for r in results], 95),
-        "answer_ms_p50": _percentile([r.answer_ms for r in results], 50),
+        "retrieval_ms_p50": percentile([r.retrieval_ms for r in results], 50),
+        "retrieval_ms_p95": percentile([r.retrieval_ms for r in results], 95),
+        "answer_ms_p50": percentile([r.answer_ms for r in results], 50),
         "index_seconds": round(index_seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "invented_citations": sum(r.invented_citations for r in results),

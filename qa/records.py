@@ -33,7 +33,29 @@ class Passage:
     text: str
     start: int
     end: int
-    score: float
+    score: float  # what the passages are ordered by: the fused (or reranked) score
+    # Why it came back (`qa ask --explain`): each retriever's score and rank, None when the
+    # passage was not in that retriever's candidates.
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    second: str = "bm25"  # the other retriever: "bm25", or "use" for a question in English
+    second_score: float | None = None
+    second_rank: int | None = None
+    rerank_score: float | None = None
+
+    def explain(self) -> dict:
+        return {
+            "dense_rank": self.dense_rank,
+            "dense_score": _rounded(self.dense_score),
+            f"{self.second}_rank": self.second_rank,
+            f"{self.second}_score": _rounded(self.second_score),
+            "fused_score": _rounded(self.score),
+            "rerank_score": _rounded(self.rerank_score),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 @dataclass(frozen=True)
@@ -60,15 +82,19 @@ class Answer:
     # Citation numbers the answerer wrote that were not among its passages (dropped from `answer`).
     invented_citations: list[int] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, explain: bool = False) -> dict:
+        passages = []
+        for p in self.passages:
+            passage = {"n": p.n, "doc_id": p.doc_id, "title": p.title, "text": p.text}
+            passage["score"] = p.score
+            if explain:
+                passage["explain"] = p.explain()
+            passages.append(passage)
         return {
             "question": self.question,
             "answer": self.answer,
             "citations": [asdict(c) for c in self.citations],
-            "passages": [
-                {"n": p.n, "doc_id": p.doc_id, "title": p.title, "text": p.text, "score": p.score}
-                for p in self.passages
-            ],
+            "passages": passages,
             "backend": self.backend,
             "abstained": self.abstained,
             "timings_ms": self.timings_ms,

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from embeddings.indexer import build_index
@@ -58,9 +59,22 @@ def test_round_trip_finds_each_seed_document(seed_index, embedder):
     assert all(text[p.start : p.end] == p.text for p in top)
 
 
-def test_records_are_json_and_sqlite_never_pickle(seed_index):
+def test_records_are_json_sqlite_and_arrays_never_pickle(seed_index):
     names = {p.name for p in seed_index.rglob("*") if p.is_file()}
-    assert names == {"manifest.json", "vectors.faiss", "chunks.sqlite"}
+    assert names == {
+        "manifest.json",
+        "vectors.faiss",
+        "crosslingual.faiss",
+        "chunks.sqlite",
+        # BM25 as bm25s saves it: numpy arrays and JSON
+        "data.csc.index.npy",
+        "indices.csc.index.npy",
+        "indptr.csc.index.npy",
+        "vocab.index.json",
+        "params.index.json",
+    }
+    for array in seed_index.rglob("*.npy"):
+        np.load(array, allow_pickle=False)  # raises if any array needed pickle
 
 
 def test_unchanged_documents_are_not_embedded_again(tmp_path, corpus, embedder):

@@ -53,9 +53,21 @@ class Candidate:
         return self.wording + self.similarity
 
 
+# Numbers and Latin words are pieces of their own, matched whole: 2019 is not found in 2020.
+_RUNS = re.compile(r"\d+(?:\.\d+)?%?|[a-z]+|[^\da-z]+")
+
+
+def _is_whole(piece: str) -> bool:
+    return piece[0].isdigit() or piece[0].isascii()
+
+
 def question_pieces(question: str) -> list[str]:
-    """The question's content, split at question words (镇江的地区生产总值是多少 → 镇江 | 地区生产总值)."""
-    return [p for p in _QUESTION_WORDS.split(matching_form(question)) if len(p) >= 2]
+    """The question's content, split at question words and between scripts
+    (镇江2019年的地区生产总值是多少 → 镇江 | 2019 | 地区生产总值)."""
+    pieces = []
+    for part in _QUESTION_WORDS.split(matching_form(question)):
+        pieces += [run for run in _RUNS.findall(part) if len(run) >= 2]
+    return pieces
 
 
 def _bigrams(piece: str) -> set[str]:
@@ -77,7 +89,10 @@ def every_piece_touched(pieces: list[str], context: str) -> bool:
     """False when some piece of the question has no bigram in the context (北京 asked about,
     a passage about 深圳 found)."""
     form = _form(context)
-    return all(any(gram in form for gram in _bigrams(piece)) for piece in pieces)
+    return all(
+        piece in form if _is_whole(piece) else any(gram in form for gram in _bigrams(piece))
+        for piece in pieces
+    )
 
 
 class ExtractiveAnswerer:

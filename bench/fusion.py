@@ -1,0 +1,132 @@
+"""Which fusion of BM25 and dense retrieval ranks best, on the CMRC dev subset at passage level.
+
+Run: python bench/fusion.py [--quick] [--json]
+The same candidates (top CANDIDATES of each list) are fused every way, for the questions in
+simplified Chinese, converted to traditional characters, and translated into English. A hit at k:
+a passage of the question's document among the top k. Also compares BM25 with each chunk's
+document title added to its tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.indexer import index_documents
+from embeddings.lexical import LexicalIndex, tokenize
+from qa.evaluation import load_corpus_jsonl, load_questions
+from qa.fusion import FUSIONS
+from qa.retrieval import Retriever
+
+DATA = Path(__file__).resolve().parent / "data"
+QUICK_DOCS = 80
+WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def _variants() -> list[tuple[str, str, float]]:
+    variants = [("dense", "dense", 1.0), ("bm25", "bm25", 0.0), ("rrf", "rrf", 0.5)]
+    for name in ("minmax", "zscore"):
+        variants += [(f"{name} w={w}", name, w) for w in WEIGHTS]
+    return variants
+
+
+def _traditional(questions):
+    import opencc
+
+    converter = opencc.OpenCC("s2t")
+    return [
+        type(q)(q.id, converter.convert(q.question), q.answers, q.doc_id, q.kind, q.all_of)
+        for q in questions
+    ]
+
+
+def _score(ranked_doc_ids: list[list[str]], targets: list[str]) -> dict:
+    ranks = []
+    for docs, target in zip(ranked_doc_ids, targets, strict=True):
+        ranks.append(docs.index(target) + 1 if target in docs else None)
+    n = len(ranks)
+    return {
+        "recall@1": round(sum(r == 1 for r in ranks if r) / n, 4),
+        "recall@5": round(sum(r <= 5 for r in ranks if r) / n, 4),
+        "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
+    }
+
+
+def _evaluate(retriever: Retriever, questions, titled: LexicalIndex | None) -> dict:
+    doc_of = [c.doc_id for c in retriever.store.all_chunks()]
+    rankings: dict[str, list[list[str]]] = {name: [] for name, _, _ in _variants()}
+    titled_rankings: list[list[str]] = []
+    for q in questions:
+        found = retriever.candidates(q.question)
+        for name, fusion, weight in _variants():
+            fused = FUSIONS[fusion](
+                found.dense, found.second, found.dense_rank, found.second_rank, weight
+            )
+            order = np.argsort(-fused, kind="stable")[:10]
+            rankings[name].append([doc_of[int(found.positions[i])] for i in order])
+        if titled is not None:
+            scores = titled.scores(tokenize(q.question))
+            top = np.argsort(-scores, kind="stable")[:10]
+            titled_rankings.append([doc_of[int(i)] for i in top])
+    targets = [q.doc_id for q in questions]
+    table = {name: _score(ranked, targets) for name, ranked in rankings.items()}
+    if titled is not None:
+        table["bm25 with titles"] = _score(titled_rankings, targets)
+    return table
+
+
+def run(quick: bool = False, index: Path | None = None) -> dict:
+    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
+    zh = load_questions(DATA / "cmrc_dev_questions.jsonl")
+    en = load_questions(DATA / "cmrc_dev_questions_en.jsonl")
+    if quick:
+        corpus = corpus[:QUICK_DOCS]
+        kept = {d.doc_id for d in corpus}
+        zh = [q for q in zh if q.doc_id in kept]
+        en = [q for q in en if q.doc_id in kept]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = index or Path(tmp)
+        index_documents(root, corpus)
+        retriever = Retriever.open(root)
+        titled = LexicalIndex.build(
+            [tokenize(f"{c.title}\n{c.text}") for c in retriever.store.all_chunks()]
+        )
+        return {
+            "zh": _evaluate(retriever, zh, titled),
+            "zh_hant": _evaluate(retriever, _traditional(zh), None),
+            "en": _evaluate(retriever, en, None),
+            "questions": {"zh": len(zh), "en": len(en)},
+            "chunks": retriever.store.manifest.chunk_count,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--index", type=Path, help="reuse (or keep) the index in this folder")
+    args = parser.parse_args()
+    figures = run(args.quick, args.index)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    sets = ("zh", "zh_hant", "en")
+    print(
+        f"{'fusion':<18}"
+        + "".join(f"{s + ' r@1':>12}{s + ' r@5':>12}{s + ' mrr':>11}" for s in sets)
+    )
+    for name in figures["zh"]:
+        cells = ""
+        for s in sets:
+            row = figures[s].get(name)
+            cells += "".join(f"{row[m]:>12}" for m in ("recall@1", "recall@5")) if row else " " * 24
+            cells += f"{row['mrr']:>11}" if row else " " * 11
+        print(f"{name:<18}{cells}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Every benchmark in one run: `make bench`. Writes every figure to bench/results.json.
+
+Run: python bench/run_all.py [--quick]
+The peer (Langchain-Chatchat's retrieval stack) needs the optional extra: pip install -e ".[peer]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ask_latency  # noqa: E402
+import chunk_size  # noqa: E402
+import extractive_threshold  # noqa: E402
+import ingest  # noqa: E402
+import quality  # noqa: E402
+import query_scale  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+SIDE_BY_SIDE = ("recall@1", "recall@5", "mrr", "index_seconds", "retrieval_ms_p50")
+
+
+def side_by_side(ours: dict, peer: dict) -> list[str]:
+    lines = [f"{'CMRC dev subset':<18}{'qa':>10}{'peer':>10}{'qa / peer':>11}"]
+    for key in SIDE_BY_SIDE:
+        mine, theirs = ours[key], peer[key]
+        ratio = f"{mine / theirs:.2f}" if theirs else "-"
+        lines.append(f"{key:<18}{mine:>10}{theirs:>10}{ratio:>11}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {__import__('os').cpu_count()} cores",
+        "quick": args.quick,
+    }
+    steps = [
+        ("quality", lambda: quality.run(args.quick)),
+        ("ingest", lambda: ingest.run(args.quick)),
+        ("query_scale", lambda: query_scale.run(args.quick)),
+        ("ask_latency", lambda: ask_latency.run(3 if args.quick else 5)),
+    ]
+    if not args.quick:
+        steps += [
+            ("chunk_size", chunk_size.run),
+            ("extractive_threshold", extractive_threshold.run),
+        ]
+    try:
+        import peer_langchain
+    except ImportError as exc:
+        print(f"peer skipped ({exc}): pip install -e '.[peer]'", file=sys.stderr)
+    else:
+        limit = quality.QUICK_DOCS if args.quick else None
+        steps.append(
+            ("peer", lambda: peer_langchain.run(quality.CMRC_DOCS, quality.CMRC_QUESTIONS, limit))
+        )
+    for name, step in steps:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        results[name] = step()
+        print(json.dumps(results[name], ensure_ascii=False), file=sys.stderr, flush=True)
+    results["seconds"] = round(time.perf_counter() - started)
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if "peer" in results:
+        print("\n".join(side_by_side(results["quality"]["cmrc"], results["peer"])))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
