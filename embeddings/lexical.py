@@ -1,13 +1,17 @@
 """BM25 over jieba search-mode tokens of the matching form, so 鎮江 and 镇江 are one term.
 
 Tokens come from rjieba, jieba's algorithm and dictionary compiled in Rust: the same tokens as
-jieba's cut_for_search, loaded in a tenth of the time, which matters on every `qa ask`. Scoring
-is bm25s (Lucene's BM25 variant), saved as plain numpy arrays and JSON beside the FAISS file.
+jieba's cut_for_search, loaded in a tenth of the time, which matters on every `qa ask`. bm25s
+(Lucene's BM25 variant) builds the index: it computes every token's BM25 weight in every chunk
+and saves them as a sparse matrix of plain numpy arrays beside the FAISS file. A question's
+score for a chunk is then the sum of its tokens' weights there, which is all bm25s does at
+query time too; reading the arrays with numpy keeps bm25s's import of scipy (a third of a
+second) off every question.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from qa.cleaning import matching_form
 
 TOKENIZER_VERSION = 1
 _NOT_A_TERM = re.compile(r"^[\W_]+$")
+_ARRAYS = ("weights", "chunks", "starts")
 
 
 def tokenize(text: str) -> list[str]:
@@ -28,8 +33,11 @@ def tokenize(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 scores of one query against every chunk, positions as in the FAISS index."""
 
-    def __init__(self, model):
-        self._model = model
+    def __init__(self, weights, chunks, starts, vocab: dict[str, int], chunk_count: int):
+        # column-compressed: the weights of token t are weights[starts[t]:starts[t + 1]], in
+        # the chunks at the same positions of `chunks`
+        self._weights, self._chunks, self._starts = weights, chunks, starts
+        self._vocab, self._chunk_count = vocab, chunk_count
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> LexicalIndex:
@@ -37,17 +45,31 @@ class LexicalIndex:
 
         model = bm25s.BM25()
         model.index(token_lists, show_progress=False)
-        return cls(model)
+        if model.nonoccurrence_array is not None:  # only BM25L and BM25+ have one
+            raise ValueError("a BM25 variant with non-occurrence scores is not supported")
+        matrix = model.scores
+        return cls(
+            matrix["data"], matrix["indices"], matrix["indptr"], model.vocab_dict, len(token_lists)
+        )
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False))
+        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS]
+        meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        return cls(*arrays, meta["vocab"], meta["chunk_count"])
 
     def save(self, folder: Path) -> None:
-        self._model.save(str(folder), show_progress=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(_ARRAYS, (self._weights, self._chunks, self._starts), strict=True):
+            np.save(folder / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        meta = {"chunk_count": self._chunk_count, "vocab": self._vocab}
+        (folder / "vocab.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        return np.asarray(self._model.get_scores(query_tokens), dtype=np.float32)
+        total = np.zeros(self._chunk_count, dtype=np.float32)
+        for token in query_tokens:
+            t = self._vocab.get(token)
+            if t is not None:
+                span = slice(int(self._starts[t]), int(self._starts[t + 1]))
+                np.add.at(total, self._chunks[span], self._weights[span])
+        return total

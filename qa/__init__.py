@@ -5,8 +5,14 @@ result = answer("镇江提出哪一年实现碳峰值？")
 print(result.answer, result.citations)
 """
 
-from qa.errors import QAError
-from qa.records import Answer, Chunk, Citation, Document, Passage
+import os
+
+# bm25s shows progress bars through tqdm.auto, whose import alone costs a third of a second on
+# every `qa ask`; ours are rich's, on stderr.
+os.environ.setdefault("DISABLE_TQDM", "1")
+
+from qa.errors import QAError  # noqa: E402
+from qa.records import Answer, Chunk, Citation, Document, Passage  # noqa: E402
 
 __all__ = ["Answer", "Assistant", "Chunk", "Citation", "Document", "Passage", "QAError", "answer"]
 

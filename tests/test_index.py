@@ -66,12 +66,11 @@ def test_records_are_json_sqlite_and_arrays_never_pickle(seed_index):
         "vectors.faiss",
         "crosslingual.faiss",
         "chunks.sqlite",
-        # BM25 as bm25s saves it: numpy arrays and JSON
-        "data.csc.index.npy",
-        "indices.csc.index.npy",
-        "indptr.csc.index.npy",
-        "vocab.index.json",
-        "params.index.json",
+        # BM25 weights computed by bm25s: numpy arrays and JSON
+        "weights.npy",
+        "chunks.npy",
+        "starts.npy",
+        "vocab.json",
     }
     for array in seed_index.rglob("*.npy"):
         np.load(array, allow_pickle=False)  # raises if any array needed pickle

@@ -42,6 +42,20 @@ def test_tokens_are_the_matching_form_in_jieba_search_mode():
     assert all(token.strip() for token in tokenize("Ｈｅｌｌｏ，  世界！"))
 
 
+def test_bm25_scores_read_from_disk_equal_bm25s_own(tmp_path):
+    bm25s = pytest.importorskip("bm25s")
+    from embeddings.lexical import LexicalIndex
+
+    corpus = [tokenize(text) for text in DOCS.values()] + [[], tokenize("西湖的大熊貓")]
+    reference = bm25s.BM25()
+    reference.index(corpus, show_progress=False)
+    LexicalIndex.build(corpus).save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    for question in ("西湖在哪裡", "大熊貓吃竹子，大熊貓", "沒有這個詞"):
+        tokens = tokenize(question)
+        assert np.allclose(loaded.scores(tokens), reference.get_scores(tokens), atol=1e-6)
+
+
 def test_bm25_follows_the_index_through_changes_and_removals(tmp_path, corpus, embedder):
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)
