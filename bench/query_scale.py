@@ -14,15 +14,18 @@ import json
 import random
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.indexer import EMBED_BATCH
-from embeddings.store import IndexStore, Manifest, write_generation
-from qa.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document, sentence_spans
-from qa.cleaning import CLEANER_VERSION, clean_text
+from embeddings.indexer import recipe as index_recipe
+from embeddings.lexical import tokenize
+from embeddings.store import IndexStore, write_generation
+from qa.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from qa.cleaning import clean_text
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
 from qa.records import Chunk, Document
 from qa.retrieval import Retriever
@@ -87,9 +90,9 @@ def _derived_vectors(embedded: np.ndarray, count: int, rng: np.random.Generator)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def _first(pool: list[Entry], vectors: np.ndarray, size: int):
+def _first(pool: list[Entry], vectors: np.ndarray, tokens: list[list[str]], size: int):
     """write_generation's arguments for the first `size` chunks of the pool."""
-    documents, chunks_by_doc, vectors_by_doc, taken = [], {}, {}, 0
+    documents, chunks_by_doc, vectors_by_doc, tokens_by_doc, taken = [], {}, {}, {}, 0
     for doc, chunks in pool:
         chunks = chunks[: size - taken]
         if not chunks:
@@ -97,8 +100,9 @@ def _first(pool: list[Entry], vectors: np.ndarray, size: int):
         documents.append(doc)
         chunks_by_doc[doc.doc_id] = chunks
         vectors_by_doc[doc.doc_id] = vectors[taken : taken + len(chunks)]
+        tokens_by_doc[doc.doc_id] = tokens[taken : taken + len(chunks)]
         taken += len(chunks)
-    return documents, chunks_by_doc, vectors_by_doc
+    return documents, chunks_by_doc, vectors_by_doc, tokens_by_doc
 
 
 def _embed_questions(
@@ -166,13 +170,15 @@ def run(quick: bool = False) -> dict:
     vectors = np.vstack([embedded, derived])
     query_vectors, query_embed_ms = _embed_questions(embedder, questions)
 
-    recipe = Manifest(embedder.name, embedder.dim, CLEANER_VERSION, CHUNKER_VERSION, CHUNK_CHARS)
+    tokens = [tokenize(text) for text in texts]  # BM25 is real at every size: rjieba is fast
+    # Chinese questions only, so no cross-lingual vectors: the same search path a user's has.
+    recipe = replace(index_recipe(embedder.name, embedder.dim), crosslingual=None)
     by_size = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             root = Path(tmp) / str(size)
             started = time.perf_counter()
-            write_generation(root, recipe, *_first(pool, vectors, size))
+            write_generation(root, recipe, *_first(pool, vectors, tokens, size))
             build_seconds = time.perf_counter() - started
             retriever = Retriever(IndexStore.open(root), embedder)
             by_size[str(size)] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -39,41 +40,43 @@ def side_by_side(ours: dict, peer: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--steps", nargs="*", help="run only these steps, keeping other figures")
     args = parser.parse_args()
-    started = time.perf_counter()
-    results = {
-        "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {__import__('os').cpu_count()} cores",
-        "quick": args.quick,
+    steps = {
+        "ask_latency": lambda: ask_latency.run(3 if args.quick else 5),
+        "chunk_size": chunk_size.run,
+        "extractive_threshold": extractive_threshold.run,
+        "query_scale": lambda: query_scale.run(args.quick),
+        "quality": lambda: quality.run(args.quick),
+        "ingest": lambda: ingest.run(args.quick),
     }
-    steps = [
-        ("quality", lambda: quality.run(args.quick)),
-        ("ingest", lambda: ingest.run(args.quick)),
-        ("query_scale", lambda: query_scale.run(args.quick)),
-        ("ask_latency", lambda: ask_latency.run(3 if args.quick else 5)),
-    ]
-    if not args.quick:
-        steps += [
-            ("chunk_size", chunk_size.run),
-            ("extractive_threshold", extractive_threshold.run),
-        ]
     try:
         import peer_langchain
     except ImportError as exc:
         print(f"peer skipped ({exc}): pip install -e '.[peer]'", file=sys.stderr)
     else:
         limit = quality.QUICK_DOCS if args.quick else None
-        steps.append(
-            ("peer", lambda: peer_langchain.run(quality.CMRC_DOCS, quality.CMRC_QUESTIONS, limit))
-        )
-    for name, step in steps:
+        steps["peer"] = lambda: peer_langchain.run(quality.CMRC_DOCS, quality.CMRC_QUESTIONS, limit)
+    results = {}
+    if args.steps and RESULTS.exists():
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    results.update(
+        date=date.today().isoformat(),
+        machine=f"{platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} cores",
+        quick=args.quick,
+    )
+    for name, step in steps.items():
+        if args.steps and name not in args.steps:
+            continue
         print(f"== {name}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         results[name] = step()
+        results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
         print(json.dumps(results[name], ensure_ascii=False), file=sys.stderr, flush=True)
-    results["seconds"] = round(time.perf_counter() - started)
-    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    if "peer" in results:
+        # written after every step, so a failure late in an hour's run keeps what was measured
+        RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    if "peer" in results and "quality" in results:
         print("\n".join(side_by_side(results["quality"]["cmrc"], results["peer"])))
     print(f"wrote {RESULTS}")
 

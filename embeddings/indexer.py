@@ -39,7 +39,7 @@ class IndexReport:
     seconds: float = 0.0
 
 
-def _recipe(embedder_name: str, dim: int) -> Manifest:
+def recipe(embedder_name: str, dim: int) -> Manifest:
     return Manifest(
         embedder_name,
         dim,
@@ -109,7 +109,7 @@ def _open_for_writing(
         )
     if not hasattr(embedder, "embed_passages"):
         embedder = load_embedder(name)
-    wanted = _recipe(embedder.name, embedder.dim)
+    wanted = recipe(embedder.name, embedder.dim)
     if existing and not rebuild:
         check_recipe(existing.manifest, wanted, root)
     return existing, embedder, wanted
