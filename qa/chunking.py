@@ -9,10 +9,11 @@ from qa.records import Chunk, Document
 CHUNKER_VERSION = 1
 
 # Chosen by measuring retrieval on the seed questions (bench/chunk_size.py, docs/BENCHMARKS.md):
-# at 200 characters a passage holding the answer is in the top 3 for 12 of 13 answerable questions
-# (300: 11, 400: 10, 600: 9) and every question's document ranks first; 150 scatters a fact from
-# its context (11 of 13, and a document lost at rank 1). Short passages also keep a chat model's
-# prompt small, which is most of its time to first token on a laptop.
+# with hybrid retrieval every size finds each question's document first, and at 150 and 200
+# characters the first passage holds the answer for 12 of 13 answerable questions (300-600: 11).
+# 400 and 600 catch the thirteenth within the top 3, but then every passage is two to three times
+# the text a reader, the extractive answerer and a chat model's prompt must get through. Of the
+# two best, 200 makes a quarter fewer chunks to embed than 150.
 CHUNK_CHARS = 200
 
 # The mark stays with its sentence. ASCII ?!;. end a sentence only before white space: inside

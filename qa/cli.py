@@ -125,22 +125,13 @@ def index(
     index_path: IndexOption = None,
 ) -> None:
     """Index documents: new and changed files are embedded, unchanged ones skipped."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from embeddings.indexer import build_index
     from qa.config import index_dir, seeds_dir
 
     root = index_dir(index_path)
     if not paths:
         paths = [] if (root / "manifest.json").exists() else [seeds_dir()]
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=_stderr_console(),
-    ) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("embedding chunks", total=None)
         report = build_index(
             root,
@@ -158,10 +149,19 @@ def index(
     )
 
 
-def _stderr_console():
+def _progress_bar():
+    """A progress bar on stderr that disappears when done, leaving stdout to the results."""
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    return Console(stderr=True)
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
 
 
 @app.command()
@@ -276,20 +276,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a question set (indexing the documents first)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from qa.evaluation import evaluate as run_eval
     from qa.evaluation import load_eval_inputs
 
     inputs = load_eval_inputs(docs, questions)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=_stderr_console(),
-    ) as bar:
+    with _progress_bar() as bar:
         indexing = bar.add_task("indexing", total=None)
         asking = bar.add_task("asking", total=None, visible=False)
 

@@ -32,7 +32,7 @@ _HEAD_CHARS = 100
 # sentence (0.3 to 0.5 keep 11 of 12 answers and refuse both unanswerable, 0.6 loses an answer;
 # the highest of the equals refuses most readily),
 # an English one this embedding similarity (0.78 keeps the answer and refuses all five off-topic
-# questions; 0.76 refuses two, 0.80 loses the answer).
+# questions; 0.76 refuses four, 0.80 loses the answer).
 MIN_WORDING = 0.5
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
@@ -46,7 +46,6 @@ class Candidate:
     passage: Passage
     text: str
     wording: float
-    every_piece: bool  # every piece of the question is named around the sentence
     similarity: float
 
     @property
@@ -135,7 +134,7 @@ class ExtractiveAnswerer:
                 touched = every_piece_touched(pieces, context)
                 share = (wording(pieces, text) + wording(pieces, context)) / 2
                 if not chinese or (touched and share >= MIN_WORDING):
-                    found.append((passage, text, share, touched))
+                    found.append((passage, text, share))
         if not found:
             return []
         # Embedding sentences is most of an answer's time: only the likeliest are compared,
@@ -146,11 +145,11 @@ class ExtractiveAnswerer:
         query = self.embedder.embed_queries([question])[0]
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals.
-        vectors = self.embedder.embed_passages([matching_form(text) for _, text, _, _ in found])
+        vectors = self.embedder.embed_passages([matching_form(text) for _, text, _ in found])
         similarities = vectors @ query
         return [
-            Candidate(passage, text, share, touched, float(similarity))
-            for (passage, text, share, touched), similarity in zip(found, similarities, strict=True)
+            Candidate(passage, text, share, float(similarity))
+            for (passage, text, share), similarity in zip(found, similarities, strict=True)
         ]
 
     def answer(self, question: str, passages: list[Passage], on_token: OnToken | None = None):
