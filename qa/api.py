@@ -58,7 +58,9 @@ class Assistant:
             from qa.answering.extractive import ExtractiveAnswerer
 
             self.backend = ExtractiveAnswerer(
-                self.retriever.embedder, self.retriever.store.document_text
+                self.retriever.embedder,
+                self.retriever.store.document_text,
+                self.retriever.query_vector,
             )
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer

@@ -62,6 +62,7 @@ class Retriever:
         self.embedder = embedder
         self.reranker = None
         self._crosslingual_model = None
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
     def open(cls, index: Path, embedder: Embedder | str | None = None) -> Retriever:
@@ -80,7 +81,7 @@ class Retriever:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
-        vector = self.embedder.embed_queries([clean_text(question)])[0]
+        vector = self.query_vector(question)
         _, dense_positions = self.store.search(vector[None, :], depth)
         dense_positions = dense_positions[0][dense_positions[0] >= 0]
         crosslingual = self.store.crosslingual
@@ -109,6 +110,13 @@ class Retriever:
             _ranks(positions, second_positions),
             second_name,
         )
+
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's dense vector, kept for the answerer that asks next (one embedding
+        per question on `qa ask`, not two)."""
+        if self._last_query is None or self._last_query[0] != question:
+            self._last_query = (question, self.embedder.embed_queries([clean_text(question)])[0])
+        return self._last_query[1]
 
     def _crosslingual_embedder(self) -> Embedder:
         if self._crosslingual_model is None:

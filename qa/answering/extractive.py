@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from embeddings.embedders import Embedder
 from qa.answering.base import Draft, OnToken, refusal
 from qa.chunking import sentence_spans
@@ -98,9 +100,15 @@ def every_piece_touched(pieces: list[str], context: str) -> bool:
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, document_text: Callable[[str], str | None]):
+    def __init__(
+        self,
+        embedder: Embedder,
+        document_text: Callable[[str], str | None],
+        query_vector: Callable[[str], np.ndarray],
+    ):
         self.embedder = embedder
         self.document_text = document_text
+        self.query_vector = query_vector  # the retriever's, so a question is embedded once
 
     def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """Sentences of the passages that could answer: for a Chinese question those holding
@@ -142,7 +150,7 @@ class ExtractiveAnswerer:
         if chinese:
             found.sort(key=lambda item: -item[2])
         found = found[:MOST_EMBEDDED]
-        query = self.embedder.embed_queries([question])[0]
+        query = self.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals.
         vectors = self.embedder.embed_passages([matching_form(text) for _, text, _ in found])
