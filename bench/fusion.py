@@ -4,7 +4,8 @@ Run: python bench/fusion.py [--quick] [--json]
 The same candidates (top CANDIDATES of each list) are fused every way, for the questions in
 simplified Chinese, converted to traditional characters, and translated into English. A hit at k:
 a passage of the question's document among the top k. Also compares BM25 with each chunk's
-document title added to its tokens.
+document title added to its tokens, alone and fused. English questions get their own table: the
+four signals they are read with (qa/retrieval.py), alone and mixed.
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ import numpy as np
 from embeddings.indexer import index_documents
 from embeddings.lexical import LexicalIndex, tokenize
 from qa.evaluation import load_corpus_jsonl, load_questions
-from qa.fusion import FUSIONS
-from qa.retrieval import Retriever
+from qa.fusion import FUSIONS, weighted_zscore
+from qa.retrieval import CANDIDATES, Retriever
+from qa.retrieval import WEIGHTS as RETRIEVAL_WEIGHTS
 
 DATA = Path(__file__).resolve().parent / "data"
 QUICK_DOCS = 80
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+ENGLISH_VARIANTS = {
+    "dense": {"dense": 1.0},
+    "use": {"use": 1.0},
+    "dict_bm25": {"dict_bm25": 1.0},
+    "dict_dense": {"dict_dense": 1.0},
+    "dense+use 0.4/0.6": {"dense": 0.4, "use": 0.6},
+    "dense+use+dict_bm25": {"dense": 1 / 3, "use": 1 / 3, "dict_bm25": 1 / 3},
+    "all four (chosen)": RETRIEVAL_WEIGHTS["en"],
+}
 
 
 def _variants() -> list[tuple[str, str, float]]:
@@ -56,27 +67,53 @@ def _score(ranked_doc_ids: list[list[str]], targets: list[str]) -> dict:
     }
 
 
+def _ranked_docs(fused: np.ndarray, positions: np.ndarray, doc_of: list[str]) -> list[str]:
+    order = np.argsort(-fused, kind="stable")[:10]
+    return [doc_of[int(positions[i])] for i in order]
+
+
 def _evaluate(retriever: Retriever, questions, titled: LexicalIndex | None) -> dict:
+    """Chinese questions: the two-list fusions of dense and BM25, and BM25 with titles."""
     doc_of = [c.doc_id for c in retriever.store.all_chunks()]
     rankings: dict[str, list[list[str]]] = {name: [] for name, _, _ in _variants()}
     titled_rankings: list[list[str]] = []
+    titled_fused: list[list[str]] = []
     for q in questions:
         found = retriever.candidates(q.question)
+        dense, bm25 = found.scores["dense"], found.scores["bm25"]
         for name, fusion, weight in _variants():
-            fused = FUSIONS[fusion](
-                found.dense, found.second, found.dense_rank, found.second_rank, weight
-            )
-            order = np.argsort(-fused, kind="stable")[:10]
-            rankings[name].append([doc_of[int(found.positions[i])] for i in order])
+            fused = FUSIONS[fusion](dense, bm25, found.ranks["dense"], found.ranks["bm25"], weight)
+            rankings[name].append(_ranked_docs(fused, found.positions, doc_of))
         if titled is not None:
             scores = titled.scores(tokenize(q.question))
-            top = np.argsort(-scores, kind="stable")[:10]
-            titled_rankings.append([doc_of[int(i)] for i in top])
+            top = np.argsort(-scores, kind="stable")[:CANDIDATES]
+            titled_rankings.append([doc_of[int(i)] for i in top[:10]])
+            # the chosen fusion, with the titled BM25 in place of the plain one
+            positions = np.union1d(found.positions[found.ranks["dense"] > 0], top)
+            vector = retriever.query_vector(q.question)
+            dense_all = np.stack([retriever.store.vectors.reconstruct(int(p)) for p in positions])
+            fused = weighted_zscore(
+                {"dense": dense_all @ vector, "bm25": scores[positions]}, RETRIEVAL_WEIGHTS["zh"]
+            )
+            titled_fused.append(_ranked_docs(fused, positions, doc_of))
     targets = [q.doc_id for q in questions]
     table = {name: _score(ranked, targets) for name, ranked in rankings.items()}
     if titled is not None:
         table["bm25 with titles"] = _score(titled_rankings, targets)
+        table["zscore 0.6, titles"] = _score(titled_fused, targets)
     return table
+
+
+def _evaluate_english(retriever: Retriever, questions) -> dict:
+    """English questions: each of the four signals alone, and mixes of them."""
+    doc_of = [c.doc_id for c in retriever.store.all_chunks()]
+    rankings: dict[str, list[list[str]]] = {name: [] for name in ENGLISH_VARIANTS}
+    for q in questions:
+        found = retriever.candidates(q.question)
+        for name, weights in ENGLISH_VARIANTS.items():
+            rankings[name].append(_ranked_docs(found.fused(weights), found.positions, doc_of))
+    targets = [q.doc_id for q in questions]
+    return {name: _score(ranked, targets) for name, ranked in rankings.items()}
 
 
 def run(quick: bool = False, index: Path | None = None) -> dict:
@@ -98,7 +135,7 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         return {
             "zh": _evaluate(retriever, zh, titled),
             "zh_hant": _evaluate(retriever, _traditional(zh), None),
-            "en": _evaluate(retriever, en, None),
+            "en": _evaluate_english(retriever, en),
             "questions": {"zh": len(zh), "en": len(en)},
             "chunks": retriever.store.manifest.chunk_count,
         }
@@ -114,18 +151,24 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
-    sets = ("zh", "zh_hant", "en")
-    print(
-        f"{'fusion':<18}"
+    print(_table(figures, ("zh", "zh_hant")))
+    print()
+    print(_table(figures, ("en",)))
+
+
+def _table(figures: dict, sets: tuple[str, ...]) -> str:
+    lines = [
+        f"{'fusion':<22}"
         + "".join(f"{s + ' r@1':>12}{s + ' r@5':>12}{s + ' mrr':>11}" for s in sets)
-    )
-    for name in figures["zh"]:
+    ]
+    for name in figures[sets[0]]:
         cells = ""
         for s in sets:
             row = figures[s].get(name)
             cells += "".join(f"{row[m]:>12}" for m in ("recall@1", "recall@5")) if row else " " * 24
             cells += f"{row['mrr']:>11}" if row else " " * 11
-        print(f"{name:<18}{cells}")
+        lines.append(f"{name:<22}{cells}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

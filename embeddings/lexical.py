@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,19 @@ class LexicalIndex:
         meta = {"chunk_count": self._chunk_count, "vocab": self._vocab}
         (folder / "vocab.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
 
+    @property
+    def vocabulary(self):
+        return self._vocab.keys()
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
+        return self.weighted_scores(Counter(query_tokens))
+
+    def weighted_scores(self, terms: dict[str, float]) -> np.ndarray:
+        """Each term's BM25 weights, times the term's own weight, summed per chunk."""
         total = np.zeros(self._chunk_count, dtype=np.float32)
-        for token in query_tokens:
+        for token, weight in terms.items():
             t = self._vocab.get(token)
             if t is not None:
                 span = slice(int(self._starts[t]), int(self._starts[t + 1]))
-                np.add.at(total, self._chunks[span], self._weights[span])
+                np.add.at(total, self._chunks[span], weight * self._weights[span])
         return total

@@ -76,14 +76,18 @@ class Assistant:
         on_token: OnToken | None = None,
         standalone_question: str | None = None,
     ) -> Answer:
-        """Answer `question`; retrieval runs on `standalone_question` when chat rewrote it."""
+        """Answer `question`. When chat rewrote it into `standalone_question`, retrieval runs on
+        both the rewrite and the user's own words (Retriever.search_followup)."""
         question = question.strip()
         if not question:
             raise QAError("the question is empty")
         if k < 1:
             raise QAError(f"k must be at least 1, not {k}")
         started = time.perf_counter()
-        passages = self.retriever.search(standalone_question or question, k)
+        if standalone_question and standalone_question.strip() != question:
+            passages = self.retriever.search_followup(standalone_question, question, k)
+        else:
+            passages = self.retriever.search(question, k)
         retrieval_ms = (time.perf_counter() - started) * 1000
         return self.answer_from(question, passages, on_token, standalone_question, retrieval_ms)
 

@@ -27,7 +27,8 @@ class ChatSession:
         rewrite = getattr(self.assistant.backend, "rewrite", None)
         if rewrite is not None:
             return rewrite(self.history[-HISTORY_TURNS:], question) or question
-        return carry_subject(self.history[-1][0], question)
+        titles = [p.title for p in self.last.passages] if self.last else []
+        return carry_subject(self.history[-1][0], question, titles)
 
     def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
         standalone = self.standalone(question)

@@ -94,10 +94,11 @@ def _print_explain(answer) -> None:
     print("\nWhy these passages (rank and score in each retriever, fused score):")
     for p in answer.passages:
         why = p.explain()
-        dense = f"dense #{why['dense_rank'] or '-'} {why['dense_score']}"
-        second = f"{p.second} #{why[p.second + '_rank'] or '-'} {why[p.second + '_score']}"
+        signals = "  ".join(
+            f"{name} #{why[name + '_rank'] or '-'} {why[name + '_score']}" for name in p.signals
+        )
         rerank = "" if why["rerank_score"] is None else f"  rerank {why['rerank_score']}"
-        print(f"[{p.n}] {dense}  {second}  fused {why['fused_score']}{rerank}  {p.doc_id}")
+        print(f"[{p.n}] {signals}  fused {why['fused_score']}{rerank}  {p.doc_id}")
 
 
 def _write(piece: str) -> None:

@@ -42,6 +42,13 @@ def zscore(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarra
     return weight * _zscore(dense) + (1 - weight) * _zscore(lexical)
 
 
+def weighted_zscore(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Any number of retrievers' scores, each standardised over the candidates, then mixed."""
+    return sum(
+        w * _zscore(np.asarray(scores[name], dtype=np.float64)) for name, w in weights.items()
+    )
+
+
 def dense_only(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
     return np.asarray(dense, dtype=np.float64)
 

@@ -34,24 +34,20 @@ class Passage:
     start: int
     end: int
     score: float  # what the passages are ordered by: the fused (or reranked) score
-    # Why it came back (`qa ask --explain`): each retriever's score and rank, None when the
-    # passage was not in that retriever's candidates.
-    dense_score: float | None = None
-    dense_rank: int | None = None
-    second: str = "bm25"  # the other retriever: "bm25", or "use" for a question in English
-    second_score: float | None = None
-    second_rank: int | None = None
+    # Why it came back (`qa ask --explain`): each retriever's (score, rank), rank None when the
+    # passage was not among that retriever's candidates. Retrievers: "dense" and "bm25" for a
+    # Chinese question; for an English one "dense", "use", "dict_bm25", "dict_dense" (qa/retrieval.py).
+    signals: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     rerank_score: float | None = None
 
     def explain(self) -> dict:
-        return {
-            "dense_rank": self.dense_rank,
-            "dense_score": _rounded(self.dense_score),
-            f"{self.second}_rank": self.second_rank,
-            f"{self.second}_score": _rounded(self.second_score),
-            "fused_score": _rounded(self.score),
-            "rerank_score": _rounded(self.rerank_score),
-        }
+        why: dict = {}
+        for name, (score, rank) in self.signals.items():
+            why[f"{name}_rank"] = rank
+            why[f"{name}_score"] = _rounded(score)
+        why["fused_score"] = _rounded(self.score)
+        why["rerank_score"] = _rounded(self.rerank_score)
+        return why
 
 
 def _rounded(value: float | None) -> float | None:

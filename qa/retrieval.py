@@ -11,43 +11,59 @@ import numpy as np
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.lexical import tokenize
 from embeddings.store import IndexMismatch, IndexStore
+from qa.bridge import EnglishBridge
 from qa.cleaning import clean_text, has_cjk
-from qa.fusion import FUSIONS
+from qa.fusion import weighted_zscore
 from qa.records import Passage
 
-# Chosen on the CMRC dev subset, 500 questions in simplified and in traditional Chinese and 120
-# in English (bench/fusion.py, docs/BENCHMARKS.md): z-scores mixed 0.6 dense / 0.4 BM25 reach
-# recall@1 0.990 and recall@5 0.998 (dense alone 0.970 / 0.990, BM25 alone 0.954 / 0.994,
-# reciprocal-rank fusion 0.982 / 0.996). For English, mixing dense with the cross-lingual
-# signal 0.4 / 0.6 did best (recall@5 0.725; dense alone 0.583).
-FUSION = "zscore"
-DENSE_WEIGHT = {"bm25": 0.6, "use": 0.4}
+# Weights of each retriever's z-scored candidates scores. Chosen on the CMRC dev subset
+# (bench/fusion.py, docs/BENCHMARKS.md). Chinese, 500 questions in simplified and traditional
+# characters: 0.6 dense / 0.4 BM25 reached recall@1 0.990, recall@5 0.998 (dense alone
+# 0.970 / 0.990, BM25 alone 0.954 / 0.994, reciprocal-rank fusion 0.982 / 0.996). English, 120
+# questions: four signals in equal parts reached recall@5 0.867 (dense alone 0.592, dense and
+# USE 0.767); equal parts, since 120 questions cannot tell finer weights apart.
+WEIGHTS = {
+    "zh": {"dense": 0.6, "bm25": 0.4},
+    "en": {"dense": 0.25, "use": 0.25, "dict_bm25": 0.25, "dict_dense": 0.25},
+}
 # Each list contributes this many candidates: deep enough that the right chunk is almost always
 # among them, shallow enough that normalising over them stays about the question's neighbourhood.
 CANDIDATES = 30
 # A reranker reorders this many of the fused passages, then the best k are kept.
 RERANK_DEPTH = 20
+# Dictionary terms added to the English question for the dict_dense signal: those with at least
+# this share of one English word, the strongest first.
+DICT_TERM_MIN_WEIGHT = 0.25
+DICT_TERMS_IN_QUERY = 8
 
 
 @dataclass
 class Candidates:
-    """Every chunk either list proposed, with both scores and both ranks (0: not in that list).
+    """Every chunk some retriever proposed, with every retriever's score and 1-based rank (0:
+    not in that retriever's list).
 
-    The second list is BM25 for a question with Chinese characters; for one without (English
-    over Chinese text, where BM25 finds nothing real) it is the cross-lingual embedder.
+    A question with Chinese characters is read by dense and BM25. One without (English over
+    Chinese text, where BM25 finds nothing real) by dense, the cross-lingual embedder (use),
+    BM25 over the Chinese terms a dictionary gives for its words (dict_bm25, qa/bridge.py), and
+    dense again on the question with those terms added (dict_dense).
     """
 
     positions: np.ndarray
-    dense: np.ndarray
-    second: np.ndarray
-    dense_rank: np.ndarray
-    second_rank: np.ndarray
-    second_name: str  # "bm25" or "use"
+    scores: dict[str, np.ndarray]
+    ranks: dict[str, np.ndarray]
+
+    def fused(self, weights: dict[str, float]) -> np.ndarray:
+        return weighted_zscore(self.scores, weights)
 
 
 def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     rank_of = {int(p): r for r, p in enumerate(ranked, start=1)}
     return np.array([rank_of.get(int(p), 0) for p in positions], dtype=np.int64)
+
+
+def _top(scores: np.ndarray, depth: int) -> np.ndarray:
+    top = np.argsort(-scores, kind="stable")[:depth]
+    return top[scores[top] > 0]
 
 
 class Retriever:
@@ -62,6 +78,7 @@ class Retriever:
         self.embedder = embedder
         self.reranker = None
         self._crosslingual_model = None
+        self._bridge: EnglishBridge | None = None
         self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
@@ -82,34 +99,51 @@ class Retriever:
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
         vector = self.query_vector(question)
-        _, dense_positions = self.store.search(vector[None, :], depth)
-        dense_positions = dense_positions[0][dense_positions[0] >= 0]
-        crosslingual = self.store.crosslingual
-        if has_cjk(question) or crosslingual is None:
-            second_name = "bm25"
-            second_all = self.store.lexical.scores(tokenize(question))
-            second_positions = np.argsort(-second_all, kind="stable")[:depth]
-            second_positions = second_positions[second_all[second_positions] > 0]
+        found = {"dense": (vector, self.store.vectors)}
+        lexical: dict[str, np.ndarray] = {}
+        if self.language(question) == "zh":
+            lexical["bm25"] = self.store.lexical.scores(tokenize(question))
         else:
-            second_name = "use"
-            query = self._crosslingual_embedder().embed_queries([question])[0]
-            _, found = crosslingual.search(query[None, :], min(depth, crosslingual.ntotal))
-            second_positions = found[0][found[0] >= 0]
-        positions = np.unique(np.concatenate([dense_positions, second_positions]))
-        # exact scores for the candidates only one list proposed, from the stored vectors
-        dense = np.stack([self.store.vectors.reconstruct(int(p)) for p in positions]) @ vector
-        if second_name == "bm25":
-            second = second_all[positions]
-        else:
-            second = np.stack([crosslingual.reconstruct(int(p)) for p in positions]) @ query
-        return Candidates(
-            positions,
-            dense,
-            second,
-            _ranks(positions, dense_positions),
-            _ranks(positions, second_positions),
-            second_name,
-        )
+            crosslingual = self.store.crosslingual
+            found["use"] = (
+                self._crosslingual_embedder().embed_queries([question])[0],
+                crosslingual,
+            )
+            terms = self.bridge().terms(question)
+            lexical["dict_bm25"] = self.store.lexical.weighted_scores(terms)
+            strongest = sorted(
+                (t for t, w in terms.items() if w >= DICT_TERM_MIN_WEIGHT), key=lambda t: -terms[t]
+            )[:DICT_TERMS_IN_QUERY]
+            with_terms = f"{clean_text(question)} {' '.join(strongest)}"
+            found["dict_dense"] = (
+                self.embedder.embed_queries([with_terms])[0],
+                self.store.vectors,
+            )
+        listed = {}
+        for name, (query, index) in found.items():
+            _, top = index.search(query[None, :], min(depth, index.ntotal))
+            listed[name] = top[0][top[0] >= 0]
+        for name, scores in lexical.items():
+            listed[name] = _top(scores, depth)
+        positions = np.unique(np.concatenate(list(listed.values())))
+        # exact scores for the candidates only some lists proposed, from the stored vectors
+        scores = {
+            name: np.stack([index.reconstruct(int(p)) for p in positions]) @ query
+            for name, (query, index) in found.items()
+        }
+        scores |= {name: all_scores[positions] for name, all_scores in lexical.items()}
+        ranks = {name: _ranks(positions, top) for name, top in listed.items()}
+        return Candidates(positions, scores, ranks)
+
+    def language(self, question: str) -> str:
+        """Which retrievers read the question: "zh" for one with Chinese characters (or any
+        question when the index has no cross-lingual vectors), else "en"."""
+        return "zh" if has_cjk(question) or self.store.crosslingual is None else "en"
+
+    def bridge(self) -> EnglishBridge:
+        if self._bridge is None:
+            self._bridge = EnglishBridge(self.store.lexical.vocabulary)
+        return self._bridge
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's dense vector, kept for the answerer that asks next (one embedding
@@ -127,13 +161,7 @@ class Retriever:
         if self.store.vectors.ntotal == 0:
             return []
         found = self.candidates(question, max(CANDIDATES, k))
-        fused = FUSIONS[FUSION](
-            found.dense,
-            found.second,
-            found.dense_rank,
-            found.second_rank,
-            DENSE_WEIGHT[found.second_name],
-        )
+        fused = found.fused(WEIGHTS[self.language(question)])
         keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
         order = np.argsort(-fused, kind="stable")[:keep]
         chunks = self.store.chunks_at([int(found.positions[i]) for i in order])
@@ -146,14 +174,61 @@ class Retriever:
                 c.start,
                 c.end,
                 score=float(fused[i]),
-                dense_score=float(found.dense[i]),
-                dense_rank=int(found.dense_rank[i]) or None,
-                second=found.second_name,
-                second_score=float(found.second[i]),
-                second_rank=int(found.second_rank[i]) or None,
+                signals={
+                    name: (float(found.scores[name][i]), int(found.ranks[name][i]) or None)
+                    for name in found.scores
+                },
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
         if self.reranker is not None:
             passages = self.reranker.rerank(question, passages)[:k]
         return passages
+
+    def search_followup(
+        self,
+        standalone: str,
+        own_words: str,
+        k: int = 5,
+        merge: str = "rrf",
+        own_weight: float = 1.0,
+    ) -> list[Passage]:
+        """Passages for a chat follow-up that was made standalone: retrieved with the rewrite and
+        with the user's own words, so a rewrite that kept the wrong subject cannot hide what the
+        user named. merge "rrf": reciprocal-rank fusion of the two rankings (the user's words
+        weighted own_weight); "max": each chunk at its better fused score. bench/followup.py
+        compares them (docs/BENCHMARKS.md)."""
+        from dataclasses import replace
+
+        from qa.fusion import RRF_K
+
+        depth = max(CANDIDATES, k)
+        reranker, self.reranker = self.reranker, None
+        try:  # the rewrite last: its query vector stays cached for the answerer
+            lists = [
+                (own_weight, self.search(own_words, depth)),
+                (1.0, self.search(standalone, depth)),
+            ]
+        finally:
+            self.reranker = reranker
+        score: dict[tuple[str, int], float] = {}
+        passage: dict[tuple[str, int], Passage] = {}
+        for weight, passages in lists:
+            for rank, p in enumerate(passages, start=1):
+                key = (p.doc_id, p.start)
+                if merge == "max":
+                    value = p.score
+                    if key not in score or value > score[key]:
+                        score[key], passage[key] = value, p
+                else:
+                    score[key] = score.get(key, 0.0) + weight / (RRF_K + rank)
+                    passage.setdefault(key, p)
+        order = sorted(score, key=lambda key: -score[key])
+        keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
+        merged = [
+            replace(passage[key], n=n, score=score[key])
+            for n, key in enumerate(order[:keep], start=1)
+        ]
+        if self.reranker is not None:
+            merged = self.reranker.rerank(standalone, merged)[:k]
+        return merged

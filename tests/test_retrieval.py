@@ -80,7 +80,7 @@ def test_traditional_and_simplified_questions_find_the_same_passage(tmp_path, co
     simplified = retriever.search("大熊猫以什么为食物？", k=1)[0]
     traditional = retriever.search("大熊貓以什麼為食物？", k=1)[0]
     assert simplified.doc_id == traditional.doc_id == "panda"
-    assert simplified.second == "bm25" and simplified.second_rank == 1
+    assert set(simplified.signals) == {"dense", "bm25"} and simplified.signals["bm25"][1] == 1
 
 
 def test_an_english_question_uses_the_cross_lingual_signal(tmp_path, corpus, embedder):
@@ -88,7 +88,8 @@ def test_an_english_question_uses_the_cross_lingual_signal(tmp_path, corpus, emb
     build_index(root, [corpus], embedder=embedder)
     top = Retriever.open(root, embedder).search("What do giant pandas eat?", k=1)[0]
     assert top.doc_id == "panda"
-    assert top.second == "use" and top.second_rank is not None
+    assert set(top.signals) == {"dense", "use", "dict_bm25", "dict_dense"}
+    assert top.signals["use"][1] is not None
 
 
 def test_explain_shows_each_retrievers_rank_and_the_fused_score(seed_index):
