@@ -33,7 +33,8 @@ def _subset(path: Path, keep, folder: Path) -> Path:
     return out
 
 
-def run(quick: bool = False, backend: str = "extractive") -> dict:
+def run(quick: bool = False, backend: str = "extractive", keep: Path | None = None) -> dict:
+    """keep: build the CMRC index in this folder and leave it there, for the fusion step."""
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -48,7 +49,7 @@ def run(quick: bool = False, backend: str = "extractive") -> dict:
             docs = _subset(CMRC_DOCS, lambda d: d["doc_id"] in kept, folder)
             questions = _subset(CMRC_QUESTIONS, lambda q: q["doc_id"] in kept, folder)
             questions_en = _subset(CMRC_QUESTIONS_EN, lambda q: q["doc_id"] in kept, folder)
-        index = folder / "cmrc"
+        index = keep or folder / "cmrc"
         figures["cmrc"] = evaluate(
             load_eval_inputs(docs, questions), backend=backend, index=index
         ).metrics

@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ask_latency  # noqa: E402
 import chunk_size  # noqa: E402
 import extractive_threshold  # noqa: E402
+import fusion  # noqa: E402
 import ingest  # noqa: E402
 import quality  # noqa: E402
 import query_scale  # noqa: E402
@@ -42,12 +45,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--steps", nargs="*", help="run only these steps, keeping other figures")
     args = parser.parse_args()
+    # The fusion step reads the CMRC index the quality step built: one build, not two.
+    shared = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    cmrc_index = shared / "cmrc"
     steps = {
         "ask_latency": lambda: ask_latency.run(3 if args.quick else 5),
         "chunk_size": chunk_size.run,
         "extractive_threshold": extractive_threshold.run,
         "query_scale": lambda: query_scale.run(args.quick),
-        "quality": lambda: quality.run(args.quick),
+        "quality": lambda: quality.run(args.quick, keep=cmrc_index),
+        "fusion": lambda: fusion.run(args.quick, cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
     }
     try:
@@ -66,16 +73,19 @@ def main() -> None:
         f"{platform.python_version()}, {os.cpu_count()} cores",
         quick=args.quick,
     )
-    for name, step in steps.items():
-        if args.steps and name not in args.steps:
-            continue
-        print(f"== {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        results[name] = step()
-        results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
-        print(json.dumps(results[name], ensure_ascii=False), file=sys.stderr, flush=True)
-        # written after every step, so a failure late in an hour's run keeps what was measured
-        RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    try:
+        for name, step in steps.items():
+            if args.steps and name not in args.steps:
+                continue
+            print(f"== {name}", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            results[name] = step()
+            results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
+            print(json.dumps(results[name], ensure_ascii=False), file=sys.stderr, flush=True)
+            # written after every step, so a failure late in an hour's run keeps what was measured
+            RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     if "peer" in results and "quality" in results:
         print("\n".join(side_by_side(results["quality"]["cmrc"], results["peer"])))
     print(f"wrote {RESULTS}")

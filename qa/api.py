@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.answering.base import OnToken
+from qa.answering.base import OnToken, refusal
 from qa.citations import StreamingMarkerFilter, check_citations
 from qa.config import chat_endpoint_configured, index_dir, seeds_dir
 from qa.errors import QAError
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
+from qa.support import check_support, embedding_similarity, without_sentences
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
@@ -44,8 +45,10 @@ class Assistant:
         embedder: str | None = None,
         on_seed: Callable[[Path], None] | None = None,
         reranker: str | None = None,
+        drop_unsupported: bool = False,
     ):
         self.index = index_dir(index)
+        self.drop_unsupported = drop_unsupported
         ensure_index(self.index, on_seed)
         self.retriever = Retriever.open(self.index, embedder)
         reranker = reranker or os.environ.get("QA_RERANKER")
@@ -68,6 +71,9 @@ class Assistant:
             self.backend = ChatModelAnswerer(model=model)
         else:
             raise QAError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def _similarity(self):
+        return embedding_similarity(self.retriever.embedder)
 
     def ask(
         self,
@@ -115,15 +121,25 @@ class Assistant:
             rest = marker_filter.flush()
             if rest:
                 on_token(rest)
-        answer_ms = (time.perf_counter() - started) * 1000
         checked = check_citations(draft.text, passages)
+        text, citations, abstained = checked.text, checked.citations, draft.abstained
+        sentences = [] if abstained else check_support(text, passages, self._similarity())
+        dropped = []
+        if self.drop_unsupported and not all(s.supported for s in sentences):
+            dropped = [s.text for s in sentences if not s.supported]
+            sentences = [s for s in sentences if s.supported]
+            text = without_sentences(text, set(dropped))
+            if not sentences:
+                text, abstained = refusal(standalone_question or question), True
+            citations = [c for c in citations if any(c.n in s.citations for s in sentences)]
+        answer_ms = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
-            answer=checked.text,
-            citations=[] if draft.abstained else checked.citations,
+            answer=text,
+            citations=[] if abstained else citations,
             passages=passages,
             backend=self.backend_name,
-            abstained=draft.abstained,
+            abstained=abstained,
             timings_ms={
                 "retrieve": round(retrieval_ms, 1),
                 "answer": round(answer_ms, 1),
@@ -131,6 +147,8 @@ class Assistant:
             },
             standalone_question=standalone_question,
             invented_citations=checked.invented,
+            sentences=sentences,
+            dropped=dropped,
         )
 
 
@@ -142,6 +160,7 @@ def answer(
     model: str | None = None,
     on_token: OnToken | None = None,
     reranker: str | None = None,
+    drop_unsupported: bool = False,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -150,6 +169,14 @@ def answer(
     (default: QA_INDEX, else the user data folder), built from the bundled seeds if missing.
     on_token: called with each piece of the answer as it is written. reranker: a
     sentence-transformers CrossEncoder name or folder to reorder the retrieved passages.
+    drop_unsupported: take out the sentences their citations do not support (Answer.dropped);
+    otherwise they stay, marked in Answer.sentences.
     """
-    assistant = Assistant(index=index, backend=backend, model=model, reranker=reranker)
+    assistant = Assistant(
+        index=index,
+        backend=backend,
+        model=model,
+        reranker=reranker,
+        drop_unsupported=drop_unsupported,
+    )
     return assistant.ask(question, k, on_token)

@@ -44,6 +44,15 @@ RerankerOption = Annotated[
     ),
 ]
 
+DropOption = Annotated[
+    bool,
+    typer.Option(
+        "--drop-unsupported",
+        help="Leave out answer sentences their cited passages do not support "
+        "(default: keep them, marked).",
+    ),
+]
+
 CHAT_MODEL_HINT = (
     "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL to have a chat model "
     "write answers)"
@@ -84,10 +93,38 @@ def _print_sources(answer) -> None:
         print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {c.quote}")
 
 
-def _assistant(index, backend, model, reranker=None):
+def _assistant(index, backend, model, reranker=None, drop_unsupported=False):
     from qa.api import Assistant
 
-    return Assistant(index=index, backend=backend, model=model, on_seed=_seeding, reranker=reranker)
+    return Assistant(
+        index=index,
+        backend=backend,
+        model=model,
+        on_seed=_seeding,
+        reranker=reranker,
+        drop_unsupported=drop_unsupported,
+    )
+
+
+def _print_support(answer) -> None:
+    unsupported = [s for s in answer.sentences if not s.supported]
+    if unsupported:
+        print("\nNot supported by the passages it cites (check before use):")
+        for sentence in unsupported:
+            cited = "".join(f"[{n}]" for n in sentence.citations) or "no citation"
+            print(f"  ✗ {sentence.text} ({cited})")
+    if answer.dropped:
+        _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
+
+
+def _say(assistant, ask):
+    """Stream the answer as it is written, unless unsupported sentences are to be left out:
+    then only the checked answer is shown."""
+    if assistant.drop_unsupported:
+        answer = ask(None)
+        _write(answer.answer)
+        return answer
+    return ask(_write)
 
 
 def _print_explain(answer) -> None:
@@ -177,18 +214,20 @@ def ask(
     backend: BackendOption = None,
     model: ModelOption = None,
     reranker: RerankerOption = None,
+    drop_unsupported: DropOption = False,
     index_path: IndexOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    assistant = _assistant(index_path, backend, model, reranker)
+    assistant = _assistant(index_path, backend, model, reranker, drop_unsupported)
     if as_json:
         answer = assistant.ask(question, k)
         print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
         return
     if assistant.backend_name == "extractive":
         _err(CHAT_MODEL_HINT)
-    answer = assistant.ask(question, k, on_token=_write)
+    answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token))
     print()
+    _print_support(answer)
     _print_sources(answer)
     if explain:
         _print_explain(answer)
@@ -201,12 +240,13 @@ def chat(
     backend: BackendOption = None,
     model: ModelOption = None,
     reranker: RerankerOption = None,
+    drop_unsupported: DropOption = False,
     index_path: IndexOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
     from qa.chat import ChatSession
 
-    assistant = _assistant(index_path, backend, model, reranker)
+    assistant = _assistant(index_path, backend, model, reranker, drop_unsupported)
     session = ChatSession(assistant, k)
     _err(
         "Ask about your documents. /sources shows the last answer's sources, /reset forgets "
@@ -239,11 +279,14 @@ def chat(
             _err(f"unknown command {text}: use /sources, /reset or /exit")
             continue
         try:
-            answer = session.ask(text, on_token=_write)
+            answer = _say(
+                assistant, lambda on_token, text=text: session.ask(text, on_token=on_token)
+            )
         except QAError as exc:
             _err(f"error: {exc}")
             continue
         print()
+        _print_support(answer)
         if answer.standalone_question:
             _err(f"(understood as: {answer.standalone_question})")
 

@@ -145,6 +145,8 @@ class QuestionResult:
     valid_citations: int
     invented_citations: int
     answer_chars: int
+    sentences: int  # of the answer, the refusal not counted
+    supported_sentences: int
     retrieval_ms: float
     answer_ms: float
     retrieved: list[dict]
@@ -193,6 +195,8 @@ def score_question(
         valid_citations=valid,
         invented_citations=len(answer.invented_citations),
         answer_chars=0 if answer.abstained else len(_without_markers(answer.answer)),
+        sentences=len(answer.sentences),
+        supported_sentences=sum(s.supported for s in answer.sentences),
         retrieval_ms=answer.timings_ms.get("retrieve", 0.0),
         answer_ms=answer.timings_ms.get("answer", 0.0),
         retrieved=[
@@ -249,6 +253,11 @@ def summarize(results: list[QuestionResult], index_seconds: float) -> dict:
         "index_seconds": round(index_seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "invented_citations": sum(r.invented_citations for r in results),
+        "supported_sentence_rate": round(
+            sum(r.supported_sentences for r in results) / sum(r.sentences for r in results), 4
+        )
+        if any(r.sentences for r in results)
+        else None,
         "answer_chars_mean": round(statistics.mean(r.answer_chars for r in answered), 1)
         if answered
         else None,

@@ -64,6 +64,13 @@ class Citation:
     end: int
 
 
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str  # without its citation markers
+    citations: list[int]  # the passage numbers it cites
+    supported: bool  # cited, and its cited passages say it (qa/support.py)
+
+
 @dataclass
 class Answer:
     question: str
@@ -77,6 +84,10 @@ class Answer:
     standalone_question: str | None = None
     # Citation numbers the answerer wrote that were not among its passages (dropped from `answer`).
     invented_citations: list[int] = field(default_factory=list)
+    # Each sentence of the answer with its support verdict; the refusal is not a claim.
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    # Sentences taken out of `answer` because their citations do not support them.
+    dropped: list[str] = field(default_factory=list)
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -96,4 +107,6 @@ class Answer:
             "timings_ms": self.timings_ms,
             "standalone_question": self.standalone_question,
             "invented_citations": self.invented_citations,
+            "sentences": [asdict(s) for s in self.sentences],
+            "dropped": self.dropped,
         }

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.evaluation import EvalQuestion, score_question, summarize
-from qa.records import Answer, Citation, Passage
+from qa.records import Answer, AnswerSentence, Citation, Passage
 
 DOC_TEXT = {"a": "甲城的人口是100万。乙城在河边。", "b": "丙城有一座塔。", "c": "丁城很冷。"}
 
@@ -17,7 +17,7 @@ def _passage(n, doc_id):
     return Passage(n, doc_id, doc_id, text, 0, len(text), 1.0 - n / 10)
 
 
-def _answer(text, abstained=False, citations=(), invented=()):
+def _answer(text, abstained=False, citations=(), invented=(), supported=()):
     return Answer(
         "q",
         text,
@@ -27,6 +27,7 @@ def _answer(text, abstained=False, citations=(), invented=()):
         abstained,
         {"retrieve": 10.0, "answer": 20.0},
         invented_citations=list(invented),
+        sentences=[AnswerSentence(text, [1], verdict) for verdict in supported],
     )
 
 
@@ -51,10 +52,16 @@ def test_metrics_on_a_hand_checked_example():
     results = [
         # rank 1, correct answer with a valid citation
         _result(
-            population, ["a", "b", "c"], _answer("甲城的人口是100万。[1]", citations=[good_quote])
+            population,
+            ["a", "b", "c"],
+            _answer("甲城的人口是100万。[1]", citations=[good_quote], supported=[True]),
         ),
         # rank 3, wrong answer whose citation quotes what the document does not say
-        _result(tower, ["a", "c", "b"], _answer("乙城。[2]", citations=[bad_quote], invented=[9])),
+        _result(
+            tower,
+            ["a", "c", "b"],
+            _answer("乙城。[2]", citations=[bad_quote], invented=[9], supported=[False]),
+        ),
         # not retrieved at all, and refused
         _result(cold, ["a", "b", "a"], _answer("资料中没有相关信息。", abstained=True)),
         # unanswerable and refused
@@ -75,6 +82,7 @@ def test_metrics_on_a_hand_checked_example():
     assert metrics["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert metrics["citation_validity"] == 0.5
     assert metrics["invented_citations"] == 1
+    assert metrics["supported_sentence_rate"] == 0.5  # one of the two answer sentences
     assert metrics["retrieval_ms_p50"] == 10.0 and metrics["answer_ms_p50"] == 20.0
     assert metrics["index_seconds"] == 1.5 and metrics["peak_rss_mb"] > 0
     assert metrics["answer_chars_mean"] == pytest.approx((len("甲城的人口是100万。") + 3) / 2)

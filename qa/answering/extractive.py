@@ -36,6 +36,7 @@ _HEAD_CHARS = 100
 # an English one this embedding similarity (0.78 keeps the answer and refuses all five off-topic
 # questions; 0.76 refuses four, 0.80 loses the answer).
 MIN_WORDING = 0.5
+MIN_SIMILARITY_ZH = 0.0
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
 KEEP_WITHIN = 0.9
@@ -49,6 +50,7 @@ class Candidate:
     text: str
     wording: float
     similarity: float
+    touched: bool  # every piece of the question is named in or before the sentence
 
     @property
     def score(self) -> float:
@@ -110,9 +112,12 @@ class ExtractiveAnswerer:
         self.document_text = document_text
         self.query_vector = query_vector  # the retriever's, so a question is embedded once
 
-    def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
+    def candidates(
+        self, question: str, passages: list[Passage], least_wording: float = 0.0
+    ) -> list[Candidate]:
         """Sentences of the passages that could answer: for a Chinese question those holding
-        enough of its wording, for an English one all (their embeddings decide)."""
+        at least `least_wording` of its wording, for an English one all (their embeddings
+        decide)."""
         chinese = has_cjk(question)
         pieces = question_pieces(question)
         found, seen = [], set()
@@ -137,12 +142,10 @@ class ExtractiveAnswerer:
                 before = document[max(paragraph_start, start - _CONTEXT_CHARS) : start]
                 text = document[start:end]
                 context = head + before + text
-                # Every piece must be named in that context: a question about 深圳 is not
-                # answered by a sentence about 镇江, however much of the rest matches.
                 touched = every_piece_touched(pieces, context)
                 share = (wording(pieces, text) + wording(pieces, context)) / 2
-                if not chinese or (touched and share >= MIN_WORDING):
-                    found.append((passage, text, share))
+                if not chinese or share >= least_wording:
+                    found.append((passage, text, share, touched))
         if not found:
             return []
         # Embedding sentences is most of an answer's time: only the likeliest are compared,
@@ -153,17 +156,21 @@ class ExtractiveAnswerer:
         query = self.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals.
-        vectors = self.embedder.embed_passages([matching_form(text) for _, text, _ in found])
+        vectors = self.embedder.embed_passages([matching_form(item[1]) for item in found])
         similarities = vectors @ query
         return [
-            Candidate(passage, text, share, float(similarity))
-            for (passage, text, share), similarity in zip(found, similarities, strict=True)
+            Candidate(passage, text, share, float(similarity), touched)
+            for (passage, text, share, touched), similarity in zip(found, similarities, strict=True)
         ]
 
     def answer(self, question: str, passages: list[Passage], on_token: OnToken | None = None):
-        candidates = self.candidates(question, passages)
+        candidates = self.candidates(question, passages, MIN_WORDING)
         most = MAX_SENTENCES
-        if not has_cjk(question):
+        if has_cjk(question):
+            # Every piece must be named: a question about 深圳 is not answered by a sentence
+            # about 镇江, however much of the rest matches.
+            candidates = [c for c in candidates if c.touched and c.similarity >= MIN_SIMILARITY_ZH]
+        else:
             candidates = [c for c in candidates if c.similarity >= MIN_SIMILARITY_EN]
             # Cross-language similarities bunch within a few hundredths: they can pick the best
             # sentence, not tell a second good one from a poor one.

@@ -1,0 +1,145 @@
+"""Calibrates the support check (qa/support.py) on claims made from the CMRC dev subset.
+
+Run: python bench/support_check.py [--quick] [--json] [--index DIR]
+A claim is a question with its gold answer put in place of the question word (赵鹏…没有出场的
+原因是什么 → 赵鹏…没有出场的原因是伤病困扰), which is how an answer sentence reads. Each claim is
+checked three ways, which the check must tell apart:
+- right: citing the passage that holds the answer (should be supported);
+- wrong passage: citing the best retrieved passage that does not hold it (should not be);
+- wrong number: a claim whose answer has a number, with that number changed, citing the right
+  passage (should not be).
+English claims (the translated question, its gold answer appended) over the Chinese passages test
+the embedding similarity the same way. Prints each threshold's share of each kind judged right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.indexer import index_documents
+from qa.evaluation import load_corpus_jsonl, load_questions
+from qa.retrieval import Retriever
+from qa.support import embedding_similarity, numbers_agree, overlap, sentences_of
+
+DATA = Path(__file__).resolve().parent / "data"
+QUICK_DOCS = 80
+OVERLAPS = (0.4, 0.5, 0.6, 0.7, 0.8)
+SIMILARITIES = (0.78, 0.80, 0.82, 0.84, 0.86)
+_ASKED = re.compile(
+    r"哪一年|哪一天|哪些|哪个|哪里|哪儿|哪国|什么样的|什么|多少|几号|几个|几|谁|如何|怎么样|怎样|为什么"
+)
+
+
+def claim_of(question: str, answer: str) -> str:
+    question = question.rstrip("？?。 ")
+    if _ASKED.search(question):
+        return _ASKED.sub(answer, question, count=1)
+    return f"{question}：{answer}"
+
+
+def _changed_number(claim: str) -> str | None:
+    match = re.search(r"\d+", claim)
+    if not match:
+        return None
+    changed = str(int(match.group()) + 1)
+    return claim[: match.start()] + changed + claim[match.end() :]
+
+
+def _passages(retriever: Retriever, question, answer: str):
+    """(a chunk of the question's document holding the answer, the best retrieved chunk
+    that does not hold it), either None when there is none."""
+    right = wrong = None
+    for passage in retriever.search(question.question, 10):
+        holds = answer in passage.text
+        if holds and right is None and passage.doc_id == question.doc_id:
+            right = passage.text
+        if not holds and wrong is None:
+            wrong = passage.text
+    return right, wrong
+
+
+def _verdicts(claim: str, evidence: str, thresholds) -> list[bool]:
+    agree = numbers_agree(claim, evidence)
+    score = overlap(claim, evidence)
+    return [agree and score >= t for t in thresholds]
+
+
+def run(quick: bool = False, index: Path | None = None) -> dict:
+    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
+    zh = load_questions(DATA / "cmrc_dev_questions.jsonl")
+    en = load_questions(DATA / "cmrc_dev_questions_en.jsonl")
+    if quick:
+        corpus = corpus[:QUICK_DOCS]
+        kept = {d.doc_id for d in corpus}
+        zh = [q for q in zh if q.doc_id in kept]
+        en = [q for q in en if q.doc_id in kept]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = index or Path(tmp)
+        index_documents(root, corpus)
+        retriever = Retriever.open(root)
+        kinds: dict[str, list[list[bool]]] = {"right": [], "wrong passage": [], "wrong number": []}
+        for q in zh:
+            answer = q.answers[0]
+            right, wrong = _passages(retriever, q, answer)
+            claim = claim_of(q.question, answer)
+            if right is not None:
+                kinds["right"].append(_verdicts(claim, right, OVERLAPS))
+                changed = _changed_number(claim)
+                if changed is not None and changed != claim:
+                    kinds["wrong number"].append(
+                        [not v for v in _verdicts(changed, right, OVERLAPS)]
+                    )
+            if wrong is not None:
+                kinds["wrong passage"].append([not v for v in _verdicts(claim, wrong, OVERLAPS)])
+        similarity = embedding_similarity(retriever.embedder)
+        english: dict[str, list[float]] = {"right": [], "wrong passage": []}
+        for q in en:
+            answer = q.answers[0]
+            right, wrong = _passages(retriever, q, answer)
+            claim = f"{q.question.rstrip('?')}: {answer}"
+            if right is not None:
+                english["right"].append(similarity(claim, sentences_of(right)))
+            if wrong is not None:
+                english["wrong passage"].append(similarity(claim, sentences_of(wrong)))
+    figures = {"overlap": {}, "similarity": {}, "claims": {k: len(v) for k, v in kinds.items()}}
+    for i, threshold in enumerate(OVERLAPS):
+        figures["overlap"][str(threshold)] = {
+            kind: round(float(np.mean([row[i] for row in rows])), 3) for kind, rows in kinds.items()
+        }
+    for threshold in SIMILARITIES:
+        figures["similarity"][str(threshold)] = {
+            "right": round(float(np.mean([s >= threshold for s in english["right"]])), 3),
+            "wrong passage": round(
+                float(np.mean([s < threshold for s in english["wrong passage"]])), 3
+            ),
+        }
+    figures["english_claims"] = {k: len(v) for k, v in english.items()}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--index", type=Path, help="reuse (or keep) the CMRC index in this folder")
+    args = parser.parse_args()
+    figures = run(args.quick, args.index)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    print(f"claims judged right, by minimum wording overlap ({figures['claims']})")
+    for threshold, row in figures["overlap"].items():
+        print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    print(f"English claims, by minimum similarity ({figures['english_claims']})")
+    for threshold, row in figures["similarity"].items():
+        print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+
+
+if __name__ == "__main__":
+    main()

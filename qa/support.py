@@ -1,0 +1,117 @@
+"""Does each sentence of an answer say what the passages it cites say?
+
+Every answer, from either backend, is split into sentences. A sentence is supported when it cites
+at least one passage, every number it states appears in the cited passages (a passage that says
+2030 does not back a sentence that says 2020), and enough of its wording is found there: character
+bigrams for Chinese, whole words for other scripts, on the matching form (so 鎮江 = 镇江). A
+sentence in another script than its passages (an English answer over Chinese documents) shares no
+wording with them; its embedding is compared with theirs instead. The fixed refusal is not a
+claim and is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from qa.answering.base import is_refusal
+from qa.chunking import sentence_spans
+from qa.citations import MARKER, answer_sentences
+from qa.cleaning import has_cjk, matching_form
+from qa.records import AnswerSentence, Passage
+
+# Calibrated by bench/support_check.py on claims made from the CMRC dev questions (the question
+# with its gold answer put in place of the question word), each checked against the passage that
+# holds the answer and against a retrieved passage that does not; docs/BENCHMARKS.md has the curve.
+MIN_OVERLAP = 0.6
+MIN_SIMILARITY = 0.82
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_UNITS = re.compile(r"[\u3400-\u9fff]+|[a-z]+|\d+(?:\.\d+)?")
+
+Similarity = Callable[[str, list[str]], float]  # claim, evidence sentences → best cosine
+
+
+def numbers(text: str) -> set[str]:
+    return set(_NUMBER.findall(matching_form(text)))
+
+
+def units(text: str) -> set[str]:
+    """Character bigrams of Chinese runs (single characters when alone), whole words and
+    numbers otherwise."""
+    found = set()
+    for run in _UNITS.findall(matching_form(text)):
+        if has_cjk(run) and len(run) > 1:
+            found.update(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            found.add(run)
+    return found
+
+
+def overlap(claim: str, evidence: str) -> float:
+    """Share of the claim's units that occur in the evidence."""
+    claimed = units(claim)
+    return len(claimed & units(evidence)) / len(claimed) if claimed else 1.0
+
+
+def numbers_agree(claim: str, evidence: str) -> bool:
+    return numbers(claim) <= numbers(evidence)
+
+
+def _same_script(claim: str, evidence: str) -> bool:
+    return has_cjk(claim) == has_cjk(evidence)
+
+
+def check_support(
+    text: str, passages: list[Passage], similarity: Similarity | None = None
+) -> list[AnswerSentence]:
+    """Each sentence of an answer (markers already checked) with its citations and verdict.
+
+    similarity: for a sentence in another script than its passages; without it such a
+    sentence cannot be checked and is marked unsupported.
+    """
+    by_n = {p.n: p for p in passages}
+    sentences = []
+    for sentence in answer_sentences(text):
+        claim = MARKER.sub("", sentence).strip()
+        if not claim or is_refusal(claim):
+            continue
+        cited = [int(m.group(1)) for m in MARKER.finditer(sentence) if int(m.group(1)) in by_n]
+        evidence = "\n".join(by_n[n].text for n in cited)
+        supported = bool(cited) and numbers_agree(claim, evidence)
+        if supported:
+            if _same_script(claim, evidence):
+                supported = overlap(claim, evidence) >= MIN_OVERLAP
+            else:
+                supported = similarity is not None and (
+                    similarity(claim, sentences_of(evidence)) >= MIN_SIMILARITY
+                )
+        sentences.append(AnswerSentence(claim, cited, supported))
+    return sentences
+
+
+def sentences_of(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)] or [text]
+
+
+def embedding_similarity(embedder) -> Similarity:
+    """A Similarity from an embedder: the claim as a query against the evidence sentences."""
+
+    def best(claim: str, evidence: list[str]) -> float:
+        query = embedder.embed_queries([claim])[0]
+        vectors = embedder.embed_passages([matching_form(s) for s in evidence])
+        return float(np.max(vectors @ query))
+
+    return best
+
+
+def without_sentences(text: str, claims: set[str]) -> str:
+    """The answer with the sentences making these claims taken out, markers and all."""
+    kept = [
+        sentence
+        for sentence in answer_sentences(text)
+        if MARKER.sub("", sentence).strip() not in claims
+    ]
+    return "".join(kept).strip()

@@ -1,0 +1,162 @@
+"""The support check: each answer sentence must cite passages that say what it says."""
+
+import json
+
+from openai_server import ChatServer
+from typer.testing import CliRunner
+
+from qa.api import Assistant
+from qa.cli import app
+from qa.records import Passage
+from qa.support import check_support, embedding_similarity, without_sentences
+
+runner = CliRunner()
+
+ZHENJIANG = (
+    "镇江市在巴黎气候大会上介绍了低碳城市建设的经验。镇江提出力争在2020年实现碳排放峰值，"
+    "比国家提出的目标提前十年。"
+)
+SHENZHEN = "深圳国际低碳城论坛于2020年举行，深圳公交机动化分担率达到百分之五十六。"
+
+
+def _passages():
+    return [
+        Passage(1, "zhenjiang", "镇江", ZHENJIANG, 0, len(ZHENJIANG), score=1.0),
+        Passage(2, "shenzhen", "深圳", SHENZHEN, 0, len(SHENZHEN), score=0.5),
+    ]
+
+
+def _verdicts(text, similarity=None):
+    return [
+        (s.text, s.citations, s.supported) for s in check_support(text, _passages(), similarity)
+    ]
+
+
+def test_a_sentence_its_passage_states_is_supported():
+    assert _verdicts("镇江提出在2020年实现碳排放峰值[1]。") == [
+        ("镇江提出在2020年实现碳排放峰值。", [1], True)
+    ]
+
+
+def test_a_sentence_citing_a_passage_that_says_another_number_is_not_supported():
+    [(_, _, supported)] = _verdicts("镇江提出在2030年实现碳排放峰值[1]。")
+    assert not supported
+
+
+def test_a_sentence_citing_the_wrong_passage_or_none_is_not_supported():
+    verdicts = _verdicts("镇江提出在2020年实现碳排放峰值[2]。深圳的港口吞吐量世界第一。")
+    assert verdicts == [
+        ("镇江提出在2020年实现碳排放峰值。", [2], False),
+        ("深圳的港口吞吐量世界第一。", [], False),
+    ]
+
+
+def test_traditional_characters_are_checked_on_the_matching_form():
+    [(_, _, supported)] = _verdicts("鎮江提出在2020年實現碳排放峰值[1]。")
+    assert supported
+
+
+def test_the_refusal_is_not_a_claim():
+    assert _verdicts("资料中没有相关信息。") == []
+
+
+def test_an_english_sentence_over_chinese_passages_is_checked_by_embedding(embedder):
+    similarity = embedding_similarity(embedder)
+    verdicts = _verdicts(
+        "Zhenjiang aims to reach its carbon emissions peak by 2020 [1]. "
+        "Zhenjiang is famous for its vinegar and its three mountains [1].",
+        similarity,
+    )
+    assert [v[2] for v in verdicts] == [True, False]
+    # without an embedder such a sentence cannot be checked, so it is not called supported
+    assert [v[2] for v in _verdicts("Zhenjiang aims to peak by 2020 [1].")] == [False]
+
+
+def test_unsupported_sentences_can_be_taken_out():
+    text = "镇江提出在2020年实现碳排放峰值[1]。深圳的港口吞吐量世界第一[2]。"
+    assert without_sentences(text, {"深圳的港口吞吐量世界第一。"}) == (
+        "镇江提出在2020年实现碳排放峰值[1]。"
+    )
+
+
+REPLY = "镇江提出2020年实现碳峰值[1]。镇江的醋闻名全国，已有一千年历史[1]。"
+
+
+def _chat_env(monkeypatch, server):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("QA_MODEL", "test-model")
+
+
+def test_a_chat_models_answer_is_checked_sentence_by_sentence(seed_index, monkeypatch):
+    with ChatServer(lambda messages: REPLY) as server:
+        _chat_env(monkeypatch, server)
+        kept = Assistant(index=seed_index).ask("镇江提出哪一年实现碳峰值？")
+        dropped = Assistant(index=seed_index, drop_unsupported=True).ask(
+            "镇江提出哪一年实现碳峰值？"
+        )
+        shown = runner.invoke(
+            app, ["ask", "镇江提出哪一年实现碳峰值？", "--index", str(seed_index)]
+        )
+        as_json = runner.invoke(
+            app, ["ask", "镇江提出哪一年实现碳峰值？", "--json", "--index", str(seed_index)]
+        )
+    # passage [1] is the Zhenjiang text on the seeds, which says 2020 and nothing of vinegar
+    assert kept.passages[0].doc_id.startswith("000_")
+    assert [s.supported for s in kept.sentences] == [True, False]
+    assert kept.answer == REPLY and kept.dropped == []
+    assert dropped.answer == "镇江提出2020年实现碳峰值[1]。"
+    assert dropped.dropped == ["镇江的醋闻名全国，已有一千年历史。"]
+    assert [s.supported for s in dropped.sentences] == [True]
+    assert "Not supported by the passages it cites" in shown.stdout
+    assert "✗ 镇江的醋闻名全国，已有一千年历史。 ([1])" in shown.stdout
+    sentences = json.loads(as_json.stdout)["sentences"]
+    assert [(s["citations"], s["supported"]) for s in sentences] == [([1], True), ([1], False)]
+
+
+def test_when_no_sentence_is_supported_dropping_them_leaves_the_refusal(seed_index, monkeypatch):
+    with ChatServer(lambda messages: "镇江的醋闻名全国[1]。") as server:
+        _chat_env(monkeypatch, server)
+        answer = Assistant(index=seed_index, drop_unsupported=True).ask("镇江有什么特产？")
+    assert answer.abstained and answer.answer == "资料中没有相关信息。"
+    assert answer.citations == [] and answer.dropped == ["镇江的醋闻名全国。"]
+
+
+def _index_of(tmp_path, embedder, texts):
+    from embeddings.indexer import index_documents
+    from qa.records import Document
+
+    documents = [
+        Document(name, name, text, str(tmp_path / name), str(hash(text)))
+        for name, text in texts.items()
+    ]
+    root = tmp_path / "ix"
+    index_documents(root, documents, embedder=embedder)
+    return root
+
+
+def test_nothing_retrieved_gets_the_refusal_from_both_backends(seed_index, monkeypatch):
+    # What an empty index yields (an index cannot be written empty: `qa index` refuses that).
+    extractive = Assistant(index=seed_index, backend="extractive")
+    nothing = extractive.answer_from("镇江提出哪一年实现碳峰值？", [])
+    assert nothing.abstained and nothing.answer == "资料中没有相关信息。"
+    with ChatServer(lambda messages: "镇江提出2020年实现碳峰值[1]。") as server:
+        _chat_env(monkeypatch, server)
+        chat = Assistant(index=seed_index, backend="openai").answer_from("When will it peak?", [])
+    # the model is not asked, so it cannot answer from its own knowledge
+    assert server.requests == []
+    assert chat.abstained and chat.answer == "The documents do not contain this information."
+
+
+def test_an_irrelevant_index_gets_the_refusal(tmp_path, embedder):
+    root = _index_of(
+        tmp_path,
+        embedder,
+        {
+            "panda": "大熊猫主要以竹子为食，生活在四川的山区。",
+            "tea": "龙井茶产于杭州西湖一带，以色绿、香郁、味甘、形美著称。",
+        },
+    )
+    answer = Assistant(index=root, backend="extractive").ask("镇江提出哪一年实现碳峰值？")
+    assert answer.abstained and answer.answer == "资料中没有相关信息。"
+    assert answer.citations == [] and answer.sentences == []
