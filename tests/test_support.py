@@ -63,7 +63,8 @@ def test_the_refusal_is_not_a_claim():
 def test_an_english_sentence_over_chinese_passages_is_checked_by_embedding(embedder):
     similarity = embedding_similarity(embedder)
     verdicts = _verdicts(
-        "Zhenjiang aims to reach its carbon emissions peak by 2020 [1]. "
+        "Zhenjiang plans to peak its carbon emissions in 2020, ten years ahead of the national "
+        "target [1]. "
         "Zhenjiang is famous for its vinegar and its three mountains [1].",
         similarity,
     )

@@ -23,8 +23,16 @@ from qa.records import Passage
 # Question words and particles say what is asked, not what the answer sentence contains.
 _QUESTION_WORDS = re.compile(
     r"哪一年|哪一天|哪几|哪些|哪个|哪里|哪儿|哪|什么|多少|几个|几|谁|如何|怎么样|怎么|怎样|为什么|"
-    r"是否|吗|呢|吧|的|了|是|在|有|请问|分别|[？?！!。，,、：:；;\s]"
+    r"是否|吗|呢|吧|的|了|是|在|有|请问|分别|啥|[？?！!。，,、：:；;\s]"
 )
+# A piece that only names the kind of answer wanted need not be repeated by the answer sentence,
+# which says 足球运动员, not 职业: the Y of 「X的Y是什么」 and the noun after a question
+# determiner (哪个国家, 什么理论, 啥特征).
+_ASKING = re.compile(
+    r"哪一年|哪一天|哪几|哪些|哪个|哪里|哪儿|哪|什么|多少|几个|几|谁|如何|怎么样|怎么|怎样|为什么|啥"
+)
+_DETERMINER = re.compile(r"(?:什么样的?|什么|哪个|哪些|哪种|哪类|哪一种|啥|几个|几种|几类)$")
+_PARTICLES = "的了是在有为"
 _SHORTEST_SENTENCE = 6
 _CONTEXT_CHARS = 200
 _HEAD_CHARS = 100
@@ -37,6 +45,7 @@ _HEAD_CHARS = 100
 # questions; 0.76 refuses four, 0.80 loses the answer).
 MIN_WORDING = 0.5
 MIN_SIMILARITY_ZH = 0.0
+EVERY_PIECE_NAMED = True
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
 KEEP_WITHIN = 0.9
@@ -72,6 +81,20 @@ def question_pieces(question: str) -> list[str]:
     for part in _QUESTION_WORDS.split(matching_form(question)):
         pieces += [run for run in _RUNS.findall(part) if len(run) >= 2]
     return pieces
+
+
+def answer_kinds(question: str) -> set[str]:
+    """The pieces that only say what kind of answer is asked for (张世昌的职业是什么 → 职业,
+    额亦都是哪个国家的开国大臣 → 国家)."""
+    form = matching_form(question)
+    kinds = set()
+    for piece in question_pieces(question):
+        for found in re.finditer(re.escape(piece), form):
+            before, after = form[: found.start()], form[found.end() :]
+            attribute = before.endswith("的") and _ASKING.match(after.lstrip(_PARTICLES))
+            if attribute or _DETERMINER.search(before):
+                kinds.add(piece)
+    return kinds
 
 
 def _bigrams(piece: str) -> set[str]:
@@ -120,6 +143,8 @@ class ExtractiveAnswerer:
         decide)."""
         chinese = has_cjk(question)
         pieces = question_pieces(question)
+        kinds = answer_kinds(question)
+        named = [piece for piece in pieces if piece not in kinds]
         found, seen = [], set()
         for passage in passages:
             document = self.document_text(passage.doc_id) or passage.text
@@ -142,7 +167,7 @@ class ExtractiveAnswerer:
                 before = document[max(paragraph_start, start - _CONTEXT_CHARS) : start]
                 text = document[start:end]
                 context = head + before + text
-                touched = every_piece_touched(pieces, context)
+                touched = every_piece_touched(named, context)
                 share = (wording(pieces, text) + wording(pieces, context)) / 2
                 if not chinese or share >= least_wording:
                     found.append((passage, text, share, touched))
@@ -169,7 +194,11 @@ class ExtractiveAnswerer:
         if has_cjk(question):
             # Every piece must be named: a question about 深圳 is not answered by a sentence
             # about 镇江, however much of the rest matches.
-            candidates = [c for c in candidates if c.touched and c.similarity >= MIN_SIMILARITY_ZH]
+            candidates = [
+                c
+                for c in candidates
+                if (c.touched or not EVERY_PIECE_NAMED) and c.similarity >= MIN_SIMILARITY_ZH
+            ]
         else:
             candidates = [c for c in candidates if c.similarity >= MIN_SIMILARITY_EN]
             # Cross-language similarities bunch within a few hundredths: they can pick the best
