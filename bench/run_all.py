@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ask_latency  # noqa: E402
 import chunk_size  # noqa: E402
 import extractive_threshold  # noqa: E402
+import followup  # noqa: E402
 import fusion  # noqa: E402
 import ingest  # noqa: E402
 import quality  # noqa: E402
@@ -55,6 +56,7 @@ def main() -> None:
         "query_scale": lambda: query_scale.run(args.quick),
         "quality": lambda: quality.run(args.quick, keep=cmrc_index),
         "fusion": lambda: fusion.run(args.quick, cmrc_index),
+        "followup": lambda: followup.run(quick=args.quick, cmrc_index=cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
     }
     try:

@@ -21,13 +21,14 @@ _ZH_ELLIPSIS = re.compile(
     r"^(?:那么?|那末|还有|另外)?\s*(?P<subject>[^，,。？?！!]{1,24}?)\s*呢\s*[？?]?$"
 )
 _ZH_SUBJECT_AFFIXES = re.compile(r"^(?:在|如果是|要是|换成|换作|对于|关于|至于)|(?:的|那边|这边)$")
-_ZH_QUESTION_WORDS = re.compile(r"什么|哪|谁|几|多少|怎|如何|为何|何时|吗|是否")
+_ZH_QUESTION_WORDS = re.compile(r"什么|哪|谁|几|多少|怎|如何|为何|为什么|为啥|何时|吗|是否")
 _ZH_LEADS = re.compile(r"^(?:那么|那末|那)\s*")
 # Words, in jieba's cut, that point back: personal pronouns, 其, and 这/那/该/此 alone or with one
 # more character (这个, 这座, 那里, 此次, 该线), but not 这么/那么/此外.
 _ZH_PRONOUN_WORDS = {"他", "她", "它", "他们", "她们", "它们", "其", "上述", "前者", "后者"}
 _ZH_DEMONSTRATIVE = re.compile(r"^[这那该此][\u4e00-\u9fff]?$")
 _ZH_NOT_DEMONSTRATIVE = {"这么", "那么", "那末", "此外", "那就"}
+_CLASSIFIERS = set("个位座部条家所支种次届本首张款只项名间片场段件期辆艘台架篇份")
 _EN_ELLIPSIS = re.compile(
     r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*\??$|^and\s+(?P<subject2>.+?)\s*\?$",
     re.IGNORECASE,
@@ -64,13 +65,14 @@ _EN_NOT_NAME_START = {
 _EN_PREPOSITIONS = {"in", "at", "on", "to", "for", "with", "from", "by", "about", "and", "or"}
 # jieba part-of-speech tags of names: person (nr, nrt, nrfg), place, organisation, other
 _NAME_TAGS = ("nr", "ns", "nt", "nz")
-# a Chinese question naming nothing (「哪一年建成的？」「为什么？」) has no word tagged as one of these
-_CONTENT_TAGS = ("n", "eng", "j")
 _OPEN_QUOTES = set("“「『《\"'‘")
 _CLOSE_QUOTES = set("”」』》\"'’")
-# nouns that name nothing in particular: 「什么时候开通的？」 still has no subject
-_GENERIC_NOUNS = {"时候", "时间", "地方", "原因", "名字", "意思", "人", "事", "东西", "情况"}
+# a short question opening with a question word or one of these has left its subject out
+_ZH_OPENING_VERBS = {"有", "是", "还有", "共有", "一共", "在", "被", "为", "又", "还"}
 SUBJECTLESS_MAX_CHARS = 10
+SUBJECTLESS_MAX_WORDS = 3
+# one-character words that end a name (北土城|站, 九龙巴士32B|线)
+_NAME_SUFFIXES = set("站线路桥山河湖岛市县省区镇村港馆院校队会社厂场楼街门寺庙堂塔宫园城州郡国族人")
 # characters that follow a surname without being its given name (曾是, 王的, 张在)
 _NOT_GIVEN_NAMES = set("是的在和与说也还都就把被对从向为于有了")
 # common words jieba tags as place names
@@ -165,8 +167,11 @@ def _en_points_back(text: str) -> bool:
             # not "Why was Wang Shen raised by his uncle?": his points inside the question
             if not _en_names(text[: match.start()]):
                 return True
+    # "Why?", "How many exits?": a short question that names nothing
     words = re.findall(r"[a-z']+", text.lower())
-    return bool(words) and all(w in _EN_FUNCTION_WORDS for w in words)
+    if not words or _en_names(text):
+        return False
+    return all(w in _EN_FUNCTION_WORDS for w in words) or len(words) <= SUBJECTLESS_MAX_WORDS
 
 
 def refers_back(text: str) -> bool:
@@ -183,23 +188,30 @@ def refers_back(text: str) -> bool:
 
 
 def _zh_subjectless(words: list[tuple[str, str]]) -> bool:
-    """A short question that names nothing: 「哪一年建成的？」「为什么？」「什么时候开通的？」."""
+    """A short question that opens by asking, naming nothing: 「哪一年建成的？」「有几个出入口？」
+    「什么时候开通的？」, but not 「操场的定义是什么？」 nor 「什么是碳中和？」."""
     if sum(len(w) for w, f in words if f != "x") > SUBJECTLESS_MAX_CHARS:
         return False
-    if any(w in _OPEN_QUOTES for w, _ in words):  # 「《瞄》是谁主编的？」 names a title
-        return False
-    return not any(
-        (f.startswith(_CONTENT_TAGS) and w not in _GENERIC_NOUNS) or (w.isascii() and w.isalnum())
+    if any(
+        w in _OPEN_QUOTES or f.startswith(_NAME_TAGS) or f == "eng" or (w.isascii() and w.isalnum())
         for w, f in words
-    )
+    ):
+        return False  # names something: 《瞄》, 深圳, 32M
+    if "".join(w for w, _ in words).startswith(("什么是", "何谓", "何为")):
+        return False
+    first = words[0][0] if words else ""
+    return bool(_ZH_QUESTION_WORDS.match(first)) or first in _ZH_OPENING_VERBS
 
 
 def _zh_names(question: str) -> list[str]:
-    """Runs of name words (莱昂/德罗/·/内托 → 莱昂德罗·内托), in order."""
+    """Runs of name words (莱昂/德罗/·/内托 → 莱昂德罗·内托, 北/土城/站 → 北土城站), in order."""
     names, run = [], ""
     for word, flag in _cut(question):
         if flag.startswith(_NAME_TAGS) or (word == "·" and run):
             run += word
+        elif run and word in _NAME_SUFFIXES:  # 北土城|站
+            names.append(run.strip("·") + word)
+            run = ""
         else:
             if run:
                 names.append(run.strip("·"))
@@ -215,6 +227,9 @@ def _zh_leading_phrase(question: str) -> str | None:
     phrase: list[tuple[str, str]] = []
     following = ("", "x")
     for word, flag in _cut(question):
+        if phrase and word in _NAME_SUFFIXES:  # 大曲|站 (jieba: 站 the verb)
+            phrase.append((word, "n"))
+            continue
         if flag.startswith(("n", "a", "b", "m", "q", "eng")) or (word == "·" and phrase):
             if not phrase and not flag.startswith("n"):
                 return None
@@ -228,8 +243,9 @@ def _zh_leading_phrase(question: str) -> str | None:
         return None
     clear_end = following[1].startswith(("u", "p", "r", "d", "c", "x")) or following[0] in "是有为"
     named = any(f.startswith(_NAME_TAGS) for _, f in phrase)
-    if not clear_end and named and len(phrase[-1][0]) == 1:
-        return None  # 深圳碳|排放: jieba split a word the phrase runs on into
+    last = phrase[-1][0]
+    if not clear_end and named and len(last) == 1 and last not in _NAME_SUFFIXES:
+        return None  # 深圳碳|排放: jieba split a word the phrase runs on into (but 北土城|站|位于)
     text = "".join(w for w, _ in phrase)
     return text if len(text) >= 2 else None
 
@@ -240,7 +256,7 @@ def _en_names(question: str) -> list[str]:
         words = match.group().split()
         while words and words[0].lower() in _EN_NOT_NAME_START:
             words = words[1:]
-        name = re.sub(r"['’]s$", "", " ".join(words)).rstrip(".")
+        name = re.sub(r"['’]s?$", "", " ".join(words)).rstrip(".")
         if name:
             names.append(name)
     return names
@@ -300,6 +316,8 @@ def carry_subject(previous: str, follow_up: str, titles: Sequence[str] = ()) -> 
     """Make a follow-up standalone without a model, from the last standalone question (and the
     titles of the documents retrieved for it, which often name its subject)."""
     follow_up = follow_up.strip()
+    if has_cjk(previous):  # read and rewritten in simplified characters, as jieba knows them
+        previous = _simplified(previous)
     new_subject = _ellipsis_subject(follow_up)
     old_subject = subject_of(previous, titles)
     if new_subject:
@@ -320,4 +338,7 @@ def carry_subject(previous: str, follow_up: str, titles: Sequence[str] = ()) -> 
         return old_subject + _ZH_LEADS.sub("", text)
     for i in pointing:
         words[i] = old_subject
+        # 这|座 车站 → 北土城站车站, not 北土城站座车站
+        if tagged[i][0] in "这那该此" and i + 1 < len(words) and words[i + 1] in _CLASSIFIERS:
+            words[i + 1] = ""
     return "".join(words)
