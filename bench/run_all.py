@@ -27,6 +27,8 @@ import fusion  # noqa: E402
 import ingest  # noqa: E402
 import quality  # noqa: E402
 import query_scale  # noqa: E402
+import refusal  # noqa: E402
+import support_check  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SIDE_BY_SIDE = ("recall@1", "recall@5", "mrr", "index_seconds", "retrieval_ms_p50")
@@ -56,6 +58,8 @@ def main() -> None:
         "query_scale": lambda: query_scale.run(args.quick),
         "quality": lambda: quality.run(args.quick, keep=cmrc_index),
         "fusion": lambda: fusion.run(args.quick, cmrc_index),
+        "refusal": lambda: refusal.run(args.quick, cmrc_index),
+        "support_check": lambda: support_check.run(args.quick, cmrc_index),
         "followup": lambda: followup.run(quick=args.quick, cmrc_index=cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
     }

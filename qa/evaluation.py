@@ -311,14 +311,24 @@ def evaluate(
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score."""
     from embeddings.indexer import build_index, index_documents
+    from embeddings.store import IndexMismatch
     from qa.api import Assistant
 
     root = index or _default_eval_index(inputs.docs)
     started = time.perf_counter()
-    if inputs.corpus is not None:
-        index_documents(root, inputs.corpus, progress=on_index_progress)
-    else:
-        build_index(root, [inputs.docs], progress=on_index_progress)
+
+    def build(rebuild: bool) -> None:
+        if inputs.corpus is not None:
+            index_documents(root, inputs.corpus, rebuild=rebuild, progress=on_index_progress)
+        else:
+            build_index(root, [inputs.docs], rebuild=rebuild, progress=on_index_progress)
+
+    try:
+        build(rebuild=False)
+    except IndexMismatch:
+        if index is not None:  # the user's own index: theirs to rebuild
+            raise
+        build(rebuild=True)  # our cache, from an older qa: made again
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(index=root, backend=backend, model=model)

@@ -117,9 +117,5 @@ def embedding_similarity(embedder) -> Similarity:
 
 def without_sentences(text: str, claims: set[str]) -> str:
     """The answer with the sentences making these claims taken out, markers and all."""
-    kept = [
-        sentence
-        for sentence in answer_sentences(text)
-        if claim_of(sentence) not in claims
-    ]
+    kept = [sentence for sentence in answer_sentences(text) if claim_of(sentence) not in claims]
     return "".join(kept).strip()

@@ -19,6 +19,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 def isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_INDEX", str(tmp_path / "user-index"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # qa eval's own indexes
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QA_MODEL", "QA_EMBEDDER", "QA_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
 

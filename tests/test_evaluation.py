@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
+from qa.errors import QAError
 from qa.evaluation import EvalQuestion, score_question, summarize
 from qa.records import Answer, AnswerSentence, Citation, Passage
 
@@ -212,3 +213,19 @@ def test_eval_runs_end_to_end_on_a_jsonl_corpus_and_reports_failures(tmp_path, c
     # the second run reuses the index: nothing is embedded again
     again = runner.invoke(app, args)
     assert json.loads(again.stdout)["index_seconds"] < metrics["index_seconds"]
+
+
+def test_evals_own_cached_index_from_an_older_qa_is_rebuilt_a_users_is_not(tmp_path, corpus):
+    from qa.evaluation import _default_eval_index, evaluate, load_eval_inputs
+
+    questions = _write(
+        tmp_path / "questions.jsonl",
+        ['{"id": "1", "question": "西湖在哪个省？", "answers": ["浙江"], "doc_id": "hz"}\n'],
+    )
+    inputs = load_eval_inputs(corpus, questions)
+    for root in (_default_eval_index(corpus), tmp_path / "mine"):
+        root.mkdir(parents=True)
+        (root / "manifest.json").write_text('{"format_version": 1}', encoding="utf-8")
+    assert evaluate(inputs).metrics["answer_accuracy"] == 1.0
+    with pytest.raises(QAError, match="another version of qa"):
+        evaluate(inputs, index=tmp_path / "mine")
