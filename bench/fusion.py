@@ -34,6 +34,7 @@ ENGLISH_VARIANTS = {
     "dict_dense": {"dict_dense": 1.0},
     "dense+use 0.4/0.6": {"dense": 0.4, "use": 0.6},
     "dense+use+dict_bm25": {"dense": 1 / 3, "use": 1 / 3, "dict_bm25": 1 / 3},
+    "all but use": {"dense": 1 / 3, "dict_bm25": 1 / 3, "dict_dense": 1 / 3},
     "all four (chosen)": RETRIEVAL_WEIGHTS["en"],
 }
 
