@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import sys
@@ -154,6 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    # so that `kill` runs run()'s finally too, which stops the server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     figures = run()
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))

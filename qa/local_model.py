@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -108,6 +109,8 @@ def model_file() -> Path:
 
 def _port_in_use(host: str, port: int) -> bool:
     with socket.socket() as probe:
+        # as uvicorn binds: a port left in TIME_WAIT by an earlier server is free to it
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -191,6 +194,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    # `kill` would otherwise end this process without its finally, leaving the server running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         process = serve(args.host, args.port, args.threads)
     except QAError as exc:

@@ -7,6 +7,7 @@ import pytest
 from openai_server import ChatServer
 
 from qa.api import Assistant
+from qa.cleaning import to_simplified
 from qa.errors import QAError
 
 QUESTION = "镇江提出哪一年实现碳峰值？"
@@ -42,8 +43,12 @@ def test_non_streamed_answer_keeps_valid_citations_and_drops_invented_ones(seed_
     system, user = request["messages"]
     assert "资料中没有相关信息。" in system["content"]
     assert QUESTION in user["content"]
-    for passage in answer.passages:  # every passage went to the model under its number
-        assert f"[{passage.n}] 《{passage.title}》\n{passage.text}" in user["content"]
+    for passage in answer.passages:  # every passage went to the model under its number,
+        # in simplified characters (the seeds are traditional)
+        shown = f"[{passage.n}] 《{to_simplified(passage.title)}》\n{to_simplified(passage.text)}"
+        assert shown in user["content"]
+    assert any("鎮江" in p.text for p in answer.passages)
+    assert "鎮江" not in user["content"] and "镇江" in user["content"]
     assert len(answer.passages) == 5
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from qa.answering.base import REFUSALS, Draft, OnToken, is_refusal
-from qa.cleaning import question_language
+from qa.cleaning import question_language, to_simplified
 from qa.config import chat_model_name, prompt_text
 from qa.errors import QAError
 from qa.records import Passage
@@ -15,7 +15,11 @@ DEFAULT_TIMEOUT_S = 120.0
 
 
 def format_passages(passages: list[Passage]) -> str:
-    return "\n\n".join(f"[{p.n}] 《{p.title}》\n{p.text}" for p in passages)
+    # Simplified characters: small local models read them far better than traditional ones, and
+    # they take a fifth fewer tokens (Qwen's tokenizer). Citations still quote the original text.
+    return "\n\n".join(
+        f"[{p.n}] 《{to_simplified(p.title)}》\n{to_simplified(p.text)}" for p in passages
+    )
 
 
 class ChatModelAnswerer:
@@ -81,8 +85,9 @@ class ChatModelAnswerer:
                 on_token(text)
             return Draft(text, abstained=True)
         system = prompt_text(f"answer_system_{language}").format(refusal=REFUSALS[language])
+        # The refusal is repeated after the passages: small models follow the last thing they read.
         user = prompt_text(f"answer_user_{language}").format(
-            passages=format_passages(passages), question=question
+            passages=format_passages(passages), question=question, refusal=REFUSALS[language]
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         text = self.complete(messages, on_token).strip()
