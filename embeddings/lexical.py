@@ -20,7 +20,8 @@ import numpy as np
 
 from qa.cleaning import matching_form
 
-TOKENIZER_VERSION = 1
+# v2: each chunk's tokens include its document's title (embeddings/indexer.py tokenized_text)
+TOKENIZER_VERSION = 2
 _NOT_A_TERM = re.compile(r"^[\W_]+$")
 _ARRAYS = ("weights", "chunks", "starts")
 

@@ -64,7 +64,7 @@ class Manifest:
     chunker_version: int
     chunk_chars: int
     tokenizer_version: int
-    titles_indexed: bool  # chunks are embedded and tokenized with their document's title
+    titles_indexed: bool  # chunks are embedded with their document's title
     crosslingual: str | None  # the second embedder's name, None when there is none
     generation: int = 0
     format_version: int = FORMAT_VERSION
@@ -103,7 +103,7 @@ def _describe(recipe: dict) -> str:
         f"embedder {recipe['embedder']} ({recipe['dim']}-d), cleaner v{recipe['cleaner_version']}, "
         f"chunker v{recipe['chunker_version']} at {recipe['chunk_chars']} characters, "
         f"tokenizer v{recipe['tokenizer_version']}"
-        + (", titles indexed" if recipe["titles_indexed"] else "")
+        + (", titles embedded" if recipe["titles_indexed"] else "")
         + (f", cross-lingual {recipe['crosslingual']}" if recipe["crosslingual"] else "")
     )
 

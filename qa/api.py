@@ -13,7 +13,7 @@ from qa.config import chat_endpoint_configured, index_dir, seeds_dir
 from qa.errors import QAError
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
-from qa.support import check_support, embedding_similarity, without_sentences
+from qa.support import embedding_similarity, repair_citations, without_sentences
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
@@ -123,7 +123,11 @@ class Assistant:
                 on_token(rest)
         checked = check_citations(draft.text, passages)
         text, citations, abstained = checked.text, checked.citations, draft.abstained
-        sentences = [] if abstained else check_support(text, passages, self._similarity())
+        sentences = []
+        if not abstained:
+            text, sentences = repair_citations(text, passages, self._similarity())
+            if any(s.corrected_from is not None for s in sentences):
+                citations = check_citations(text, passages).citations
         dropped = []
         if self.drop_unsupported and not all(s.supported for s in sentences):
             dropped = [s.text for s in sentences if not s.supported]

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from qa.chunking import sentence_spans
-from qa.cleaning import matching_form
+from qa.cleaning import has_cjk, matching_form
 from qa.records import Citation, Passage
 
 _OPEN, _CLOSE = r"\[［【", r"\]］】"
@@ -85,18 +85,35 @@ class CheckedAnswer:
 _LEADING_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
 
 
-def answer_sentences(text: str) -> list[str]:
-    """Sentences of an answer, each keeping the markers that follow it (`…2020年。[1]`)."""
-    sentences: list[str] = []
+def answer_sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where each sentence of an answer is, the markers that follow it included (`…2020年。[1]`)."""
+    spans: list[tuple[int, int]] = []
     for start, end in sentence_spans(text):
-        sentence = text[start:end]
-        leading = _LEADING_MARKERS.match(sentence)
-        if leading and sentences:
-            sentences[-1] += leading.group()
-            sentence = sentence[leading.end() :].strip()
-        if sentence:
-            sentences.append(sentence)
-    return sentences
+        leading = _LEADING_MARKERS.match(text, start, end)
+        if leading and spans:
+            spans[-1] = (spans[-1][0], leading.end())
+            start = leading.end()
+            while start < end and text[start].isspace():
+                start += 1
+        if start < end:
+            spans.append((start, end))
+    return spans
+
+
+def answer_sentences(text: str) -> list[str]:
+    return [text[start:end] for start, end in answer_sentence_spans(text)]
+
+
+_CLOSING_PUNCTUATION = re.compile(r"\s*[。！？；.!?;]*$")
+
+
+def recite(sentence: str, numbers: list[int]) -> str:
+    """The sentence citing these passage numbers instead of its own: its markers are removed and
+    the new ones put where the prompts ask for them, before the closing punctuation."""
+    bare = MARKER.sub("", sentence).rstrip()
+    cut = _CLOSING_PUNCTUATION.search(bare).start()
+    space = "" if cut == 0 or has_cjk(bare[cut - 1]) else " "
+    return bare[:cut] + space + "".join(f"[{n}]" for n in numbers) + bare[cut:].strip()
 
 
 def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:

@@ -113,6 +113,12 @@ def _print_support(answer) -> None:
         for sentence in unsupported:
             cited = "".join(f"[{n}]" for n in sentence.citations) or "no citation"
             print(f"  ✗ {sentence.text} ({cited})")
+    corrected = [s for s in answer.sentences if s.corrected_from is not None]
+    if corrected:
+        print("\nCitations corrected to the passage that says it:")
+        for sentence in corrected:
+            was = "".join(f"[{n}]" for n in sentence.corrected_from) or "no citation"
+            print(f"  {was} → [{sentence.citations[0]}]  {sentence.text}")
     if answer.dropped:
         _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
 

@@ -147,6 +147,7 @@ class QuestionResult:
     answer_chars: int
     sentences: int  # of the answer, the refusal not counted
     supported_sentences: int
+    corrected_citations: int  # sentences re-pointed to the passage that backs them
     retrieval_ms: float
     answer_ms: float
     retrieved: list[dict]
@@ -197,6 +198,7 @@ def score_question(
         answer_chars=0 if answer.abstained else len(_without_markers(answer.answer)),
         sentences=len(answer.sentences),
         supported_sentences=sum(s.supported for s in answer.sentences),
+        corrected_citations=sum(s.corrected_from is not None for s in answer.sentences),
         retrieval_ms=answer.timings_ms.get("retrieve", 0.0),
         answer_ms=answer.timings_ms.get("answer", 0.0),
         retrieved=[
@@ -253,6 +255,7 @@ def summarize(results: list[QuestionResult], index_seconds: float) -> dict:
         "index_seconds": round(index_seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "invented_citations": sum(r.invented_citations for r in results),
+        "corrected_citations": sum(r.corrected_citations for r in results),
         "supported_sentence_rate": round(
             sum(r.supported_sentences for r in results) / sum(r.sentences for r in results), 4
         )

@@ -69,6 +69,9 @@ class AnswerSentence:
     text: str  # without its citation markers
     citations: list[int]  # the passage numbers it cites
     supported: bool  # cited, and its cited passages say it (qa/support.py)
+    # The numbers the answerer cited, when they did not back the sentence and the passage that
+    # does was cited instead (qa/support.py repair_citations); None when left as written.
+    corrected_from: list[int] | None = None
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from qa.answering.base import is_refusal
 from qa.chunking import sentence_spans
-from qa.citations import MARKER, answer_sentences
+from qa.citations import MARKER, answer_sentence_spans, answer_sentences, recite
 from qa.cleaning import has_cjk, matching_form
 from qa.records import AnswerSentence, Passage
 
@@ -72,6 +72,30 @@ def _same_script(claim: str, evidence: str) -> bool:
     return has_cjk(claim) == has_cjk(evidence)
 
 
+def support_score(claim: str, evidence: str, similarity: Similarity | None = None) -> float | None:
+    """How well the evidence backs the claim (wording overlap, or embedding similarity across
+    scripts); None when it does not back it."""
+    if not numbers_agree(claim, evidence):
+        return None
+    if _same_script(claim, evidence):
+        score = overlap(claim, evidence)
+        return score if score >= MIN_OVERLAP else None
+    if similarity is None:
+        return None
+    score = similarity(claim, sentences_of(evidence))
+    return score if score >= MIN_SIMILARITY else None
+
+
+def _judged(sentence: str, by_n: dict[int, Passage], similarity: Similarity | None):
+    claim = claim_of(sentence)
+    if not claim or is_refusal(claim):
+        return None
+    cited = [int(m.group(1)) for m in MARKER.finditer(sentence) if int(m.group(1)) in by_n]
+    evidence = "\n".join(by_n[n].text for n in cited)
+    supported = bool(cited) and support_score(claim, evidence, similarity) is not None
+    return AnswerSentence(claim, cited, supported)
+
+
 def check_support(
     text: str, passages: list[Passage], similarity: Similarity | None = None
 ) -> list[AnswerSentence]:
@@ -81,23 +105,39 @@ def check_support(
     sentence cannot be checked and is marked unsupported.
     """
     by_n = {p.n: p for p in passages}
-    sentences = []
-    for sentence in answer_sentences(text):
-        claim = claim_of(sentence)
-        if not claim or is_refusal(claim):
-            continue
-        cited = [int(m.group(1)) for m in MARKER.finditer(sentence) if int(m.group(1)) in by_n]
-        evidence = "\n".join(by_n[n].text for n in cited)
-        supported = bool(cited) and numbers_agree(claim, evidence)
-        if supported:
-            if _same_script(claim, evidence):
-                supported = overlap(claim, evidence) >= MIN_OVERLAP
-            else:
-                supported = similarity is not None and (
-                    similarity(claim, sentences_of(evidence)) >= MIN_SIMILARITY
-                )
-        sentences.append(AnswerSentence(claim, cited, supported))
-    return sentences
+    judged = (_judged(sentence, by_n, similarity) for sentence in answer_sentences(text))
+    return [sentence for sentence in judged if sentence is not None]
+
+
+def repair_citations(
+    text: str, passages: list[Passage], similarity: Similarity | None = None
+) -> tuple[str, list[AnswerSentence]]:
+    """check_support, and then a sentence its own citations do not back (or that cites nothing)
+    is made to cite the passage that backs it best, when one does. Small models often state the
+    right fact under the neighbouring passage's number; the reader should land on the passage
+    that says it. The model's own numbers are kept in `corrected_from`."""
+    by_n = {p.n: p for p in passages}
+    pieces, sentences, last = [], [], 0
+    for start, end in answer_sentence_spans(text):
+        sentence = text[start:end]
+        judged = _judged(sentence, by_n, similarity)
+        if judged is not None and not judged.supported:
+            scored = [
+                (score, p.n)
+                for p in passages
+                if p.n not in judged.citations
+                and (score := support_score(judged.text, p.text, similarity)) is not None
+            ]
+            if scored:
+                best = max(scored)[1]
+                sentence = recite(sentence, [best])
+                judged = AnswerSentence(judged.text, [best], True, corrected_from=judged.citations)
+        pieces.append(text[last:start] + sentence)
+        last = end
+        if judged is not None:
+            sentences.append(judged)
+    pieces.append(text[last:])
+    return "".join(pieces), sentences
 
 
 def sentences_of(text: str) -> list[str]:

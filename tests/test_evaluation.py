@@ -18,7 +18,7 @@ def _passage(n, doc_id):
     return Passage(n, doc_id, doc_id, text, 0, len(text), 1.0 - n / 10)
 
 
-def _answer(text, abstained=False, citations=(), invented=(), supported=()):
+def _answer(text, abstained=False, citations=(), invented=(), supported=(), corrected=None):
     return Answer(
         "q",
         text,
@@ -28,7 +28,7 @@ def _answer(text, abstained=False, citations=(), invented=(), supported=()):
         abstained,
         {"retrieve": 10.0, "answer": 20.0},
         invented_citations=list(invented),
-        sentences=[AnswerSentence(text, [1], verdict) for verdict in supported],
+        sentences=[AnswerSentence(text, [1], verdict, corrected) for verdict in supported],
     )
 
 
@@ -55,7 +55,9 @@ def test_metrics_on_a_hand_checked_example():
         _result(
             population,
             ["a", "b", "c"],
-            _answer("甲城的人口是100万。[1]", citations=[good_quote], supported=[True]),
+            _answer(
+                "甲城的人口是100万。[1]", citations=[good_quote], supported=[True], corrected=[3]
+            ),
         ),
         # rank 3, wrong answer whose citation quotes what the document does not say
         _result(
@@ -83,6 +85,7 @@ def test_metrics_on_a_hand_checked_example():
     assert metrics["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert metrics["citation_validity"] == 0.5
     assert metrics["invented_citations"] == 1
+    assert metrics["corrected_citations"] == 1
     assert metrics["supported_sentence_rate"] == 0.5  # one of the two answer sentences
     assert metrics["retrieval_ms_p50"] == 10.0 and metrics["answer_ms_p50"] == 20.0
     assert metrics["index_seconds"] == 1.5 and metrics["peak_rss_mb"] > 0

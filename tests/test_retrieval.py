@@ -73,6 +73,27 @@ def test_bm25_follows_the_index_through_changes_and_removals(tmp_path, corpus, e
     assert "bridge" not in {p.doc_id for p in passages}
 
 
+def test_bm25_reads_each_chunk_with_its_documents_title(tmp_path, embedder):
+    from embeddings.indexer import index_documents
+    from qa.records import Document
+
+    # Look-alike entries whose text never repeats the name the question asks about
+    habits = {
+        "虫纹阿南鱼": "栖息于珊瑚礁浅海域，夜晚潜入沙中睡眠。",
+        "北斗阿南鱼": "栖息于岩礁区，白天觅食。",
+    }
+    documents = [
+        Document(f"fish{i}", title, text, str(tmp_path / f"fish{i}"), str(i))
+        for i, (title, text) in enumerate(habits.items())
+    ]
+    root = tmp_path / "ix"
+    index_documents(root, documents, embedder=embedder)
+    store = IndexStore.open(root)
+    assert _bm25_docs(store, "虫纹阿南鱼的生活习性是怎样的？")[0] == "fish0"
+    assert _bm25_docs(store, "北斗阿南鱼的生活习性是怎样的？")[0] == "fish1"
+    assert [c.text for c in store.all_chunks()] == list(habits.values())  # the text stays as is
+
+
 def test_traditional_and_simplified_questions_find_the_same_passage(tmp_path, corpus, embedder):
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from qa.api import Assistant
 from qa.cli import app
 from qa.records import Passage
-from qa.support import check_support, embedding_similarity, without_sentences
+from qa.support import check_support, embedding_similarity, repair_citations, without_sentences
 
 runner = CliRunner()
 
@@ -71,6 +71,32 @@ def test_an_english_sentence_over_chinese_passages_is_checked_by_embedding(embed
     assert [v[2] for v in verdicts] == [True, False]
     # without an embedder such a sentence cannot be checked, so it is not called supported
     assert [v[2] for v in _verdicts("Zhenjiang aims to peak by 2020 [1].")] == [False]
+
+
+def test_a_sentence_under_the_wrong_number_is_made_to_cite_the_passage_that_says_it():
+    text, sentences = repair_citations(
+        "镇江提出在2020年实现碳排放峰值[2]。深圳公交机动化分担率达到百分之五十六。"
+        "深圳的港口吞吐量世界第一[2]。",
+        _passages(),
+    )
+    assert text == (
+        "镇江提出在2020年实现碳排放峰值[1]。深圳公交机动化分担率达到百分之五十六[2]。"
+        "深圳的港口吞吐量世界第一[2]。"
+    )
+    assert [(s.citations, s.supported, s.corrected_from) for s in sentences] == [
+        ([1], True, [2]),
+        ([2], True, []),  # it cited nothing
+        ([2], False, None),  # no passage says it: left as written, and marked
+    ]
+
+
+def test_a_supported_citation_is_left_alone():
+    # [2] says 2020 too, yet the sentence's own passage backs it: nothing is changed
+    supported = "镇江提出力争在2020年实现碳排放峰值[1]。"
+    assert repair_citations(supported, _passages()) == (
+        supported,
+        check_support(supported, _passages()),
+    )
 
 
 def test_unsupported_sentences_can_be_taken_out():
@@ -161,3 +187,22 @@ def test_an_irrelevant_index_gets_the_refusal(tmp_path, embedder):
     answer = Assistant(index=root, backend="extractive").ask("镇江提出哪一年实现碳峰值？")
     assert answer.abstained and answer.answer == "资料中没有相关信息。"
     assert answer.citations == [] and answer.sentences == []
+
+
+def test_a_chat_answer_citing_the_wrong_passage_is_corrected_and_said_so(seed_index, monkeypatch):
+    question = "镇江提出哪一年实现碳峰值？"
+    passages = Assistant(index=seed_index).retriever.search(question)
+    wrong = next(p.n for p in passages if "2020" not in p.text)
+    right = [p.n for p in passages if "2020" in p.text and "峰值" in p.text]
+    reply = f"镇江提出2020年实现碳峰值[{wrong}]。"
+    with ChatServer(lambda messages: reply) as server:
+        _chat_env(monkeypatch, server)
+        answer = Assistant(index=seed_index).ask(question)
+        shown = runner.invoke(app, ["ask", question, "--index", str(seed_index)])
+    [sentence] = answer.sentences
+    assert sentence.corrected_from == [wrong] and sentence.citations[0] in right
+    assert sentence.supported
+    assert answer.answer == f"镇江提出2020年实现碳峰值[{sentence.citations[0]}]。"
+    assert [c.n for c in answer.citations] == sentence.citations
+    assert "2020" in answer.citations[0].quote
+    assert f"[{wrong}] → [{sentence.citations[0]}]  镇江提出2020年实现碳峰值。" in shown.stdout
