@@ -3,9 +3,11 @@
 Run: python bench/fusion.py [--quick] [--json]
 The same candidates (top CANDIDATES of each list) are fused every way, for the questions in
 simplified Chinese, converted to traditional characters, and translated into English. A hit at k:
-a passage of the question's document among the top k. Also compares BM25 with each chunk's
-document title added to its tokens, alone and fused. English questions get their own table: the
-four signals they are read with (qa/retrieval.py), alone and mixed.
+a passage of the question's document among the top k. Also compares BM25 without each chunk's
+document title in its tokens (the index has it since tokenizer v2), alone and fused, and for the
+fused ranking with and without titles the share of questions whose top 5 passages hold an answer
+(answer_recall@5). English questions get their own table: the four signals they are read with
+(qa/retrieval.py), alone and mixed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from embeddings.indexer import index_documents
 from embeddings.lexical import LexicalIndex, tokenize
-from qa.evaluation import load_corpus_jsonl, load_questions
+from qa.evaluation import load_corpus_jsonl, load_questions, normalise_answer
 from qa.fusion import FUSIONS, weighted_zscore
 from qa.retrieval import CANDIDATES, Retriever
 from qa.retrieval import WEIGHTS as RETRIEVAL_WEIGHTS
@@ -73,35 +75,51 @@ def _ranked_docs(fused: np.ndarray, positions: np.ndarray, doc_of: list[str]) ->
     return [doc_of[int(positions[i])] for i in order]
 
 
-def _evaluate(retriever: Retriever, questions, titled: LexicalIndex | None) -> dict:
-    """Chinese questions: the two-list fusions of dense and BM25, and BM25 with titles."""
-    doc_of = [c.doc_id for c in retriever.store.all_chunks()]
+def _holds_answer(question, texts: list[str]) -> bool:
+    gold = [normalise_answer(a) for a in question.answers]
+    return any(g in normalise_answer(t) for t in texts for g in gold)
+
+
+def _evaluate(retriever: Retriever, questions, untitled: LexicalIndex | None) -> dict:
+    """Chinese questions: the two-list fusions of dense and BM25, and BM25 without titles."""
+    chunks = retriever.store.all_chunks()
+    doc_of = [c.doc_id for c in chunks]
     rankings: dict[str, list[list[str]]] = {name: [] for name, _, _ in _variants()}
-    titled_rankings: list[list[str]] = []
-    titled_fused: list[list[str]] = []
+    untitled_rankings: list[list[str]] = []
+    untitled_fused: list[list[str]] = []
+    answer_hits: dict[str, list[bool]] = {"with titles": [], "without titles": []}
     for q in questions:
         found = retriever.candidates(q.question)
         dense, bm25 = found.scores["dense"], found.scores["bm25"]
         for name, fusion, weight in _variants():
             fused = FUSIONS[fusion](dense, bm25, found.ranks["dense"], found.ranks["bm25"], weight)
             rankings[name].append(_ranked_docs(fused, found.positions, doc_of))
-        if titled is not None:
-            scores = titled.scores(tokenize(q.question))
-            top = np.argsort(-scores, kind="stable")[:CANDIDATES]
-            titled_rankings.append([doc_of[int(i)] for i in top[:10]])
-            # the chosen fusion, with the titled BM25 in place of the plain one
-            positions = np.union1d(found.positions[found.ranks["dense"] > 0], top)
-            vector = retriever.query_vector(q.question)
-            dense_all = np.stack([retriever.store.vectors.reconstruct(int(p)) for p in positions])
-            fused = weighted_zscore(
-                {"dense": dense_all @ vector, "bm25": scores[positions]}, RETRIEVAL_WEIGHTS["zh"]
-            )
-            titled_fused.append(_ranked_docs(fused, positions, doc_of))
+        if untitled is None:
+            continue
+        chosen = found.fused(RETRIEVAL_WEIGHTS["zh"])
+        top5 = found.positions[np.argsort(-chosen, kind="stable")[:5]]
+        answer_hits["with titles"].append(_holds_answer(q, [chunks[int(i)].text for i in top5]))
+        scores = untitled.scores(tokenize(q.question))
+        top = np.argsort(-scores, kind="stable")[:CANDIDATES]
+        untitled_rankings.append([doc_of[int(i)] for i in top[:10]])
+        # the chosen fusion, with the untitled BM25 in place of the titled one
+        positions = np.union1d(found.positions[found.ranks["dense"] > 0], top)
+        vector = retriever.query_vector(q.question)
+        dense_all = np.stack([retriever.store.vectors.reconstruct(int(p)) for p in positions])
+        fused = weighted_zscore(
+            {"dense": dense_all @ vector, "bm25": scores[positions]}, RETRIEVAL_WEIGHTS["zh"]
+        )
+        untitled_fused.append(_ranked_docs(fused, positions, doc_of))
+        top5 = positions[np.argsort(-fused, kind="stable")[:5]]
+        answer_hits["without titles"].append(_holds_answer(q, [chunks[int(i)].text for i in top5]))
     targets = [q.doc_id for q in questions]
     table = {name: _score(ranked, targets) for name, ranked in rankings.items()}
-    if titled is not None:
-        table["bm25 with titles"] = _score(titled_rankings, targets)
-        table["zscore 0.6, titles"] = _score(titled_fused, targets)
+    if untitled is not None:
+        table["bm25 without titles"] = _score(untitled_rankings, targets)
+        table["zscore 0.6 without titles"] = _score(untitled_fused, targets)
+        table["answer_recall@5"] = {
+            name: round(float(np.mean(hits)), 4) for name, hits in answer_hits.items()
+        }
     return table
 
 
@@ -130,11 +148,9 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         root = index or Path(tmp)
         index_documents(root, corpus)
         retriever = Retriever.open(root)
-        titled = LexicalIndex.build(
-            [tokenize(f"{c.title}\n{c.text}") for c in retriever.store.all_chunks()]
-        )
+        untitled = LexicalIndex.build([tokenize(c.text) for c in retriever.store.all_chunks()])
         return {
-            "zh": _evaluate(retriever, zh, titled),
+            "zh": _evaluate(retriever, zh, untitled),
             "zh_hant": _evaluate(retriever, _traditional(zh), None),
             "en": _evaluate_english(retriever, en),
             "questions": {"zh": len(zh), "en": len(en)},
@@ -152,7 +168,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
+    answer_recall = figures["zh"].pop("answer_recall@5", {})
     print(_table(figures, ("zh", "zh_hant")))
+    print(
+        "answer_recall@5 (zh, z-score 0.6): "
+        + ", ".join(f"{k} {v}" for k, v in answer_recall.items())
+    )
     print()
     print(_table(figures, ("en",)))
 

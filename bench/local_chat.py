@@ -1,6 +1,6 @@
 """The seed questions answered by the local chat model (llama.cpp, Qwen2.5-Coder-1.5B Q4_K_M).
 
-Run: python bench/local_chat.py [--json]   (needs the extra: pip install -e '.[local]')
+Run: python bench/local_chat.py [--k 5] [--json]   (needs the extra: pip install -e '.[local]')
 Starts the llama.cpp server on 127.0.0.1, scores `qa eval` on the seed questions through the
 ordinary `openai` backend, then asks each question again streamed and times its first token from
 the call (retrieval included). The server's own timings give prompt and generation speed.
@@ -37,7 +37,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def first_token_seconds(assistant: Assistant, question: str) -> tuple[float | None, object]:
+def first_token_seconds(assistant: Assistant, question: str, k: int) -> tuple[float | None, object]:
     started = time.perf_counter()
     first = []
 
@@ -45,14 +45,8 @@ def first_token_seconds(assistant: Assistant, question: str) -> tuple[float | No
         if not first:
             first.append(time.perf_counter())
 
-    answer = assistant.ask(question, on_token=on_token)
+    answer = assistant.ask(question, k, on_token=on_token)
     return (first[0] - started if first else None), answer
-
-
-def _supported(sentence) -> bool:
-    if isinstance(sentence, dict):
-        return bool(sentence.get("supported"))
-    return bool(sentence.supported)
 
 
 def server_speeds(log: str) -> dict:
@@ -75,7 +69,35 @@ def server_speeds(log: str) -> dict:
     }
 
 
-def run() -> dict:
+def _figures(run) -> dict:
+    metrics = run.metrics
+    keys = (
+        "answer_accuracy",
+        "abstain_accuracy",
+        "false_abstain_rate",
+        "invented_citations",
+        "corrected_citations",
+        "citation_validity",
+        "supported_sentence_rate",
+        "answer_chars_mean",
+        "answer_ms_p50",
+    )
+    return {key: metrics[key] for key in keys} | {
+        "answers": [
+            {
+                "id": r.id,
+                "question": r.question,
+                "answer": r.answer,
+                "correct": r.correct,
+                "abstained": r.abstained,
+                "invented_citations": r.invented_citations,
+            }
+            for r in run.results
+        ]
+    }
+
+
+def run(k: int = 5) -> dict:
     inputs = load_eval_inputs(SEEDS, SEED_QUESTIONS)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -87,22 +109,30 @@ def run() -> dict:
         try:
             os.environ["OPENAI_BASE_URL"] = local_model.base_url("127.0.0.1", port)
             started = time.perf_counter()
-            scored = evaluate(
-                inputs,
-                backend="openai",
-                index=folder / "index",
-                model=local_model.MODEL_NAME,
-                on_question=lambda done, total: print(
-                    f"eval {done}/{total}", file=sys.stderr, flush=True
-                ),
-            )
-            eval_seconds = time.perf_counter() - started
+            # The model's answers as written (each sentence marked supported or not), then the
+            # final ones: unsupported sentences left out, the refusal where none is left.
+            # temperature 0: both runs read the same answers.
+            scored = {
+                mode: evaluate(
+                    inputs,
+                    backend="openai",
+                    index=folder / "index",
+                    model=local_model.MODEL_NAME,
+                    k=k,
+                    drop_unsupported=mode == "final",
+                    on_question=lambda done, total, mode=mode: print(
+                        f"eval {mode} {done}/{total}", file=sys.stderr, flush=True
+                    ),
+                )
+                for mode in ("as_written", "final")
+            }
+            eval_seconds = (time.perf_counter() - started) / 2
             assistant = Assistant(
                 index=folder / "index", backend="openai", model=local_model.MODEL_NAME
             )
-            ttft, streamed, sentences = [], [], []
+            ttft, streamed = [], []
             for question in inputs.questions:
-                seconds, answer = first_token_seconds(assistant, question.question)
+                seconds, answer = first_token_seconds(assistant, question.question, k)
                 ttft.append(seconds)
                 streamed.append(
                     {
@@ -111,42 +141,20 @@ def run() -> dict:
                         "answer_s": round(answer.timings_ms["total"] / 1000, 2),
                     }
                 )
-                if not answer.abstained:
-                    sentences.extend(getattr(answer, "sentences", None) or [])
                 print(f"streamed {question.id}: first token {seconds} s", file=sys.stderr)
         finally:
             local_model.stop(process)
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
     timed = [t for t in ttft if t is not None]
-    metrics = scored.metrics
     return {
         "model": local_model.MODEL_NAME,
-        "answer_accuracy": metrics["answer_accuracy"],
-        "abstain_accuracy": metrics["abstain_accuracy"],
-        "false_abstain_rate": metrics["false_abstain_rate"],
-        "invented_citations": metrics["invented_citations"],
-        "citation_validity": metrics["citation_validity"],
-        "answer_chars_mean": metrics["answer_chars_mean"],
-        "answer_ms_p50": metrics["answer_ms_p50"],
+        "k": k,
+        **{mode: _figures(run) for mode, run in scored.items()},
         "eval_seconds": round(eval_seconds, 1),
         "ttft_s_median": round(statistics.median(timed), 2) if timed else None,
         "ttft_s_max": round(max(timed), 2) if timed else None,
         "no_token_streamed": len(ttft) - len(timed),
-        "supported_sentence_share": round(sum(map(_supported, sentences)) / len(sentences), 3)
-        if sentences
-        else None,
         **server_speeds(log_text),
-        "answers": [
-            {
-                "id": r.id,
-                "question": r.question,
-                "answer": r.answer,
-                "correct": r.correct,
-                "abstained": r.abstained,
-                "invented_citations": r.invented_citations,
-            }
-            for r in scored.results
-        ],
         "streamed": streamed,
     }
 
@@ -154,18 +162,25 @@ def run() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--k", type=int, default=5, help="passages per question")
     args = parser.parse_args()
     # so that `kill` runs run()'s finally too, which stops the server
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    figures = run()
+    figures = run(args.k)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
-    for row in figures["answers"]:
-        mark = "ok " if row["correct"] else "BAD"
-        print(f"{mark} {row['id']}  {row['question']}\n      {row['answer']}")
+    for mode in ("as_written", "final"):
+        print(f"== {mode}")
+        for row in figures[mode]["answers"]:
+            mark = "ok " if row["correct"] else "BAD"
+            print(f"{mark} {row['id']}  {row['question']}\n      {row['answer']}")
+        for key, value in figures[mode].items():
+            if key != "answers":
+                print(f"{key:<28}{'-' if value is None else value}")
+    print("== streamed (as written)")
     for key, value in figures.items():
-        if key not in ("answers", "streamed"):
+        if key not in ("as_written", "final", "streamed", "model"):
             print(f"{key:<28}{'-' if value is None else value}")
 
 

@@ -7,7 +7,10 @@ checked three ways, which the check must tell apart:
 - right: citing the passage that holds the answer (should be supported);
 - wrong passage: citing the best retrieved passage that does not hold it (should not be);
 - wrong number: a claim whose answer has a number, with that number changed, citing the right
-  passage (should not be).
+  passage (should not be);
+- wrong name: a claim naming a place, person or organisation, with that name swapped for one
+  from another claim that the passage does not hold, citing the right passage (should not be).
+  Each kind is also judged without the name rule (qa/support.py names_agree), to show what it costs.
 English claims (the translated question, its gold answer appended) over the Chinese passages test
 the embedding similarity the same way. Prints each threshold's share of each kind judged right.
 """
@@ -25,7 +28,15 @@ import numpy as np
 from embeddings.indexer import index_documents
 from qa.evaluation import load_corpus_jsonl, load_questions
 from qa.retrieval import Retriever
-from qa.support import embedding_similarity, numbers_agree, overlap, sentences_of
+from qa.support import (
+    MIN_OVERLAP,
+    embedding_similarity,
+    names,
+    names_agree,
+    numbers_agree,
+    overlap,
+    sentences_of,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 QUICK_DOCS = 80
@@ -52,22 +63,37 @@ def _changed_number(claim: str) -> str | None:
 
 
 def _passages(retriever: Retriever, question, answer: str):
-    """(a chunk of the question's document holding the answer, the best retrieved chunk
+    """(a passage of the question's document holding the answer, the best retrieved passage
     that does not hold it), either None when there is none."""
     right = wrong = None
     for passage in retriever.search(question.question, 10):
         holds = answer in passage.text
         if holds and right is None and passage.doc_id == question.doc_id:
-            right = passage.text
+            right = passage
         if not holds and wrong is None:
-            wrong = passage.text
+            wrong = passage
     return right, wrong
 
 
-def _verdicts(claim: str, evidence: str, thresholds) -> list[bool]:
-    agree = numbers_agree(claim, evidence)
+def _verdicts(claim: str, passage, thresholds, check_names: bool = True) -> list[bool]:
+    evidence = passage.text
+    agree = numbers_agree(claim, evidence) and (
+        not check_names or names_agree(claim, f"{passage.title}\n{evidence}")
+    )
     score = overlap(claim, evidence)
     return [agree and score >= t for t in thresholds]
+
+
+def _changed_name(claim: str, evidence: str, pool: list[str]) -> str | None:
+    """The claim with its first name swapped for one of the pool the evidence does not hold."""
+    found = sorted(names(claim), key=claim.find)
+    if not found or found[0] not in claim:
+        return None
+    start = sum(map(ord, claim)) % len(pool)  # a fixed, claim-dependent pick
+    for other in pool[start:] + pool[:start]:
+        if other not in evidence and other not in claim:
+            return claim.replace(found[0], other, 1)
+    return None
 
 
 def run(quick: bool = False, index: Path | None = None) -> dict:
@@ -83,20 +109,36 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         root = index or Path(tmp)
         index_documents(root, corpus)
         retriever = Retriever.open(root)
-        kinds: dict[str, list[list[bool]]] = {"right": [], "wrong passage": [], "wrong number": []}
+        kinds: dict[str, list[list[bool]]] = {
+            "right": [],
+            "wrong passage": [],
+            "wrong number": [],
+            "wrong name": [],
+        }
+        # at MIN_OVERLAP, with and without the name rule
+        name_rule: dict[str, dict[str, list[bool]]] = {"with": {}, "without": {}}
+        claims = [claim_of(q.question, q.answers[0]) for q in zh]
+        pool = sorted({name for claim in claims for name in names(claim)})
         for q in zh:
             answer = q.answers[0]
             right, wrong = _passages(retriever, q, answer)
             claim = claim_of(q.question, answer)
+            cases = []  # (kind, claim, evidence, should be supported)
             if right is not None:
-                kinds["right"].append(_verdicts(claim, right, OVERLAPS))
+                cases.append(("right", claim, right, True))
                 changed = _changed_number(claim)
                 if changed is not None and changed != claim:
-                    kinds["wrong number"].append(
-                        [not v for v in _verdicts(changed, right, OVERLAPS)]
-                    )
+                    cases.append(("wrong number", changed, right, False))
+                renamed = _changed_name(claim, f"{right.title}\n{right.text}", pool)
+                if renamed is not None:
+                    cases.append(("wrong name", renamed, right, False))
             if wrong is not None:
-                kinds["wrong passage"].append([not v for v in _verdicts(claim, wrong, OVERLAPS)])
+                cases.append(("wrong passage", claim, wrong, False))
+            for kind, text, evidence, supported in cases:
+                kinds[kind].append([v == supported for v in _verdicts(text, evidence, OVERLAPS)])
+                for rule, check in (("with", True), ("without", False)):
+                    [verdict] = _verdicts(text, evidence, [MIN_OVERLAP], check)
+                    name_rule[rule].setdefault(kind, []).append(verdict == supported)
         similarity = embedding_similarity(retriever.embedder)
         english: dict[str, list[float]] = {"right": [], "wrong passage": []}
         for q in en:
@@ -104,9 +146,9 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             right, wrong = _passages(retriever, q, answer)
             claim = f"{q.question.rstrip('?')}: {answer}"
             if right is not None:
-                english["right"].append(similarity(claim, sentences_of(right)))
+                english["right"].append(similarity(claim, sentences_of(right.text)))
             if wrong is not None:
-                english["wrong passage"].append(similarity(claim, sentences_of(wrong)))
+                english["wrong passage"].append(similarity(claim, sentences_of(wrong.text)))
     figures = {"overlap": {}, "similarity": {}, "claims": {k: len(v) for k, v in kinds.items()}}
     for i, threshold in enumerate(OVERLAPS):
         figures["overlap"][str(threshold)] = {
@@ -120,6 +162,10 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             ),
         }
     figures["english_claims"] = {k: len(v) for k, v in english.items()}
+    figures["name_rule"] = {
+        rule: {kind: round(float(np.mean(v)), 3) for kind, v in rows.items()}
+        for rule, rows in name_rule.items()
+    }
     return figures
 
 
@@ -136,6 +182,9 @@ def main() -> None:
     print(f"claims judged right, by minimum wording overlap ({figures['claims']})")
     for threshold, row in figures["overlap"].items():
         print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    print(f"at overlap {MIN_OVERLAP}, with and without the name rule")
+    for rule, row in figures["name_rule"].items():
+        print(f"  {rule:>7}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"English claims, by minimum similarity ({figures['english_claims']})")
     for threshold, row in figures["similarity"].items():
         print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))

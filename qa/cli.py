@@ -319,6 +319,7 @@ def evaluate(
         Path | None,
         typer.Option("--index", help="Index folder (default: one per corpus in the user cache)."),
     ] = None,
+    drop_unsupported: DropOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     report: Annotated[
         Path | None,
@@ -345,6 +346,7 @@ def evaluate(
             model=model,
             on_index_progress=lambda done, total: bar.update(indexing, completed=done, total=total),
             on_question=asked,
+            drop_unsupported=drop_unsupported,
         )
     if report:
         failures = run.failures()

@@ -311,6 +311,7 @@ def evaluate(
     model: str | None = None,
     on_index_progress: Callable[[int, int], None] | None = None,
     on_question: Callable[[int, int], None] | None = None,
+    drop_unsupported: bool = False,
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score."""
     from embeddings.indexer import build_index, index_documents
@@ -334,7 +335,9 @@ def evaluate(
         build(rebuild=True)  # our cache, from an older qa: made again
     index_seconds = time.perf_counter() - started
 
-    assistant = Assistant(index=root, backend=backend, model=model)
+    assistant = Assistant(
+        index=root, backend=backend, model=model, drop_unsupported=drop_unsupported
+    )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []
     for done, question in enumerate(inputs.questions, start=1):

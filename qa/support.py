@@ -2,8 +2,9 @@
 
 Every answer, from either backend, is split into sentences. A sentence is supported when it cites
 at least one passage, every number it states appears in the cited passages (a passage that says
-2030 does not back a sentence that says 2020), and enough of its wording is found there: character
-bigrams for Chinese, whole words for other scripts, on the matching form (so 鎮江 = 镇江). A
+2030 does not back a sentence that says 2020), so does every proper name it states, and enough of
+its wording is found there: character bigrams for Chinese, whole words for other scripts, on the
+matching form (so 鎮江 = 镇江). A
 sentence in another script than its passages (an English answer over Chinese documents) shares no
 wording with them; its embedding is compared with theirs instead. The fixed refusal is not a
 claim and is left out.
@@ -68,18 +69,47 @@ def numbers_agree(claim: str, evidence: str) -> bool:
     return numbers(claim) <= numbers(evidence)
 
 
+# jieba's tags for names of places, people, organisations and other proper nouns
+_NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz"})
+
+
+def names(text: str) -> set[str]:
+    """The proper names jieba's tagger (rjieba, the same in Rust) finds in a text (matching form);
+    single characters left out, as the tagger calls many a lone character a name."""
+    import rjieba
+
+    return {
+        word for word, tag in rjieba.tag(matching_form(text)) if tag in _NAME_TAGS and len(word) > 1
+    }
+
+
+def names_agree(claim: str, evidence: str) -> bool:
+    """Every name the claim states occurs in the evidence: a passage about 深圳's carbon market
+    does not back the same figures said of 北京, however much wording they share. The evidence
+    should hold the passages' titles too: a passage of 叶乔波's biography need not repeat her name.
+    """
+    form = matching_form(evidence)
+    return all(name in form for name in names(claim))
+
+
 def _same_script(claim: str, evidence: str) -> bool:
     return has_cjk(claim) == has_cjk(evidence)
 
 
-def support_score(claim: str, evidence: str, similarity: Similarity | None = None) -> float | None:
-    """How well the evidence backs the claim (wording overlap, or embedding similarity across
-    scripts); None when it does not back it."""
-    if not numbers_agree(claim, evidence):
+def support_score(
+    claim: str, passages: list[Passage], similarity: Similarity | None = None
+) -> float | None:
+    """How well the passages back the claim (wording overlap, or embedding similarity across
+    scripts); None when they do not back it."""
+    evidence = "\n".join(p.text for p in passages)
+    if not passages or not numbers_agree(claim, evidence):
         return None
     if _same_script(claim, evidence):
         score = overlap(claim, evidence)
-        return score if score >= MIN_OVERLAP else None
+        titled = "\n".join(p.title for p in passages) + "\n" + evidence
+        if score < MIN_OVERLAP or not names_agree(claim, titled):
+            return None
+        return score
     if similarity is None:
         return None
     score = similarity(claim, sentences_of(evidence))
@@ -91,9 +121,8 @@ def _judged(sentence: str, by_n: dict[int, Passage], similarity: Similarity | No
     if not claim or is_refusal(claim):
         return None
     cited = [int(m.group(1)) for m in MARKER.finditer(sentence) if int(m.group(1)) in by_n]
-    evidence = "\n".join(by_n[n].text for n in cited)
-    supported = bool(cited) and support_score(claim, evidence, similarity) is not None
-    return AnswerSentence(claim, cited, supported)
+    score = support_score(claim, [by_n[n] for n in cited], similarity)
+    return AnswerSentence(claim, cited, score is not None)
 
 
 def check_support(
@@ -126,7 +155,7 @@ def repair_citations(
                 (score, p.n)
                 for p in passages
                 if p.n not in judged.citations
-                and (score := support_score(judged.text, p.text, similarity)) is not None
+                and (score := support_score(judged.text, [p], similarity)) is not None
             ]
             if scored:
                 best = max(scored)[1]

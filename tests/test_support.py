@@ -51,6 +51,15 @@ def test_a_sentence_citing_the_wrong_passage_or_none_is_not_supported():
     ]
 
 
+def test_a_sentence_giving_the_passages_figures_to_another_place_is_not_supported():
+    # the wording and the number are the passage's; the city is not
+    assert _verdicts("深圳的公交机动化分担率达到百分之五十六[2]。") == [
+        ("深圳的公交机动化分担率达到百分之五十六。", [2], True)
+    ]
+    [(_, _, supported)] = _verdicts("北京的公交机动化分担率达到百分之五十六[2]。")
+    assert not supported
+
+
 def test_traditional_characters_are_checked_on_the_matching_form():
     [(_, _, supported)] = _verdicts("鎮江提出在2020年實現碳排放峰值[1]。")
     assert supported
