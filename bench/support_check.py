@@ -9,7 +9,8 @@ checked three ways, which the check must tell apart:
 - wrong number: a claim whose answer has a number, with that number changed, citing the right
   passage (should not be);
 - wrong name: a claim naming a place, person or organisation, with that name swapped for one
-  from another claim that the passage does not hold, citing the right passage (should not be).
+  from another claim that the passage's document does not hold, citing the right passage
+  (should not be).
   Each kind is also judged without the name rule (qa/support.py names_agree), to show what it costs.
 English claims (the translated question, its gold answer appended) over the Chinese passages test
 the embedding similarity the same way. Prints each threshold's share of each kind judged right.
@@ -75,11 +76,10 @@ def _passages(retriever: Retriever, question, answer: str):
     return right, wrong
 
 
-def _verdicts(claim: str, passage, thresholds, check_names: bool = True) -> list[bool]:
+def _verdicts(claim: str, passage, document: str, thresholds, check_names=True) -> list[bool]:
+    """document: the passage's title and document text, where the product looks up names."""
     evidence = passage.text
-    agree = numbers_agree(claim, evidence) and (
-        not check_names or names_agree(claim, f"{passage.title}\n{evidence}")
-    )
+    agree = numbers_agree(claim, evidence) and (not check_names or names_agree(claim, document))
     score = overlap(claim, evidence)
     return [agree and score >= t for t in thresholds]
 
@@ -118,6 +118,10 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         # at MIN_OVERLAP, with and without the name rule
         name_rule: dict[str, dict[str, list[bool]]] = {"with": {}, "without": {}}
         claims = [claim_of(q.question, q.answers[0]) for q in zh]
+
+        def document_of(passage) -> str:
+            return f"{passage.title}\n{retriever.store.document_text(passage.doc_id)}"
+
         pool = sorted({name for claim in claims for name in names(claim)})
         for q in zh:
             answer = q.answers[0]
@@ -129,15 +133,18 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
                 changed = _changed_number(claim)
                 if changed is not None and changed != claim:
                     cases.append(("wrong number", changed, right, False))
-                renamed = _changed_name(claim, f"{right.title}\n{right.text}", pool)
+                renamed = _changed_name(claim, document_of(right), pool)
                 if renamed is not None:
                     cases.append(("wrong name", renamed, right, False))
             if wrong is not None:
                 cases.append(("wrong passage", claim, wrong, False))
-            for kind, text, evidence, supported in cases:
-                kinds[kind].append([v == supported for v in _verdicts(text, evidence, OVERLAPS)])
+            for kind, text, passage, supported in cases:
+                document = document_of(passage)
+                kinds[kind].append(
+                    [v == supported for v in _verdicts(text, passage, document, OVERLAPS)]
+                )
                 for rule, check in (("with", True), ("without", False)):
-                    [verdict] = _verdicts(text, evidence, [MIN_OVERLAP], check)
+                    [verdict] = _verdicts(text, passage, document, [MIN_OVERLAP], check)
                     name_rule[rule].setdefault(kind, []).append(verdict == supported)
         similarity = embedding_similarity(retriever.embedder)
         english: dict[str, list[float]] = {"right": [], "wrong passage": []}

@@ -75,6 +75,18 @@ class Assistant:
     def _similarity(self):
         return embedding_similarity(self.retriever.embedder)
 
+    def _names_context(self):
+        """A passage's document (title and cleaned text), read once per answer."""
+        documents: dict[str, str] = {}
+
+        def context(passage: Passage) -> str:
+            if passage.doc_id not in documents:
+                text = self.retriever.store.document_text(passage.doc_id)
+                documents[passage.doc_id] = f"{passage.title}\n{text or passage.text}"
+            return documents[passage.doc_id]
+
+        return context
+
     def ask(
         self,
         question: str,
@@ -125,7 +137,9 @@ class Assistant:
         text, citations, abstained = checked.text, checked.citations, draft.abstained
         sentences = []
         if not abstained:
-            text, sentences = repair_citations(text, passages, self._similarity())
+            text, sentences = repair_citations(
+                text, passages, self._similarity(), self._names_context()
+            )
             if any(s.corrected_from is not None for s in sentences):
                 citations = check_citations(text, passages).citations
         dropped = []

@@ -60,6 +60,11 @@ def test_a_sentence_giving_the_passages_figures_to_another_place_is_not_supporte
     assert not supported
 
 
+def test_a_bare_figure_is_checked_against_passages_of_any_script():
+    assert _verdicts("2020[2]。") == [("2020。", [2], True)]
+    assert _verdicts("2021[2]。") == [("2021。", [2], False)]
+
+
 def test_traditional_characters_are_checked_on_the_matching_form():
     [(_, _, supported)] = _verdicts("鎮江提出在2020年實現碳排放峰值[1]。")
     assert supported
@@ -215,3 +220,20 @@ def test_a_chat_answer_citing_the_wrong_passage_is_corrected_and_said_so(seed_in
     assert [c.n for c in answer.citations] == sentence.citations
     assert "2020" in answer.citations[0].quote
     assert f"[{wrong}] → [{sentence.citations[0]}]  镇江提出2020年实现碳峰值。" in shown.stdout
+
+
+def test_names_are_looked_up_in_the_cited_passages_whole_document(seed_index, monkeypatch):
+    question = "镇江在全市规划建设了多少个现代农业产业园区？"
+    passages = Assistant(index=seed_index).retriever.search(question)
+    [n] = [p.n for p in passages if "30個現代農業" in p.text]
+    # the passage speaks of 我市; its document names 镇江
+    assert "鎮江" not in passages[n - 1].text
+    replies = iter(
+        [f"镇江规划建设了30个现代农业产业园区[{n}]。", f"南京规划建设了30个现代农业产业园区[{n}]。"]
+    )
+    with ChatServer(lambda messages: next(replies)) as server:
+        _chat_env(monkeypatch, server)
+        assistant = Assistant(index=seed_index)
+        zhenjiang, nanjing = assistant.ask(question), assistant.ask(question)
+    assert [s.supported for s in zhenjiang.sentences] == [True]
+    assert [s.supported for s in nanjing.sentences] == [False]  # no seed names 南京
