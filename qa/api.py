@@ -49,6 +49,7 @@ class Assistant:
     ):
         self.index = index_dir(index)
         self.drop_unsupported = drop_unsupported
+        self._extractive_answerer = None
         ensure_index(self.index, on_seed)
         self.retriever = Retriever.open(self.index, embedder)
         reranker = reranker or os.environ.get("QA_RERANKER")
@@ -58,19 +59,33 @@ class Assistant:
             self.retriever.reranker = CrossEncoderReranker(reranker)
         self.backend_name = backend or default_backend()
         if self.backend_name == "extractive":
-            from qa.answering.extractive import ExtractiveAnswerer
-
-            self.backend = ExtractiveAnswerer(
-                self.retriever.embedder,
-                self.retriever.store.document_text,
-                self.retriever.query_vector,
-            )
+            self.backend = self._extractive()
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 
             self.backend = ChatModelAnswerer(model=model)
         else:
             raise QAError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def _extractive(self):
+        from qa.answering.extractive import ExtractiveAnswerer
+
+        if self._extractive_answerer is None:
+            self._extractive_answerer = ExtractiveAnswerer(
+                self.retriever.embedder,
+                self.retriever.store.document_text,
+                self.retriever.query_vector,
+            )
+        return self._extractive_answerer
+
+    def _supported(self, text: str, citations: list, passages: list[Passage]):
+        """The answer with misfiled citations re-pointed, its citations and judged sentences."""
+        text, sentences = repair_citations(
+            text, passages, self._similarity(), self._names_context()
+        )
+        if any(s.corrected_from is not None for s in sentences):
+            citations = check_citations(text, passages).citations
+        return text, citations, sentences
 
     def _similarity(self):
         return embedding_similarity(self.retriever.embedder)
@@ -128,35 +143,43 @@ class Assistant:
                 if text:
                     on_token(text)
 
-        draft = self.backend.answer(standalone_question or question, passages, stream)
+        asked = standalone_question or question
+        draft = self.backend.answer(asked, passages, stream)
         if stream is not None:
             rest = marker_filter.flush()
             if rest:
                 on_token(rest)
         checked = check_citations(draft.text, passages)
-        text, citations, abstained = checked.text, checked.citations, draft.abstained
-        sentences = []
+        invented, backend, abstained = checked.invented, self.backend_name, draft.abstained
+        text, citations, sentences = checked.text, checked.citations, []
         if not abstained:
-            text, sentences = repair_citations(
-                text, passages, self._similarity(), self._names_context()
-            )
-            if any(s.corrected_from is not None for s in sentences):
-                citations = check_citations(text, passages).citations
+            text, citations, sentences = self._supported(text, citations, passages)
         dropped = []
         if self.drop_unsupported and not all(s.supported for s in sentences):
             dropped = [s.text for s in sentences if not s.supported]
             sentences = [s for s in sentences if s.supported]
             text = without_sentences(text, set(dropped))
             if not sentences:
-                text, abstained = refusal(standalone_question or question), True
+                text, abstained = refusal(asked), True
             citations = [c for c in citations if any(c.n in s.citations for s in sentences)]
+        if abstained and self.drop_unsupported and backend != "extractive" and passages:
+            # The model refused, or said nothing its passages back, yet they may hold the answer
+            # (small models refuse what they were given): the document's own sentences, which
+            # the extractive backend gives only past its calibrated refusal, beat a refusal.
+            fallback = self._extractive().answer(asked, passages, None)
+            if not fallback.abstained:
+                checked = check_citations(fallback.text, passages)
+                text, citations, sentences = self._supported(
+                    checked.text, checked.citations, passages
+                )
+                backend, abstained = "extractive", False
         answer_ms = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
             answer=text,
             citations=[] if abstained else citations,
             passages=passages,
-            backend=self.backend_name,
+            backend=backend,
             abstained=abstained,
             timings_ms={
                 "retrieve": round(retrieval_ms, 1),
@@ -164,7 +187,7 @@ class Assistant:
                 "total": round(retrieval_ms + answer_ms, 1),
             },
             standalone_question=standalone_question,
-            invented_citations=checked.invented,
+            invented_citations=invented,
             sentences=sentences,
             dropped=dropped,
         )

@@ -106,7 +106,8 @@ def _assistant(index, backend, model, reranker=None, drop_unsupported=False):
     )
 
 
-def _print_support(answer) -> None:
+def _print_support(answer, backend: str) -> None:
+    """backend: the one asked, which a fallback may have replaced."""
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
         print("\nNot supported by the passages it cites (check before use):")
@@ -121,6 +122,11 @@ def _print_support(answer) -> None:
             print(f"  {was} → [{sentence.citations[0]}]  {sentence.text}")
     if answer.dropped:
         _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
+    if answer.backend != backend:
+        _err(
+            "(the chat model's answer had nothing its passages support: "
+            "the documents' own sentences instead)"
+        )
 
 
 def _say(assistant, ask):
@@ -233,7 +239,7 @@ def ask(
         _err(CHAT_MODEL_HINT)
     answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token))
     print()
-    _print_support(answer)
+    _print_support(answer, assistant.backend_name)
     _print_sources(answer)
     if explain:
         _print_explain(answer)
@@ -292,7 +298,7 @@ def chat(
             _err(f"error: {exc}")
             continue
         print()
-        _print_support(answer)
+        _print_support(answer, assistant.backend_name)
         if answer.standalone_question:
             _err(f"(understood as: {answer.standalone_question})")
 

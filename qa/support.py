@@ -26,7 +26,7 @@ from qa.records import AnswerSentence, Passage
 # Calibrated by bench/support_check.py on claims made from the CMRC dev subset (the question with
 # its gold answer put in place of the question word), each checked against the passage holding
 # the answer, against the best retrieved passage that does not, and with its number or a name
-# changed (docs/BENCHMARKS.md). Overlap 0.5 with the name rule judged 89 % / 97 % / 89 % / 99 %
+# changed (docs/BENCHMARKS.md). Overlap 0.5 with the name rule judged 89 % / 96 % / 89 % / 99 %
 # of them right; 0.6 loses an eighth of the right ones for two points on the wrong. Across
 # languages the similarity separates far less (0.84: 74 % of right English claims kept, 64 % of
 # wrong ones caught).

@@ -237,3 +237,22 @@ def test_names_are_looked_up_in_the_cited_passages_whole_document(seed_index, mo
         zhenjiang, nanjing = assistant.ask(question), assistant.ask(question)
     assert [s.supported for s in zhenjiang.sentences] == [True]
     assert [s.supported for s in nanjing.sentences] == [False]  # no seed names 南京
+
+
+def test_with_drop_unsupported_a_models_needless_refusal_gives_way_to_the_documents_words(
+    seed_index, monkeypatch
+):
+    question = "镇江提出哪一年实现碳峰值？"
+    with ChatServer(lambda messages: "资料中没有相关信息。") as server:
+        _chat_env(monkeypatch, server)
+        as_written = Assistant(index=seed_index).ask(question)
+        checked = Assistant(index=seed_index, drop_unsupported=True).ask(question)
+        shown = runner.invoke(
+            app, ["ask", question, "--drop-unsupported", "--index", str(seed_index)]
+        )
+    assert as_written.abstained and as_written.backend == "openai"
+    # the passages hold the answer: their own sentences, cited, instead of the refusal
+    assert not checked.abstained and checked.backend == "extractive"
+    assert "2020" in checked.answer and checked.citations
+    assert checked.sentences and all(s.supported for s in checked.sentences)
+    assert "the documents' own sentences instead" in shown.stderr
