@@ -124,7 +124,7 @@ def _print_support(answer, backend: str) -> None:
         _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
     if answer.backend != backend:
         _err(
-            "(the chat model's answer had nothing its passages support: "
+            "(the chat model refused, or said nothing its passages support: "
             "the documents' own sentences instead)"
         )
 

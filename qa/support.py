@@ -2,12 +2,11 @@
 
 Every answer, from either backend, is split into sentences. A sentence is supported when it cites
 at least one passage, every number it states appears in the cited passages (a passage that says
-2030 does not back a sentence that says 2020), so does every proper name it states, and enough of
-its wording is found there: character bigrams for Chinese, whole words for other scripts, on the
-matching form (so 鎮江 = 镇江). A
-sentence in another script than its passages (an English answer over Chinese documents) shares no
-wording with them; its embedding is compared with theirs instead. The fixed refusal is not a
-claim and is left out.
+2030 does not back a sentence that says 2020), every proper name it states appears in their
+documents, and enough of its wording is found there: character bigrams for Chinese, whole words
+for other scripts, on the matching form (so 鎮江 = 镇江). A sentence in another script than its
+passages (an English answer over Chinese documents) shares no wording with them; its embedding is
+compared with theirs instead. The fixed refusal is not a claim and is left out.
 """
 
 from __future__ import annotations
@@ -181,7 +180,7 @@ def repair_citations(
                 is not None
             ]
             if scored:
-                best = max(scored)[1]
+                best = max(scored, key=lambda sn: (sn[0], -sn[1]))[1]  # ties: the higher-ranked
                 sentence = recite(sentence, [best])
                 judged = AnswerSentence(judged.text, [best], True, corrected_from=judged.citations)
         pieces.append(text[last:start] + sentence)
