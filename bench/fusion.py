@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
+import cmrc_subset
 import numpy as np
 
-from embeddings.indexer import index_documents
 from embeddings.lexical import LexicalIndex, tokenize
-from qa.evaluation import load_corpus_jsonl, load_questions, normalise_answer
+from qa.evaluation import normalise_answer
 from qa.fusion import FUSIONS, weighted_zscore
 from qa.retrieval import CANDIDATES, Retriever
 from qa.retrieval import WEIGHTS as RETRIEVAL_WEIGHTS
 
-DATA = Path(__file__).resolve().parent / "data"
-QUICK_DOCS = 80
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 ENGLISH_VARIANTS = {
     "dense": {"dense": 1.0},
@@ -136,18 +133,8 @@ def _evaluate_english(retriever: Retriever, questions) -> dict:
 
 
 def run(quick: bool = False, index: Path | None = None) -> dict:
-    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
-    zh = load_questions(DATA / "cmrc_dev_questions.jsonl")
-    en = load_questions(DATA / "cmrc_dev_questions_en.jsonl")
-    if quick:
-        corpus = corpus[:QUICK_DOCS]
-        kept = {d.doc_id for d in corpus}
-        zh = [q for q in zh if q.doc_id in kept]
-        en = [q for q in en if q.doc_id in kept]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = index or Path(tmp)
-        index_documents(root, corpus)
-        retriever = Retriever.open(root)
+    corpus, zh, en = cmrc_subset.load(quick)
+    with cmrc_subset.retriever(corpus, index) as retriever:
         untitled = LexicalIndex.build([tokenize(c.text) for c in retriever.store.all_chunks()])
         return {
             "zh": _evaluate(retriever, zh, untitled),

@@ -18,19 +18,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import tempfile
 from pathlib import Path
 
+import cmrc_subset
 import numpy as np
 
-from embeddings.indexer import index_documents
 from qa.answering import extractive
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.evaluation import load_corpus_jsonl, load_questions, normalise_answer
-from qa.retrieval import Retriever
+from qa.evaluation import normalise_answer
 
-DATA = Path(__file__).resolve().parent / "data"
-QUICK_DOCS = 80
 K = 5
 WORDINGS = (0.3, 0.4, 0.5, 0.6, 0.7)
 SIMILARITIES = (0.0, 0.80, 0.82, 0.84, 0.86, 0.88)
@@ -96,16 +92,8 @@ def run(quick: bool = False, index: Path | None = None, features: Path | None = 
     if features is not None and features.exists():
         answerable, unanswerable = json.loads(features.read_text(encoding="utf-8"))
         return _summary(len(answerable), answerable, unanswerable)
-    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
-    questions = load_questions(DATA / "cmrc_dev_questions.jsonl")
-    if quick:
-        corpus = corpus[:QUICK_DOCS]
-        kept = {d.doc_id for d in corpus}
-        questions = [q for q in questions if q.doc_id in kept]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = index or Path(tmp)
-        index_documents(root, corpus)
-        retriever = Retriever.open(root)
+    corpus, questions, _ = cmrc_subset.load(quick)
+    with cmrc_subset.retriever(corpus, index) as retriever:
         answerer = ExtractiveAnswerer(
             retriever.embedder, retriever.store.document_text, retriever.query_vector
         )

@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import tempfile
 from pathlib import Path
 
+import cmrc_subset
 import numpy as np
 
-from embeddings.indexer import index_documents
-from qa.evaluation import load_corpus_jsonl, load_questions
 from qa.retrieval import Retriever
 from qa.support import (
     MIN_OVERLAP,
@@ -39,8 +37,6 @@ from qa.support import (
     sentences_of,
 )
 
-DATA = Path(__file__).resolve().parent / "data"
-QUICK_DOCS = 80
 OVERLAPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 SIMILARITIES = (0.78, 0.80, 0.82, 0.84, 0.86)
 _ASKED = re.compile(
@@ -97,18 +93,8 @@ def _changed_name(claim: str, evidence: str, pool: list[str]) -> str | None:
 
 
 def run(quick: bool = False, index: Path | None = None) -> dict:
-    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
-    zh = load_questions(DATA / "cmrc_dev_questions.jsonl")
-    en = load_questions(DATA / "cmrc_dev_questions_en.jsonl")
-    if quick:
-        corpus = corpus[:QUICK_DOCS]
-        kept = {d.doc_id for d in corpus}
-        zh = [q for q in zh if q.doc_id in kept]
-        en = [q for q in en if q.doc_id in kept]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = index or Path(tmp)
-        index_documents(root, corpus)
-        retriever = Retriever.open(root)
+    corpus, zh, en = cmrc_subset.load(quick)
+    with cmrc_subset.retriever(corpus, index) as retriever:
         kinds: dict[str, list[list[bool]]] = {
             "right": [],
             "wrong passage": [],
