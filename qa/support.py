@@ -196,12 +196,21 @@ def sentences_of(text: str) -> list[str]:
 
 
 def embedding_similarity(embedder) -> Similarity:
-    """A Similarity from an embedder: the claim as a query against the evidence sentences."""
+    """A Similarity from an embedder: the claim as a query against the evidence sentences.
+
+    Vectors are kept for the Similarity's life (one answer): repairing a citation compares the
+    same claim with every passage, and several claims with the same passage."""
+    queries: dict[str, np.ndarray] = {}
+    passages: dict[str, np.ndarray] = {}
 
     def best(claim: str, evidence: list[str]) -> float:
-        query = embedder.embed_queries([claim])[0]
-        vectors = embedder.embed_passages([matching_form(s) for s in evidence])
-        return float(np.max(vectors @ query))
+        if claim not in queries:
+            queries[claim] = embedder.embed_queries([claim])[0]
+        new = [s for s in dict.fromkeys(evidence) if s not in passages]
+        if new:
+            vectors = embedder.embed_passages([matching_form(s) for s in new])
+            passages.update(zip(new, vectors, strict=True))
+        return float(max(passages[s] @ queries[claim] for s in evidence))
 
     return best
 
