@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from embeddings.indexer import index_documents
+from embeddings.records import Document
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
-from qa.records import Document
 from qa.retrieval import Retriever
 
 DATA = Path(__file__).resolve().parent / "data"

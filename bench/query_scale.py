@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from embeddings.cleaning import clean_text
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.indexer import EMBED_BATCH
 from embeddings.indexer import recipe as index_recipe
 from embeddings.lexical import tokenize
+from embeddings.records import Chunk, Document
 from embeddings.store import IndexStore, write_generation
-from qa.chunking import CHUNK_CHARS, chunk_document, sentence_spans
-from qa.cleaning import clean_text
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
-from qa.records import Chunk, Document
 from qa.retrieval import Retriever
 
 DATA = Path(__file__).resolve().parent / "data"

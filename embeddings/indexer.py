@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
+from embeddings.cleaning import CLEANER_VERSION
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
+from embeddings.errors import QAError
 from embeddings.lexical import TOKENIZER_VERSION, tokenize
+from embeddings.loading import find_files, load_file
+from embeddings.records import Chunk, Document
 from embeddings.store import IndexMismatch, IndexStore, Manifest, check_recipe, write_generation
-from qa.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
-from qa.cleaning import CLEANER_VERSION
-from qa.errors import QAError
-from qa.loading import find_files, load_file
-from qa.records import Chunk, Document
 
 EMBED_BATCH = 16
 # Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured and

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cleaning import matching_form
+from embeddings.cleaning import matching_form
 
 # v2: each chunk's tokens include its document's title (embeddings/indexer.py tokenized_text)
 TOKENIZER_VERSION = 2

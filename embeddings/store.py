@@ -25,9 +25,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embeddings.errors import QAError
 from embeddings.lexical import LexicalIndex
-from qa.errors import QAError
-from qa.records import Chunk, Document
+from embeddings.records import Chunk, Document
 
 _TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
 

@@ -11,14 +11,15 @@ import os
 # every `qa ask`; ours are rich's, on stderr.
 os.environ.setdefault("DISABLE_TQDM", "1")
 
-from qa.errors import QAError  # noqa: E402
-from qa.records import Answer, Chunk, Citation, Document, Passage  # noqa: E402
+from embeddings.errors import QAError  # noqa: E402
+from embeddings.records import Chunk, Document  # noqa: E402
+from qa.records import Answer, Citation, Passage  # noqa: E402
 
 __all__ = ["Answer", "Assistant", "Chunk", "Citation", "Document", "Passage", "QAError", "answer"]
 
 
 def __getattr__(name: str):
-    # qa.api pulls in the index and the models; importing qa.cleaning alone should not.
+    # qa.api pulls in the index and the models; importing embeddings.cleaning alone should not.
     if name in ("answer", "Assistant"):
         from qa import api
 

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from embeddings.errors import QAError
 from qa.answering.base import OnToken, refusal
 from qa.citations import StreamingMarkerFilter, check_citations
 from qa.config import chat_endpoint_configured, index_dir, seeds_dir
-from qa.errors import QAError
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
 from qa.support import embedding_similarity, repair_citations, without_sentences

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.chunking import sentence_spans
-from qa.cleaning import has_cjk, matching_form
+from embeddings.chunking import sentence_spans
+from embeddings.cleaning import has_cjk, matching_form
 from qa.records import Citation, Passage
 
 _OPEN, _CLOSE = r"\[［【", r"\]］】"

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 app = typer.Typer(
     add_completion=False,

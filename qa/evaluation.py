@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from qa.cleaning import clean_text, matching_form
-from qa.errors import QAError
-from qa.records import Answer, Document
+from embeddings.cleaning import clean_text, matching_form
+from embeddings.errors import QAError
+from embeddings.records import Document
+from qa.records import Answer
 
 RETRIEVAL_DEPTH = 10  # recall@10 and MRR look this deep, whatever k the answerer gets
 
@@ -295,7 +296,7 @@ def load_eval_inputs(docs: Path, questions_path: Path) -> EvalInputs:
         corpus = load_corpus_jsonl(docs)
         doc_ids = {d.doc_id for d in corpus}
     else:
-        from qa.loading import find_files
+        from embeddings.loading import find_files
 
         corpus = None
         doc_ids = {doc_id for _, doc_id in find_files([docs])}

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from qa.cleaning import has_cjk, matching_form
+from embeddings.cleaning import has_cjk, matching_form
 
 # 「那深圳呢？」「深圳的呢」「如果是深圳呢」: a subject and 呢, and nothing asked besides
 _ZH_ELLIPSIS = re.compile(
@@ -105,7 +105,7 @@ def _cut(text: str) -> list[tuple[str, str]]:
 
 
 def _simplified(text: str) -> str:
-    from qa.cleaning import to_simplified
+    from embeddings.cleaning import to_simplified
 
     return to_simplified(text)
 

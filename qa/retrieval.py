@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.cleaning import clean_text, has_cjk
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.lexical import tokenize
 from embeddings.store import IndexMismatch, IndexStore
 from qa.bridge import EnglishBridge
-from qa.cleaning import clean_text, has_cjk
 from qa.fusion import weighted_zscore
 from qa.records import Passage
 

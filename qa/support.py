@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from embeddings.chunking import sentence_spans
+from embeddings.cleaning import has_cjk, matching_form
 from qa.answering.base import is_refusal
-from qa.chunking import sentence_spans
 from qa.citations import MARKER, answer_sentence_spans, answer_sentences, recite
-from qa.cleaning import has_cjk, matching_form
 from qa.records import AnswerSentence, Passage
 
 # Calibrated by bench/support_check.py on claims made from the CMRC dev subset (the question with

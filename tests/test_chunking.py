@@ -1,7 +1,7 @@
-from qa.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from embeddings.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from embeddings.loading import load_documents
+from embeddings.records import Document
 from qa.config import seeds_dir
-from qa.loading import load_documents
-from qa.records import Document
 
 
 def _doc(text: str) -> Document:

@@ -1,4 +1,4 @@
-from qa.cleaning import clean_text, matching_form, question_language
+from embeddings.cleaning import clean_text, matching_form, question_language
 
 
 def test_pinyin_gloss_after_characters_is_removed():

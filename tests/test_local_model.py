@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from embeddings.errors import QAError
 from qa import local_model
-from qa.errors import QAError
 
 PIECES = [b"GGUF" + bytes(range(256)) * 40, b"middle piece " * 999, b"\x00tail\xff"]
 

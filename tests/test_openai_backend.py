@@ -6,9 +6,9 @@ import time
 import pytest
 from openai_server import ChatServer
 
+from embeddings.cleaning import to_simplified
+from embeddings.errors import QAError
 from qa.api import Assistant
-from qa.cleaning import to_simplified
-from qa.errors import QAError
 
 QUESTION = "镇江提出哪一年实现碳峰值？"
 

@@ -75,7 +75,7 @@ def test_bm25_follows_the_index_through_changes_and_removals(tmp_path, corpus, e
 
 def test_bm25_reads_each_chunk_with_its_documents_title(tmp_path, embedder):
     from embeddings.indexer import index_documents
-    from qa.records import Document
+    from embeddings.records import Document
 
     # Look-alike entries whose text never repeats the name the question asks about
     habits = {

@@ -165,7 +165,7 @@ def test_when_no_sentence_is_supported_dropping_them_leaves_the_refusal(seed_ind
 
 def _index_of(tmp_path, embedder, texts):
     from embeddings.indexer import index_documents
-    from qa.records import Document
+    from embeddings.records import Document
 
     documents = [
         Document(name, name, text, str(tmp_path / name), str(hash(text)))

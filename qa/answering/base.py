@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.cleaning import question_language
+from embeddings.cleaning import question_language
 
 # One fixed sentence, so people and programs can tell a refusal from an answer.
 REFUSALS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
+from embeddings.cleaning import question_language, to_simplified
+from embeddings.errors import QAError
 from qa.answering.base import REFUSALS, Draft, OnToken, is_refusal
-from qa.cleaning import question_language, to_simplified
 from qa.config import chat_model_name, prompt_text
-from qa.errors import QAError
 from qa.records import Passage
 
 DEFAULT_TIMEOUT_S = 120.0

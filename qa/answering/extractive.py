@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embeddings.chunking import sentence_spans
+from embeddings.cleaning import has_cjk, matching_form
 from embeddings.embedders import Embedder
 from qa.answering.base import Draft, OnToken, refusal
-from qa.chunking import sentence_spans
-from qa.cleaning import has_cjk, matching_form
 from qa.records import Passage
 
 # Question words and particles say what is asked, not what the answer sentence contains.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from qa.records import Chunk, Document
+from embeddings.records import Chunk, Document
 
 CHUNKER_VERSION = 1
 

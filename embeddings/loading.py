@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.cleaning import clean_text
-from qa.errors import QAError
-from qa.records import Document
+from embeddings.cleaning import clean_text
+from embeddings.errors import QAError
+from embeddings.records import Document
 
 SUFFIXES = (".txt", ".md")
 _LONGEST_TITLE = 100
