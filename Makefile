@@ -1,18 +1,20 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
+# Every install takes the versions the suite was tested with (make lock writes them).
+LOCKED := -c requirements.lock
 QUESTION ?= 镇江提出哪一年实现碳峰值？
 
-.PHONY: install install-dev demo test lint bench install-local local-model bench-local test-local
+.PHONY: install install-dev demo test lint lock bench install-local local-model bench-local test-local
 
 # torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
 # pip would fetch the newest CUDA build, several GB.
 install:
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e .
+	$(PIP) install -q $(LOCKED) torch==2.13.0
+	$(PIP) install -q $(LOCKED) -e .
 
 install-dev:
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q $(LOCKED) torch==2.13.0
+	$(PIP) install -q $(LOCKED) -e ".[dev]"
 
 # Installs, indexes the bundled seeds on first use and answers a sample question, offline.
 demo: install
@@ -24,10 +26,18 @@ test: install-dev
 lint: install-dev
 	ruff check . && ruff format --check .
 
+# Resolves every extra for Linux, macOS and Windows, x86-64 and arm64, Python 3.11 and newer, at
+# the newest versions pyproject.toml's ranges allow (lock-pins.txt holds what must not move), into
+# requirements.lock. Run it to upgrade, then make test before committing the new lock.
+lock:
+	$(PIP) install -q "uv>=0.5"
+	$(PYTHON) -m uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--fork-strategy fewest -c lock-pins.txt -o requirements.lock
+
 # Every benchmark (about an hour on 2 cores); figures to bench/results.json, see docs/BENCHMARKS.md.
 bench:
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,peer]"
+	$(PIP) install -q $(LOCKED) torch==2.13.0
+	$(PIP) install -q $(LOCKED) -e ".[dev,peer]"
 	$(PYTHON) bench/run_all.py
 
 # The optional local chat model (qa/local_model.py), never part of test or CI: the first install
@@ -45,8 +55,8 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF \
 	$(if $(filter avx_vnni,$(CPU_FLAGS)),-DGGML_AVX_VNNI=ON)
 
 install-local:
-	$(PIP) install -q torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q -e ".[local]"
+	$(PIP) install -q $(LOCKED) torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q $(LOCKED) -e ".[local]"
 
 # Serves it on 127.0.0.1:8080 until Ctrl-C and prints the two variables that point qa at it.
 local-model: install-local
