@@ -28,7 +28,9 @@ import ingest  # noqa: E402
 import quality  # noqa: E402
 import query_scale  # noqa: E402
 import refusal  # noqa: E402
+import retrieval_margins  # noqa: E402
 import support_check  # noqa: E402
+import vector_stability  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SIDE_BY_SIDE = ("recall@1", "recall@5", "mrr", "index_seconds", "retrieval_ms_p50")
@@ -60,6 +62,8 @@ def main() -> None:
         "fusion": lambda: fusion.run(args.quick, cmrc_index),
         "refusal": lambda: refusal.run(args.quick, cmrc_index),
         "support_check": lambda: support_check.run(args.quick, cmrc_index),
+        "retrieval_margins": lambda: retrieval_margins.run(cmrc_index, args.quick),
+        "vector_stability": lambda: vector_stability.run(20 if args.quick else 60, {}),
         "followup": lambda: followup.run(quick=args.quick, cmrc_index=cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
     }

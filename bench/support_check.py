@@ -29,6 +29,7 @@ import numpy as np
 from qa.retrieval import Retriever
 from qa.support import (
     MIN_OVERLAP,
+    MIN_SIMILARITY,
     embedding_similarity,
     names,
     names_agree,
@@ -39,6 +40,9 @@ from qa.support import (
 
 OVERLAPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 SIMILARITIES = (0.78, 0.80, 0.82, 0.84, 0.86)
+# Scores this close to a threshold are the decisions a machine's rounding could flip
+# (bench/vector_stability.py measures how far it moves them).
+MARGIN = 0.01
 _ASKED = re.compile(
     r"哪一年|哪一天|哪些|哪个|哪里|哪儿|哪国|什么样的|什么|多少|几号|几个|几|谁|如何|怎么样|怎样|为什么"
 )
@@ -80,6 +84,23 @@ def _verdicts(claim: str, passage, document: str, thresholds, check_names=True) 
     return [agree and score >= t for t in thresholds]
 
 
+def margins(scores: list[float], right: list[bool], threshold: float) -> dict:
+    """How a threshold's decisions hold when the scores move: the share of calibration scores
+    within MARGIN of it, and the share judged right at the threshold and MARGIN either side.
+    right[i]: whether score i should be at or above the threshold."""
+    values, should = np.asarray(scores), np.asarray(right)
+    judged = {
+        f"{t:.2f}": round(float(np.mean((values >= t) == should)), 3)
+        for t in (threshold - MARGIN, threshold, threshold + MARGIN)
+    }
+    near = np.abs(values - threshold) <= MARGIN
+    return {
+        "within_margin": int(near.sum()),
+        "within_margin_share": round(float(near.mean()), 3),
+        "judged_right": judged,
+    }
+
+
 def _changed_name(claim: str, evidence: str, pool: list[str]) -> str | None:
     """The claim with its first name swapped for one of the pool the evidence does not hold."""
     found = sorted(names(claim), key=claim.find)
@@ -104,6 +125,8 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         # at MIN_OVERLAP, with and without the name rule
         name_rule: dict[str, dict[str, list[bool]]] = {"with": {}, "without": {}}
         claims = [claim_of(q.question, q.answers[0]) for q in zh]
+        # (wording overlap, should be supported) where the number and name rules let it decide
+        overlaps: list[tuple[float, bool]] = []
 
         def document_of(passage) -> str:
             return f"{passage.title}\n{retriever.store.document_text(passage.doc_id)}"
@@ -126,6 +149,8 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
                 cases.append(("wrong passage", claim, wrong, False))
             for kind, text, passage, supported in cases:
                 document = document_of(passage)
+                if numbers_agree(text, passage.text) and names_agree(text, document):
+                    overlaps.append((overlap(text, passage.text), supported))
                 kinds[kind].append(
                     [v == supported for v in _verdicts(text, passage, document, OVERLAPS)]
                 )
@@ -155,6 +180,14 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             ),
         }
     figures["english_claims"] = {k: len(v) for k, v in english.items()}
+    figures["margins"] = {
+        f"MIN_OVERLAP {MIN_OVERLAP}": margins(*zip(*overlaps, strict=True), MIN_OVERLAP),
+        f"MIN_SIMILARITY {MIN_SIMILARITY}": margins(
+            english["right"] + english["wrong passage"],
+            [True] * len(english["right"]) + [False] * len(english["wrong passage"]),
+            MIN_SIMILARITY,
+        ),
+    }
     figures["name_rule"] = {
         rule: {kind: round(float(np.mean(v)), 3) for kind, v in rows.items()}
         for rule, rows in name_rule.items()
@@ -181,6 +214,10 @@ def main() -> None:
     print(f"English claims, by minimum similarity ({figures['english_claims']})")
     for threshold, row in figures["similarity"].items():
         print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    print(f"decisions within ±{MARGIN} of each threshold, and judged right at it and either side")
+    for name, row in figures["margins"].items():
+        judged = "  ".join(f"{t}: {v:.3f}" for t, v in row["judged_right"].items())
+        print(f"  {name:>20}  {row['within_margin']} ({row['within_margin_share']:.3f})  {judged}")
 
 
 if __name__ == "__main__":
