@@ -246,7 +246,9 @@ def index(
 
 def _files_summary(formats, pages: int, ocr_pages: int, skipped: int) -> str:
     """files: 2 pdf, 1 docx; 215 pages (1 by OCR); 1 skipped"""
-    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(formats.items(), key=lambda kv: -kv[1]))
+    kinds = ", ".join(
+        f"{n} {kind}" for kind, n in sorted(formats.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
     by_ocr = f" ({ocr_pages} by OCR)" if ocr_pages else ""
     return f"files: {kinds or 'none'}; {pages} pages{by_ocr}; {skipped} skipped"
 

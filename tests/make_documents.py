@@ -350,8 +350,8 @@ def make_docx(path: Path) -> Made:
         ["华南市统计公报", first, split_text, *items, population, after],
         extra={
             "rows": [
-                "指标: GDP; 2022年: 3923亿元; 2023年: 4127亿元",
-                "指标: 常住人口; 2022年: 854万人; 2023年: 862万人",
+                "指标：GDP，2022年：3923亿元，2023年：4127亿元",
+                "指标：常住人口，2022年：854万人，2023年：862万人",
             ],
             "header": "华南市统计局内部资料",
             "section_of": {population: "华南市统计公报 > 二、人口"},
@@ -387,7 +387,7 @@ def make_pptx(path: Path) -> Made:
     return Made(
         path,
         ["数字经济核心产业增加值达到九百亿元。", "建成5G基站两万一千个。", notes],
-        pages={"建成5G基站两万一千个。": 2, notes: 2, "项目: 智算中心; 投资: 45亿元": 3},
+        pages={"建成5G基站两万一千个。": 2, notes: 2, "项目：智算中心，投资：45亿元": 3},
     )
 
 
@@ -414,12 +414,12 @@ def make_xlsx(path: Path) -> Made:
     return Made(
         path,
         [
-            "指标: GDP; 2019: 4127亿元; 2020: 4302亿元; 2021: 4590亿元",
-            "指标: 人均收入; 2019: 52000; 2020: 53800; 2021: 56100.5",
-            "项目: 数据来源; 内容: 华南市统计局",
+            "指标：GDP，2019：4127亿元，2020：4302亿元，2021：4590亿元",
+            "指标：人均收入，2019：52000，2020：53800，2021：56100.5",
+            "项目：数据来源，内容：华南市统计局",
         ],
         extra={
-            "row_of": {"指标: GDP; 2019: 4127亿元; 2020: 4302亿元; 2021: 4590亿元": ("经济指标", 2)}
+            "row_of": {"指标：GDP，2019：4127亿元，2020：4302亿元，2021：4590亿元": ("经济指标", 2)}
         },
     )
 
@@ -427,7 +427,7 @@ def make_xlsx(path: Path) -> Made:
 def make_csv(path: Path) -> Made:
     with path.open("w", encoding="gb18030", newline="") as handle:
         csv.writer(handle).writerows(ECONOMY[:3])
-    return Made(path, ["指标: 常住人口; 2019: 845万人; 2020: 850万人; 2021: 854万人"])
+    return Made(path, ["指标：常住人口，2019：845万人，2020：850万人，2021：854万人"])
 
 
 ARTICLE = [
@@ -529,7 +529,8 @@ def make_epub(path: Path) -> Made:
 
 SCANNED = [
     "华南市二〇二三年度财政决算报告",
-    "全市一般公共预算收入完成三百八十六亿元，增长百分之六点一。",
+    "全市一般公共预算收入完成三百八十六亿元，增长百分之六点一，其中税收收入二百七十一亿元，"
+    "占一般公共预算收入的比重为百分之七十点二。",
     "教育、科技、卫生健康等重点领域支出得到有力保障。",
     "政府债务风险总体可控，债务率保持在合理区间。",
 ]
@@ -549,11 +550,18 @@ def make_scanned(folder: Path, dpi: int = 200) -> tuple[Made, Made]:
     image = Image.new("L", (round(PAGE_WIDTH * scale), round(PAGE_HEIGHT * scale)), 255)
     draw = ImageDraw.Draw(image)
     y = 110 * scale
-    for n, line in enumerate(SCANNED):
+    width = (PAGE_WIDTH - 2 * MARGIN) * scale
+    for n, paragraph in enumerate(SCANNED):
         size = (20.0 if n == 0 else 15.0) * scale
         font = ImageFont.truetype(str(SCAN_FONT), round(size))
-        draw.text((MARGIN * scale, y), line, font=font, fill=30)
-        y += size * 2.2
+        line = ""
+        for char in paragraph + "\n":
+            if char == "\n" or font.getlength(line + char) > width:
+                draw.text((MARGIN * scale, y), line, font=font, fill=30)
+                y += size * 1.6
+                line = ""
+            line += char.strip()
+        y += size * 0.8
     png = folder / "scan.png"
     image.save(png)
     pdf = folder / "scan.pdf"

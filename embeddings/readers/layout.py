@@ -37,6 +37,7 @@ MARGIN_SHARE = 0.1
 # A line seen in the margin of at least this share of the pages (and on two or more) repeats.
 RUNNING_SHARE = 0.5
 _FIRST_WORD = re.compile(rf"[{_WIDE}]|[^\s{_WIDE}]+")
+_SENTENCE_STOP = re.compile(r"[。！？!?][”’」』）)]*$")
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,14 @@ def paragraphs(pages: list[Page]) -> list[tuple[int, list[str], bool]]:
                 text = tidy_spaces(line.text.strip())
                 if not text:
                     continue
-                if previous is not None:
+                # OCR boxes are a few pixels off either way, too coarse to tell a full line from
+                # one a character short: there a line ending a sentence ends its paragraph.
+                stopped = (
+                    page.ocr
+                    and previous is not None
+                    and _SENTENCE_STOP.search(previous[0].text.strip()) is not None
+                )
+                if previous is not None and not stopped:
                     before, before_column = previous
                     gap_ok = (
                         n == 0

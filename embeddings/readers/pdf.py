@@ -6,6 +6,7 @@ text, not of its pages (bench/ingest_formats.py measures it).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from embeddings.readers import ocr
@@ -19,10 +20,24 @@ SCANNED_MAX_CHARS = 20
 _PDFIUM_HYPHEN_JOIN = "\ufffe"
 
 
-def _why(exc: Exception) -> str:
-    if "password" in str(exc).lower():
+_SNIFFED_BYTES = 8 << 20
+_NO_PAGES = re.compile(
+    rb"/Type\s*/Pages\b.{0,200}?/Count\s+0\b|/Count\s+0\b.{0,200}?/Type\s*/Pages\b", re.S
+)
+
+
+def _why(exc: Exception, path: Path) -> str:
+    """Why pdfium refused the file. pdfium's own error code can be stale (it is not reset for a
+    document with no pages), so the file's bytes are looked at to tell the cases apart."""
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFFED_BYTES)
+        handle.seek(max(0, path.stat().st_size - _SNIFFED_BYTES))
+        tail = handle.read()
+    if b"/Encrypt" in head + tail and "password" in str(exc).lower():
         return "encrypted: it needs a password"
-    return f"not a readable PDF (corrupted or truncated: {exc})"
+    if _NO_PAGES.search(head) and not re.search(rb"/Type\s*/Page\b(?!s)", head):
+        return "a PDF with no pages"
+    return "not a readable PDF (corrupted or truncated)"
 
 
 def _text_lines(page) -> list[Line]:
@@ -76,7 +91,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
-        raise UnreadableFile(_why(exc)) from None
+        raise UnreadableFile(_why(exc, path)) from None
     pages: list[Page] = []
     unread = 0
     try:
