@@ -217,6 +217,7 @@ def make_report_pdf(
     blocks: list[tuple[str, str]] = REPORT,
     two_columns: bool = True,
     title: str = TITLE,
+    max_pages: int | None = None,
 ) -> Made:
     """A Chinese report: running header, "- n -" footer, a two-column page 2, a hyphenated
     English line break, paragraphs flowing across columns and pages with a first-line indent."""
@@ -240,6 +241,7 @@ def make_report_pdf(
         canvas.drawCentredString(PAGE_WIDTH / 2, MARGIN - 30, f"- {page} -")
         canvas.showPage()
 
+    drawn = [title]  # the paragraphs drawn whole, before max_pages ran out
     start_page()
     title_width = _width(title, 18)
     _draw(canvas, title, (PAGE_WIDTH - title_width) / 2, top, 18)
@@ -260,6 +262,8 @@ def make_report_pdf(
         while rest:
             if y < bottom:
                 frame_index += 1
+                if frame_index >= len(frames) and page == max_pages:
+                    break
                 if frame_index >= len(frames):
                     end_page()
                     page += 1
@@ -282,30 +286,34 @@ def make_report_pdf(
             _draw(canvas, line.strip(), x + indent, y, size)
             first = False
             y -= LEADING if kind != "heading" else LEADING + 4
+        if rest:
+            break
+        if text:
+            drawn.append(plain)
     end_page()
     canvas.save()
-    paragraphs = [text.replace(SOFT_HYPHEN, "") for kind, text in blocks if text]
-    return Made(path, [title, *paragraphs], pages, {"pages": page, "hyphenated": hyphenated})
+    whole = {s for p in drawn for s in sentences(p)}
+    pages = {s: n for s, n in pages.items() if s in whole}
+    return Made(path, drawn, pages, {"pages": page, "hyphenated": hyphenated})
 
 
 def long_report(pages: int) -> list[tuple[str, str]]:
     """Enough of the report, numbered section by section, to fill about `pages` pages."""
     blocks = []
     section = 0
-    while len(blocks) < pages * 4:
+    while len(blocks) < pages * 10:
         section += 1
         for kind, text in REPORT:
             if kind == "heading":
-                blocks.append((kind, f"第{section}部分 {text}"))
+                blocks.append((kind, f"{text}（第{section}部分）"))
             elif kind == "body":
                 blocks.append((kind, text.replace("全市", f"第{section}片区")))
     return blocks
 
 
 def make_long_pdf(path: Path, pages: int) -> Made:
-    """A report of about `pages` full-width pages, for speed and memory."""
-    made = make_report_pdf(path, long_report(pages), two_columns=False)
-    return made
+    """The report flowed over `pages` full-width pages, for speed and memory."""
+    return make_report_pdf(path, long_report(pages), two_columns=False, max_pages=pages)
 
 
 def make_docx(path: Path) -> Made:

@@ -345,7 +345,25 @@ def test_indexing_skips_bad_files_names_them_and_exits_3(tmp_path):
     assert "Traceback" not in result.output
 
 
+needs_scan_font = pytest.mark.skipif(
+    not made_by.SCAN_FONT.exists(),
+    reason=f"drawing a scanned page needs {made_by.SCAN_FONT} (apt-get install fonts-wqy-microhei)",
+)
+
+
+@needs_scan_font
+def test_without_the_ocr_extra_a_scan_is_skipped_naming_the_extra(tmp_path, monkeypatch):
+    from embeddings.readers import ocr
+
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    image, scanned = made_by.make_scanned(tmp_path)
+    for path in (image.path, scanned.path):
+        with pytest.raises(UnreadableFile, match=r"pip install 'qa\[ocr\]'"):
+            load_file(path, "scan")
+
+
 @pytest.mark.slow
+@needs_scan_font
 def test_a_scanned_pdf_is_read_by_ocr_and_cited_by_page(tmp_path, embedder):
     from embeddings.indexer import build_index
     from qa import answer
@@ -362,8 +380,45 @@ def test_a_scanned_pdf_is_read_by_ocr_and_cited_by_page(tmp_path, embedder):
 
 
 @pytest.mark.slow
+@needs_scan_font
 def test_an_image_is_read_by_ocr(tmp_path):
     image, _ = made_by.make_scanned(tmp_path)
     doc = load_file(image.path, "scan")
     assert doc.kind == "image" and doc.ocr_pages == 1
     assert made_by.SCANNED[1] in doc.text
+
+
+def test_the_chat_model_sees_where_each_passage_sits():
+    from embeddings.records import Location
+    from qa.answering.chat_model import format_passages
+    from qa.records import Passage
+
+    passages = [
+        Passage(
+            1,
+            "r",
+            "政府工作报告",
+            "全市将新建城市公园十二座。",
+            0,
+            13,
+            1.0,
+            location=Location(page=3),
+        ),
+        Passage(
+            2,
+            "s",
+            "指标",
+            "指标：GDP，2019：4127亿元",
+            0,
+            18,
+            0.5,
+            location=Location(sheet="经济指标", row=2),
+        ),
+        Passage(3, "t", "镇江", "镇江提出2020年实现碳峰值。", 0, 14, 0.4),
+    ]
+    headers = [block.split("\n")[0] for block in format_passages(passages).split("\n\n")]
+    assert headers == [
+        "[1] 《政府工作报告》 p. 3",
+        "[2] 《指标》 sheet 经济指标, row 2",
+        "[3] 《镇江》",
+    ]

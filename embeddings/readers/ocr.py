@@ -28,10 +28,11 @@ def available() -> bool:
 def _engine():
     if not available():
         raise UnreadableFile(MISSING)
-    # rapidocr logs every model it loads, and every blank image, at INFO and WARNING.
-    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     from rapidocr import RapidOCR
 
+    # rapidocr logs every model it loads, and every blank image, at INFO and WARNING; its
+    # logger's level is set when rapidocr is imported, so this comes after.
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     return RapidOCR()
 
 
