@@ -253,6 +253,33 @@ def _files_summary(formats, pages: int, ocr_pages: int, skipped: int) -> str:
     return f"files: {kinds or 'none'}; {pages} pages{by_ocr}; {skipped} skipped"
 
 
+@app.command()
+@_user_errors
+def show(
+    doc_id: Annotated[str, typer.Argument(help="A document id, as citations and --json give it.")],
+    index_path: IndexOption = None,
+) -> None:
+    """Print the text the index holds for a document, page by page (slide, sheet, section)."""
+    from embeddings.store import IndexStore
+    from qa.config import index_dir
+
+    store = IndexStore.open(index_dir(index_path))
+    doc = store.document(doc_id) if doc_id in store.manifest.documents else None
+    if doc is None:
+        raise QAError(f"no document {doc_id!r} in the index at {store.root}")
+    _print_document(doc)
+
+
+def _print_document(doc) -> None:
+    counted = f", {doc.pages} pages" + (f", {doc.ocr_pages} by OCR" if doc.ocr_pages else "")
+    print(f"== {doc.source} ({doc.kind}{counted if doc.pages else ''}, title 「{doc.title}」) ==")
+    for heading, text in _page_by_page(doc):
+        if heading:
+            print(f"--- {heading} ---")
+        print(text)
+    print()
+
+
 def _dry_run(paths: list[Path]) -> None:
     """Each file's extracted text under its pages (slides, sheets, sections), nothing indexed."""
     from collections import Counter
@@ -274,15 +301,9 @@ def _dry_run(paths: list[Path]) -> None:
             continue
         formats[doc.kind] += 1
         pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
-        counted = f", {doc.pages} pages" + (f", {doc.ocr_pages} by OCR" if doc.ocr_pages else "")
-        print(f"== {path} ({doc.kind}{counted if doc.pages else ''}, title 「{doc.title}」) ==")
         for note in notes:
             _err(f"warning: {path}: {note}")
-        for heading, text in _page_by_page(doc):
-            if heading:
-                print(f"--- {heading} ---")
-            print(text)
-        print()
+        _print_document(doc)
     for path, why in skipped:
         _err(f"warning: skipped {path}: {why}")
     print(_files_summary(formats, pages, ocr_pages, len(skipped)))

@@ -320,9 +320,22 @@ def test_dry_run_prints_each_page(library):
     )
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "(pdf, 3 pages, title 「2023年华南市政府工作报告」)" in out
+    assert "2023年政府工作报告.pdf (pdf, 3 pages, title 「2023年华南市政府工作报告」)" in out
     assert out.index("--- p. 1 ---") < out.index("--- p. 2 ---") < out.index("--- p. 3 ---")
     assert out.index("--- p. 3 ---") < out.index("全市将新建城市公园十二座")
+
+
+def test_show_prints_what_the_index_holds(library_index):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["show", "数字经济汇报", "--index", str(library_index)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.index("--- slide 2 ---") < result.stdout.index("建成5G基站两万一千个。")
+    missing = runner.invoke(app, ["show", "nope", "--index", str(library_index)])
+    assert missing.exit_code == 1 and "no document 'nope'" in missing.stderr
 
 
 def test_indexing_skips_bad_files_names_them_and_exits_3(tmp_path):
