@@ -60,14 +60,14 @@ def span_location(sections: tuple[Section, ...] | list[Section], start: int, end
     first = touched[0].location
     pages = [p for s in touched for p in (s.location.page, s.location.last_page) if p is not None]
     rows = [r for s in touched for r in (s.location.row, s.location.last_row) if r is not None]
-    sheets = {s.location.sheet for s in touched}
+    # Slides and sheets are never crossed (chunking stops at them): the first one's is the span's.
     return Location(
         page=min(pages) if pages else None,
         last_page=max(pages) if pages and max(pages) != min(pages) else None,
         slide=first.slide,
         sheet=first.sheet,
-        row=min(rows) if rows and len(sheets) == 1 else first.row,
-        last_row=max(rows) if rows and len(sheets) == 1 and max(rows) != min(rows) else None,
+        row=min(rows) if rows else None,
+        last_row=max(rows) if rows and max(rows) != min(rows) else None,
         section=first.section,
     )
 

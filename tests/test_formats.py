@@ -399,6 +399,7 @@ def test_an_image_is_read_by_ocr(tmp_path):
     doc = load_file(image.path, "scan")
     assert doc.kind == "image" and doc.ocr_pages == 1
     assert made_by.SCANNED[1] in doc.text
+    assert located(doc, made_by.SCANNED[1]).page == 1
 
 
 def test_the_chat_model_sees_where_each_passage_sits():

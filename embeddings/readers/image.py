@@ -1,4 +1,5 @@
-"""Images (.png, .jpg, .tif…), read by OCR; each frame of a multi-page TIFF is a page."""
+"""Images (.png, .jpg, .tif…), read by OCR: an image is a page, each frame of a multi-page TIFF
+one more."""
 
 from __future__ import annotations
 
@@ -26,10 +27,8 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
         pages.append(Page(number, ocr.read_lines(np.asarray(frame)), frame.height, ocr=True))
         if progress:
             progress(number, len(frames))
-    several = len(frames) > 1
     blocks = [
-        Block("\n".join(texts), Location(page=number if several else None))
-        for number, texts, _ in paragraphs(pages)
+        Block("\n".join(texts), Location(page=number)) for number, texts, _ in paragraphs(pages)
     ]
     if not blocks:
         raise UnreadableFile("no text found in the image (OCR)")
