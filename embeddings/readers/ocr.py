@@ -7,7 +7,6 @@ that extra; nothing else changes.
 from __future__ import annotations
 
 import importlib.util
-import logging
 from functools import lru_cache
 
 from embeddings.readers.base import UnreadableFile
@@ -30,10 +29,8 @@ def _engine():
         raise UnreadableFile(MISSING)
     from rapidocr import RapidOCR
 
-    # rapidocr logs every model it loads, and every blank image, at INFO and WARNING; its
-    # logger's level is set when rapidocr is imported, so this comes after.
-    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-    return RapidOCR()
+    # rapidocr logs every model it loads, and every blank image, at INFO and WARNING.
+    return RapidOCR(params={"Global.log_level": "error"})
 
 
 def read_lines(image) -> list[Line]:
