@@ -210,15 +210,15 @@ def index(
     try:
         with _progress_bar() as bar:
             embedding = bar.add_task("embedding chunks", total=None, visible=False)
-            pages = {}
+            file_bar = {}  # the file being read now → its bar, which counts its pages
 
             def reading(path: Path, done: int, total: int) -> None:
-                if path not in pages:
-                    for task in pages.values():
+                if path not in file_bar:
+                    for task in file_bar.values():
                         bar.remove_task(task)
-                    pages.clear()
-                    pages[path] = bar.add_task(f"reading {path.name}", total=total)
-                bar.update(pages[path], completed=done, total=total)
+                    file_bar.clear()
+                    file_bar[path] = bar.add_task(f"reading {path.name}", total=total)
+                bar.update(file_bar[path], completed=done, total=total)
 
             report = build_index(
                 root,
