@@ -25,6 +25,7 @@ import extractive_threshold  # noqa: E402
 import followup  # noqa: E402
 import fusion  # noqa: E402
 import ingest  # noqa: E402
+import ingest_formats  # noqa: E402
 import quality  # noqa: E402
 import query_scale  # noqa: E402
 import refusal  # noqa: E402
@@ -66,6 +67,7 @@ def main() -> None:
         "vector_stability": lambda: vector_stability.run(20 if args.quick else 60, {}),
         "followup": lambda: followup.run(quick=args.quick, cmrc_index=cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
+        "ingest_formats": lambda: ingest_formats.run(pages=50 if args.quick else 500),
     }
     try:
         import peer_langchain

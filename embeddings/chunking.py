@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 
-from embeddings.records import Chunk, Document
+from embeddings.records import Chunk, Document, Section, span_location
 
 CHUNKER_VERSION = 1
 
@@ -62,20 +63,53 @@ def sentence_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]
     return spans
 
 
+def _hard_breaks(sections: tuple[Section, ...]) -> list[int]:
+    """Offsets where a new slide or sheet begins: no chunk reaches across one, since a passage
+    from two slides would be cited as one. Pages are no such break: text flows on."""
+    breaks = []
+    for before, after in zip(sections, sections[1:], strict=False):
+        a, b = before.location, after.location
+        if (a.slide, a.sheet) != (b.slide, b.sheet):
+            breaks.append(after.start)
+    return breaks
+
+
+def _overlapping(
+    sections: tuple[Section, ...], ends: list[int], start: int, end: int
+) -> tuple[Section, ...]:
+    """The sections text[start:end] touches; `ends` (sections are in text order, apart) lets a
+    sheet of ten thousand rows be searched, not scanned, for each chunk."""
+    first = last = bisect.bisect_right(ends, start)
+    while last < len(sections) and sections[last].start < end:
+        last += 1
+    return sections[first:last]
+
+
 def chunk_document(doc: Document, size: int = CHUNK_CHARS) -> list[Chunk]:
     """Greedy packing of whole sentences up to `size` characters, one sentence shared with the next."""
     spans = sentence_spans(doc.text, limit=size)
+    breaks = _hard_breaks(doc.sections)
+    region = [bisect.bisect_right(breaks, start) for start, _ in spans]
+    ends = [s.end for s in doc.sections]
     chunks = []
     i = 0
     while i < len(spans):
         j = i
-        while j + 1 < len(spans) and spans[j + 1][1] - spans[i][0] <= size:
+        while (
+            j + 1 < len(spans)
+            and region[j + 1] == region[i]
+            and spans[j + 1][1] - spans[i][0] <= size
+        ):
             j += 1
         start, end = spans[i][0], spans[j][1]
-        chunks.append(Chunk(doc.doc_id, doc.title, doc.text[start:end], start, end))
+        sections = _overlapping(doc.sections, ends, start, end)
+        location = span_location(sections, start, end)
+        chunks.append(
+            Chunk(doc.doc_id, doc.title, doc.text[start:end], start, end, location, sections)
+        )
         if j + 1 >= len(spans):
             break
         # Overlap by the last sentence only when it leaves room for new text in the next chunk.
-        overlap = j > i and spans[j + 1][1] - spans[j][0] <= size
+        overlap = j > i and region[j + 1] == region[j] and spans[j + 1][1] - spans[j][0] <= size
         i = j if overlap else j + 1
     return chunks

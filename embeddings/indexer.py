@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from embeddings.cleaning import CLEANER_VERSION
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.lexical import TOKENIZER_VERSION, tokenize
-from embeddings.loading import find_files, load_file
+from embeddings.loading import file_hash, find_files, load_file, unsupported_reason
 from embeddings.records import Chunk, Document
 from embeddings.store import IndexMismatch, IndexStore, Manifest, check_recipe, write_generation
 
@@ -28,6 +29,10 @@ CROSSLINGUAL = "use-m3"
 
 # progress(done, total) is called as chunks are embedded
 Progress = Callable[[int, int], None]
+# reading(path, done, total) is called as each page (slide, sheet…) of a file is read
+ReadingProgress = Callable[[Path, int, int], None]
+# warn(line) hears each file skipped and each file read only in part, as it happens
+Warn = Callable[[str], None]
 
 
 @dataclass
@@ -38,7 +43,16 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)  # doc_ids whose content hash was seen
     removed: list[str] = field(default_factory=list)  # doc_ids whose files are gone
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what was not read)
+    formats: Counter = field(default_factory=Counter)  # files of this run by format (pdf: 3)
+    pages: int = 0  # PDF pages and images of this run's files
+    ocr_pages: int = 0  # of those, read by OCR
     seconds: float = 0.0
+
+    def count(self, doc: Document) -> None:
+        self.formats[doc.kind] += 1
+        self.pages += doc.pages
+        self.ocr_pages += doc.ocr_pages
 
 
 def recipe(embedder_name: str, dim: int) -> Manifest:
@@ -135,20 +149,38 @@ def build_index(
     embedder: Embedder | str | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
+    reading: ReadingProgress | None = None,
+    warn: Warn | None = None,
 ) -> IndexReport:
     """Index `paths` into `root`, refreshing every document already there.
 
-    Unchanged documents (same content hash, same recipe) keep their vectors; documents whose
-    files are gone are dropped; nothing else already indexed is lost.
+    Unchanged files (same content hash, same recipe) are not read again: their documents and
+    vectors are taken from the index. Documents whose files are gone are dropped; nothing else
+    already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
+    `warn` as it happens.
     """
     started = time.perf_counter()
     report = IndexReport()
     existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
+    reusable = existing if existing and not rebuild else None
+
+    def skip(path: Path, why: str) -> None:
+        report.skipped.append((str(path), why))
+        if warn:
+            warn(f"skipped {path}: {why}")
+
+    def partly(path: Path, message: str) -> None:
+        report.warnings.append((str(path), message))
+        if warn:
+            warn(f"{path}: {message}")
 
     known_sources = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
-    files = find_files(paths)
+    found = find_files(paths)
+    for path in found.unsupported:
+        skip(path, unsupported_reason(path))
+    files = found.files
     given = {str(p.resolve()) for p, _ in files}
     for source, doc_id in known_sources.items():
         if source in given:
@@ -161,14 +193,35 @@ def build_index(
     documents: list[Document] = []
     for path, doc_id in _assign_doc_ids(files, known_sources):
         try:
-            documents.append(load_file(path, doc_id))
+            doc = _unchanged(reusable, path, doc_id) or load_file(
+                path,
+                doc_id,
+                progress=(lambda done, total, path=path: reading(path, done, total))
+                if reading
+                else None,
+                warn=lambda message, path=path: partly(path, message),
+            )
         except (OSError, ValueError) as exc:
-            report.skipped.append((str(path), str(exc)))
+            skip(path, str(exc))
+            continue
+        documents.append(doc)
+        report.count(doc)
     if not documents:
         if not paths:
             raise QAError("nothing to index: name the files or folders to index")
-        raise QAError("no readable .txt or .md documents in " + ", ".join(map(str, paths)))
+        raise QAError("no readable documents in " + ", ".join(map(str, paths)))
     return _write(root, existing, embedder, wanted, rebuild, documents, report, progress, started)
+
+
+def _unchanged(reusable: IndexStore | None, path: Path, doc_id: str) -> Document | None:
+    """The indexed document of a file whose bytes have not changed since, so that a scanned
+    PDF is not read by OCR again."""
+    entry = reusable.manifest.documents.get(doc_id) if reusable else None
+    if entry is None or entry.source != str(path.resolve()):
+        return None
+    if file_hash(path) != entry.content_hash:
+        return None
+    return reusable.document(doc_id)
 
 
 def index_documents(

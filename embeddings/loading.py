@@ -1,23 +1,34 @@
-"""Files and folders → cleaned Documents. Unreadable files are reported and skipped, never fatal."""
+"""Files and folders → cleaned Documents with located sections. Unreadable files are reported
+and skipped, never fatal."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embeddings.cleaning import clean_text
 from embeddings.errors import QAError
-from embeddings.records import Document
+from embeddings.records import Document, Location, Section
 
-SUFFIXES = (".txt", ".md")
 _LONGEST_TITLE = 100
+_HASH_BLOCK = 1 << 20
+
+# warn(message) hears what a reader read only in part (scanned pages left without OCR, say)
+Warn = Callable[[str], None]
 
 
 @dataclass
 class Loaded:
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+@dataclass
+class Found:
+    files: list[tuple[Path, str]]  # (file, doc_id) of every file of a format qa reads
+    unsupported: list[Path]  # the other files met, which are skipped with a warning
 
 
 def decode(data: bytes) -> str:
@@ -45,40 +56,109 @@ def _title(text: str, fallback: str) -> str:
     return fallback
 
 
-def load_file(path: Path, doc_id: str) -> Document:
-    data = path.read_bytes()
-    text = clean_text(decode(data))
+def file_hash(path: Path) -> str:
+    """sha256 of the file, read a megabyte at a time: a large PDF is never held whole."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble(blocks) -> tuple[str, tuple[Section, ...]]:
+    """The cleaned text of a file's blocks and the span of each location in it. Each block is
+    cleaned on its own, so every offset is one in the final text; neighbours in the same place
+    share one section."""
+    parts: list[str] = []
+    sections: list[Section] = []
+    length = 0
+    for block in blocks:
+        text = clean_text(block.text)
+        if not text:
+            continue
+        if parts:
+            parts.append(block.joins)
+            length += len(block.joins)
+        if sections and sections[-1].location == block.location:
+            sections[-1] = Section(sections[-1].start, length + len(text), block.location)
+        else:
+            sections.append(Section(length, length + len(text), block.location))
+        parts.append(text)
+        length += len(text)
+    located = tuple(s for s in sections if s.location != Location())
+    return "".join(parts), located
+
+
+def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) -> Document:
+    """Read one file of any supported format. Raises UnreadableFile (a ValueError) or OSError,
+    whose message says why; progress(done, total) counts its pages as they are read."""
+    from embeddings import readers
+
+    try:
+        extracted = readers.read(path, progress)
+    except (readers.UnreadableFile, OSError):
+        raise
+    except Exception as exc:  # a library choking on a malformed file costs that file, not the run
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise readers.UnreadableFile(f"could not be read ({detail})") from None
+    text, sections = assemble(extracted.blocks)
     if not text:
-        raise ValueError("empty file")
+        raise readers.UnreadableFile("no text in the file")
+    for message in extracted.warnings:
+        if warn:
+            warn(message)
     return Document(
         doc_id=doc_id,
-        title=_title(text, path.stem),
+        title=extracted.title or _title(text, path.stem),
         text=text,
         source=str(path.resolve()),
-        content_hash=hashlib.sha256(data).hexdigest(),
+        content_hash=file_hash(path),
+        sections=sections,
+        kind=extracted.kind,
+        pages=extracted.pages,
+        ocr_pages=extracted.ocr_pages,
     )
 
 
-def find_files(paths: list[Path]) -> list[tuple[Path, str]]:
-    """(file, doc_id) pairs; a doc_id is the file's path below the folder given, without suffix."""
-    found = []
+def _hidden(path: Path, root: Path) -> bool:
+    """Dot files and folders (.git, .DS_Store) and Office's lock files (~$report.docx)."""
+    parts = path.relative_to(root).parts
+    return any(p.startswith(".") for p in parts) or path.name.startswith("~$")
+
+
+def find_files(paths: list[Path]) -> Found:
+    """Files qa reads, as (file, doc_id): a doc_id is the file's path below the folder given,
+    without suffix; and the files of other types it met."""
+    from embeddings.readers import SUFFIXES
+
+    found = Found([], [])
     for root in paths:
         if not root.exists():
             raise QAError(f"no such file or folder: {root}")
-        if root.is_file():
-            found.append((root, root.stem))
-            continue
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and path.suffix.lower() in SUFFIXES:
-                found.append((path, path.relative_to(root).with_suffix("").as_posix()))
+        candidates = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in candidates:
+            if not path.is_file() or (path != root and _hidden(path, root)):
+                continue
+            if path.suffix.lower() not in SUFFIXES:
+                found.unsupported.append(path)
+            elif path == root:
+                found.files.append((root, root.stem))
+            else:
+                found.files.append((path, path.relative_to(root).with_suffix("").as_posix()))
     return found
+
+
+def unsupported_reason(path: Path) -> str:
+    return f"unsupported file type {path.suffix.lower() or '(no suffix)'}"
 
 
 def load_documents(paths: list[Path]) -> Loaded:
     loaded = Loaded()
-    for path, doc_id in find_files(paths):
+    found = find_files(paths)
+    for path, doc_id in found.files:
         try:
             loaded.documents.append(load_file(path, doc_id))
         except (OSError, ValueError) as exc:
             loaded.skipped.append((str(path), str(exc)))
+    loaded.skipped += [(str(p), unsupported_reason(p)) for p in found.unsupported]
     return loaded

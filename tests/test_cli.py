@@ -43,9 +43,11 @@ def test_ask_json_has_every_documented_field(seed_index):
     assert data["backend"] == "extractive" and data["abstained"] is False
     assert "56.5%" in data["answer"]
     assert len(data["passages"]) == 3
-    assert set(data["passages"][0]) == {"n", "doc_id", "title", "text", "score"}
+    located = {"page", "last_page", "slide", "sheet", "row", "last_row", "section", "source"}
+    assert set(data["passages"][0]) == {"n", "doc_id", "title", "text", "score"} | located
     citation = data["citations"][0]
-    assert set(citation) == {"n", "doc_id", "title", "quote", "start", "end"}
+    assert set(citation) == {"n", "doc_id", "title", "quote", "start", "end"} | located
+    assert citation["page"] is None and citation["source"].endswith(".txt")  # plain text
     assert citation["quote"] in data["answer"]
     assert data["timings_ms"]["total"] > 0
 
@@ -68,7 +70,7 @@ def test_index_reports_a_summary_and_skips_unchanged_files(tmp_path):
     (docs / "broken.txt").write_bytes(b"\x00\x01\x02binary")
     args = ["index", str(docs), "--index", str(tmp_path / "ix")]
     first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 3, first.output  # indexed, but a file was skipped
     assert "indexed 1 documents, 1 chunks" in first.stdout and "1 embedded" in first.stdout
     assert "warning: skipped" in first.stderr and "broken.txt" in first.stderr
     second = runner.invoke(app, args)

@@ -14,12 +14,17 @@ from qa.records import Passage
 DEFAULT_TIMEOUT_S = 120.0
 
 
+def _header(passage: Passage) -> str:
+    """[n] 《title》 and, for a located passage, where it sits (p. 3, slide 2, 经济指标 row 5)."""
+    where = passage.location.describe()
+    title = f"[{passage.n}] 《{to_simplified(passage.title)}》"
+    return f"{title} {to_simplified(where)}" if where else title
+
+
 def format_passages(passages: list[Passage]) -> str:
     # Simplified characters: small local models read them far better than traditional ones, and
     # they take a fifth fewer tokens (Qwen's tokenizer). Citations still quote the original text.
-    return "\n\n".join(
-        f"[{p.n}] 《{to_simplified(p.title)}》\n{to_simplified(p.text)}" for p in passages
-    )
+    return "\n\n".join(f"{_header(p)}\n{to_simplified(p.text)}" for p in passages)
 
 
 class ChatModelAnswerer:

@@ -1,0 +1,132 @@
+"""PDF with pypdfium2: text layers page by page, scanned pages through OCR.
+
+Pages are opened, read and closed one at a time, so a 500-page report costs the memory of its
+text, not of its pages (bench/ingest_formats.py measures it).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from embeddings.readers import ocr
+from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
+from embeddings.readers.layout import Line, Page, drop_running_lines, joiner, paragraphs
+from embeddings.records import Location
+
+# A page with fewer text-layer characters than this, and an image on it, is a scan.
+SCANNED_MAX_CHARS = 20
+# pdfium's mark where it joined a word hyphenated at a line end (`infor\ufffemation`).
+_PDFIUM_HYPHEN_JOIN = "\ufffe"
+
+
+_SNIFFED_BYTES = 8 << 20
+_NO_PAGES = re.compile(
+    rb"/Type\s*/Pages\b.{0,200}?/Count\s+0\b|/Count\s+0\b.{0,200}?/Type\s*/Pages\b", re.S
+)
+
+
+def _why(exc: Exception, path: Path) -> str:
+    """Why pdfium refused the file. pdfium's own error code can be stale (it is not reset for a
+    document with no pages), so the file's bytes are looked at to tell the cases apart."""
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFFED_BYTES)
+        handle.seek(max(0, path.stat().st_size - _SNIFFED_BYTES))
+        tail = handle.read()
+    if b"/Encrypt" in head + tail and "password" in str(exc).lower():
+        return "encrypted: it needs a password"
+    if _NO_PAGES.search(head) and not re.search(rb"/Type\s*/Page\b(?!s)", head):
+        return "a PDF with no pages"
+    return "not a readable PDF (corrupted or truncated)"
+
+
+def _text_lines(page) -> list[Line]:
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range()
+        last_char = textpage.count_chars() - 1
+        height = page.get_height()
+        lines, start = [], 0
+        for raw in text.split("\r\n"):
+            stripped = raw.strip()
+            if stripped:
+                first = start + len(raw) - len(raw.lstrip())
+                final = start + len(raw.rstrip()) - 1
+                left = textpage.get_charbox(min(first, last_char), loose=True)
+                right = textpage.get_charbox(min(final, last_char), loose=True)
+                lines.append(
+                    Line(
+                        stripped.replace(_PDFIUM_HYPHEN_JOIN, ""),
+                        left=left[0],
+                        right=right[2],
+                        top=height - left[1],
+                        bottom=height - right[1],
+                        size=left[3] - left[1],
+                    )
+                )
+            start += len(raw) + 2
+        return lines
+    finally:
+        textpage.close()
+
+
+def _has_image(page) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
+def _ocr_lines(page) -> list[Line]:
+    import numpy as np
+
+    bitmap = page.render(scale=ocr.DPI / 72, grayscale=True)
+    image = np.asarray(bitmap.to_pil().convert("RGB"))
+    bitmap.close()
+    return ocr.read_lines(image)
+
+
+def read(path: Path, progress: PageProgress | None = None) -> Extracted:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise UnreadableFile(_why(exc, path)) from None
+    pages: list[Page] = []
+    unread = 0
+    try:
+        total = len(pdf)
+        if total == 0:
+            raise UnreadableFile("a PDF with no pages")
+        for index in range(total):
+            page = pdf[index]
+            try:
+                lines = _text_lines(page)
+                height = page.get_height()
+                scanned = sum(len(ln.text) for ln in lines) < SCANNED_MAX_CHARS and _has_image(page)
+                by_ocr = scanned and ocr.available()
+                if by_ocr:
+                    lines = _ocr_lines(page)
+                    height *= ocr.DPI / 72
+                elif scanned:
+                    unread += 1
+            finally:
+                page.close()
+            pages.append(Page(index + 1, lines, height, ocr=by_ocr))
+            if progress:
+                progress(index + 1, total)
+    finally:
+        pdf.close()
+    drop_running_lines(pages)
+    blocks: list[Block] = []
+    for number, texts, continues in paragraphs(pages):
+        joins = joiner(blocks[-1].text, texts[0]) if continues and blocks else "\n"
+        blocks.append(Block("\n".join(texts), Location(page=number), joins))
+    if not blocks:
+        if unread:
+            raise UnreadableFile(f"scanned, with no text layer: {ocr.MISSING}")
+        raise UnreadableFile("no text on any page")
+    warnings = [f"{unread} scanned page(s) not read: {ocr.MISSING}"] if unread else []
+    return Extracted(
+        blocks, "pdf", pages=total, ocr_pages=sum(p.ocr for p in pages), warnings=warnings
+    )
