@@ -49,7 +49,7 @@ def test_binary_empty_and_undecodable_files_are_skipped_with_their_reason(tmp_pa
     assert reasons == {
         "binary.txt": "binary file",
         "empty.txt": "empty file",
-        "garbage.txt": "not UTF-8, GB18030 or Big5 text",
+        "garbage.txt": "not UTF-8, UTF-16/32 (with a byte-order mark), GB18030 or Big5 text",
     }
 
 
