@@ -203,7 +203,8 @@ class Assistant:
             # The model refused, or said nothing its passages back, yet they may hold the answer
             # (small models refuse what they were given): the document's own sentences, which
             # the extractive backend gives only past its calibrated refusal, beat a refusal.
-            fallback = self._extractive().answer(asked, shown, None)
+            data = [p for p in shown if not instructs_assistant(p.text)]
+            fallback = self._extractive().answer(asked, data, None)
             if not fallback.abstained:
                 checked = check_citations(fallback.text, passages)
                 text, citations, sentences = self._supported(
