@@ -363,7 +363,8 @@ def _own_name(name: str) -> bool:
     return (
         name in (MANIFEST, MARKER, LOCK, VECTOR_CACHE)
         or bool(_GENERATION.fullmatch(name))
-        or name.startswith((_STAGING_PREFIX, _MANIFEST_TMP_PREFIX, f"{VECTOR_CACHE}-"))
+        or name.startswith((_STAGING_PREFIX, f"{VECTOR_CACHE}-"))
+        or any(name.startswith(f"{written}.") for written in (f".{MANIFEST}", f".{MARKER}"))
     )
 
 
@@ -375,9 +376,8 @@ def claim_folder(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise NotAnIndexFolder(f"{root} is a file, not an index folder: choose another --index")
     if root.exists():
-        names = [p.name for p in root.iterdir()]
-        earlier_index = MANIFEST in names and all(_own_name(n) for n in names)
-        if names and not earlier_index:
+        # Only qa's names: an index from before markers, or another run claiming it right now.
+        if not all(_own_name(p.name) for p in root.iterdir()):
             raise NotAnIndexFolder(
                 f"{root} already holds files that are not a qa index, and qa writes only into a "
                 "new or empty folder (or one of its own): choose another --index"

@@ -37,6 +37,7 @@ class ChatServer:
         self.delay_s = delay_s
         self.piece_chars = piece_chars
         self.requests: list[dict] = []
+        self.first_request_at: float | None = None  # time.monotonic() when the first one came
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,7 @@ class ChatServer:
                     self.send_error(404)
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.first_request_at = server.first_request_at or time.monotonic()
                 server.requests.append(body)
                 if server.delay_s:
                     time.sleep(server.delay_s)

@@ -3,9 +3,9 @@ Ollama, llama.cpp server), from numbered passages, citing them as [n]."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
+import sys
 import threading
 import time
 
@@ -21,8 +21,6 @@ DEFAULT_TIMEOUT_S = 120.0
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _LEAST_TIME_TO_RETRY_S = 1.0
 CUT_MARK = "[answer cut off]"
-
-log = logging.getLogger("qa")
 
 # A passage's text may carry what looks like a citation marker ([2], 【3】, ［4］): shown as is,
 # the model copies it and the citation checker reads a citation no one made. The same length in
@@ -114,7 +112,8 @@ class ChatModelAnswerer:
                 left = deadline - time.monotonic()
                 if retried or not self._retryable(exc) or left < _LEAST_TIME_TO_RETRY_S:
                     raise QAError(self._say(why)) from None
-                log.warning(self._say(f"({why}; asking once more, {left:.0f} s left)"))
+                # Said, not logged: a user waiting at the prompt should know why it takes longer.
+                print(self._say(f"({why}; asking once more, {left:.0f} s left)"), file=sys.stderr)
                 retried = True
                 continue
             if not text.strip():
@@ -122,49 +121,70 @@ class ChatModelAnswerer:
             return text
 
     def _complete_once(self, messages, on_token: OnToken | None, deadline: float) -> str:
+        """One request, given up at the deadline. Per-read timeouts cannot bound a server that
+        drips a character at a time, so the request runs in a worker that is waited for until
+        the deadline, then abandoned (it shows nothing more and stops at its next read)."""
         left = deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime()
         client = self._openai.OpenAI(
             base_url=self.base_url, api_key=self._key, timeout=left, max_retries=0
         )
-        # Per-read timeouts cannot bound a server that drips a character at a time: at the
-        # deadline the connection is closed under the read.
-        timer = threading.Timer(left, client.close)
-        timer.daemon = True
-        timer.start()
-        try:
-            if on_token is None:
-                reply = client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0
+        abandoned = threading.Event()
+        outcome: dict = {}
+
+        def show(piece: str) -> None:
+            if not abandoned.is_set():
+                on_token(piece)
+
+        def work() -> None:
+            try:
+                outcome["text"] = self._request(
+                    client, messages, show if on_token else None, abandoned
                 )
-                if not hasattr(reply, "choices"):
-                    raise ValueError(f"not a chat completion: {str(reply)[:80]!r}")
-                return reply.choices[0].message.content or ""
-            pieces, finished = [], False
-            stream = client.chat.completions.create(
-                model=self.model, messages=messages, temperature=0, stream=True
-            )
-            for event in stream:
-                if not event.choices:
-                    continue
-                piece = event.choices[0].delta.content
-                if piece:
-                    pieces.append(piece)
-                    on_token(piece)
-                finished = finished or event.choices[0].finish_reason is not None
-            if not finished:
-                if time.monotonic() >= deadline:
-                    raise _OutOfTime()
-                raise ConnectionError("the stream ended before the answer did")
-            return "".join(pieces)
-        except Exception:
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                outcome["error"] = exc
+            finally:
+                client.close()
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        worker.join(left)
+        if worker.is_alive():
+            abandoned.set()
+            raise _OutOfTime()
+        if "error" in outcome:
             if time.monotonic() >= deadline:
-                raise _OutOfTime() from None
-            raise
-        finally:
-            timer.cancel()
-            client.close()
+                raise _OutOfTime()
+            raise outcome["error"]
+        return outcome["text"]
+
+    def _request(self, client, messages, on_token: OnToken | None, abandoned) -> str:
+        if on_token is None:
+            reply = client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0
+            )
+            if not hasattr(reply, "choices"):
+                raise ValueError(f"not a chat completion: {str(reply)[:80]!r}")
+            return reply.choices[0].message.content or ""
+        pieces, finished = [], False
+        stream = client.chat.completions.create(
+            model=self.model, messages=messages, temperature=0, stream=True
+        )
+        for event in stream:
+            if abandoned.is_set():
+                stream.close()
+                return ""
+            if not event.choices:
+                continue
+            piece = event.choices[0].delta.content
+            if piece:
+                pieces.append(piece)
+                on_token(piece)
+            finished = finished or event.choices[0].finish_reason is not None
+        if not finished:
+            raise ConnectionError("the stream ended before the answer did")
+        return "".join(pieces)
 
     def _retryable(self, exc: Exception) -> bool:
         openai = self._openai
