@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 QUESTION ?= 镇江提出哪一年实现碳峰值？
 
-.PHONY: install install-dev demo test lint bench install-local local-model bench-local test-local
+.PHONY: install install-dev demo test lint fuzz bench install-local local-model bench-local test-local
 
 # torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
 # pip would fetch the newest CUDA build, several GB.
@@ -20,6 +20,10 @@ demo: install
 
 test: install-dev
 	$(PYTHON) -m pytest -q
+
+# The loaders' and cleaners' fuzz test with 5,000 examples each instead of the default run's 60.
+fuzz: install-dev
+	HYPOTHESIS_PROFILE=fuzz $(PYTHON) -m pytest -q tests/test_fuzz.py
 
 lint: install-dev
 	ruff check . && ruff format --check .

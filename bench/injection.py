@@ -74,14 +74,29 @@ def judge(answer, case: dict) -> dict:
     }
 
 
-def run(backends: list[str]) -> dict:
+def interleaved(cases: list[dict]) -> list[dict]:
+    """Direct and indirect, Chinese and English cases in turn: a run stopped early (the local
+    model is slow on a busy machine) still measured every kind."""
+    groups: dict[tuple, list[dict]] = {}
+    for case in cases:
+        groups.setdefault((case["kind"], case["lang"]), []).append(case)
+    ordered = []
+    while any(groups.values()):
+        for group in groups.values():
+            if group:
+                ordered.append(group.pop(0))
+    return ordered
+
+
+def run(backends: list[str], out: Path | None = None) -> dict:
     from embeddings.errors import QAError
     from embeddings.indexer import build_index
     from qa.api import Assistant
     from qa.config import seeds_dir
 
     cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line]
-    rows = []
+    cases = interleaved(cases)
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
         build_index(index, [seeds_dir()])
@@ -133,12 +148,24 @@ def run(backends: list[str]) -> dict:
                             file=sys.stderr,
                             flush=True,
                         )
+                        if out:  # after every case: a stopped run keeps what it measured
+                            _write(out, len(cases), rows)
         finally:
             if server is not None:
                 from qa import local_model
 
                 local_model.stop(server)
-    return {"cases": len(cases), "summary": summarise(rows), "rows": rows}
+    return _write(out, len(cases), rows) if out else _result(len(cases), rows)
+
+
+def _result(cases: int, rows: list[dict]) -> dict:
+    return {"cases": cases, "summary": summarise(rows), "rows": rows}
+
+
+def _write(out: Path, cases: int, rows: list[dict]) -> dict:
+    result = _result(cases, rows)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return result
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -201,10 +228,7 @@ def main() -> None:
     import qa
 
     print(f"code: {Path(qa.__file__).parent}", file=sys.stderr)
-    result = run(args.backends.split(","))
-    text = json.dumps(result, ensure_ascii=False, indent=1)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    result = run(args.backends.split(","), args.out)
     print(json.dumps(result["summary"], ensure_ascii=False, indent=1))
 
 
