@@ -188,8 +188,10 @@ class IndexStore:
     def _read_faiss(self, name: str):
         try:
             index = faiss.read_index(str(self._folder / name))
-        except RuntimeError as exc:
-            raise self._damaged(name, exc) from None
+        except RuntimeError:  # FAISS's own message is a C++ assertion, of no use to a reader
+            raise self._damaged(
+                name, ValueError("cut short, missing, or not a FAISS index")
+            ) from None
         if index.ntotal != self.manifest.chunk_count:
             raise self._damaged(
                 name, ValueError(f"{index.ntotal} vectors for {self.manifest.chunk_count} chunks")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from embeddings.errors import QAError
 from qa.answering.base import OnToken, refusal
-from qa.answering.chat_model import neutralized
-from qa.citations import StreamingMarkerFilter, check_citations
+from qa.citations import StreamingMarkerFilter, check_citations, neutralized
 from qa.config import chat_endpoint_configured, default_index_dir, index_dir, seeds_dir
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever

@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 from openai_server import ChatServer
 
-from qa.answering.chat_model import format_passages, neutralized
+from qa.answering.chat_model import format_passages
 from qa.api import Assistant
+from qa.citations import neutralized
 from qa.records import Passage
 from qa.support import instructs_assistant
 

@@ -12,6 +12,7 @@ import time
 from embeddings.cleaning import question_language, to_simplified
 from embeddings.errors import QAError
 from qa.answering.base import REFUSALS, Draft, OnToken, is_refusal
+from qa.citations import neutralized
 from qa.config import chat_model_name, masked, prompt_text
 from qa.records import Passage
 
@@ -22,16 +23,7 @@ _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _LEAST_TIME_TO_RETRY_S = 1.0
 CUT_MARK = "[answer cut off]"
 
-# A passage's text may carry what looks like a citation marker ([2], 【3】, ［4］): shown as is,
-# the model copies it and the citation checker reads a citation no one made. The same length in
-# other brackets keeps every offset.
-_MARKER_LIKE = re.compile(r"[\[［【](\s*\d+(?:\s*[,，、]\s*\d+)*\s*)[\]］】]")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
-
-
-def neutralized(text: str) -> str:
-    """Document text with its citation-like markers put in 〔〕, offsets unchanged."""
-    return _MARKER_LIKE.sub(lambda m: f"〔{m.group(1)}〕", text)
 
 
 def format_passage(passage: Passage) -> str:
