@@ -16,9 +16,20 @@ from embeddings.cleaning import CLEANER_VERSION
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.lexical import TOKENIZER_VERSION, tokenize
-from embeddings.loading import file_hash, find_files, load_file, unsupported_reason
+from embeddings.loading import file_hash, find_files, load_file, load_warnings, unsupported_reason
 from embeddings.records import Chunk, Document
-from embeddings.store import IndexMismatch, IndexStore, Manifest, check_recipe, write_generation
+from embeddings.store import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexStore,
+    Manifest,
+    VectorCache,
+    check_recipe,
+    has_generations,
+    read_manifest,
+    write_generation,
+    writing,
+)
 
 EMBED_BATCH = 16
 # Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured and
@@ -33,6 +44,8 @@ Progress = Callable[[int, int], None]
 ReadingProgress = Callable[[Path, int, int], None]
 # warn(line) hears each file skipped and each file read only in part, as it happens
 Warn = Callable[[str], None]
+# on_wait() is called once when another writer holds the index and this run waits for it
+OnWait = Callable[[], None]
 
 
 @dataclass
@@ -43,10 +56,12 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)  # doc_ids whose content hash was seen
     removed: list[str] = field(default_factory=list)  # doc_ids whose files are gone
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what was not read)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what): read in part
     formats: Counter = field(default_factory=Counter)  # files of this run by format (pdf: 3)
     pages: int = 0  # PDF pages and images of this run's files
     ocr_pages: int = 0  # of those, read by OCR
+    resumed: int = 0  # chunks whose vectors an earlier, stopped run had already embedded
+    repaired: list[str] = field(default_factory=list)  # what was damaged and is now rewritten
     seconds: float = 0.0
 
     def count(self, doc: Document) -> None:
@@ -92,8 +107,8 @@ def _open_existing(root: Path) -> IndexStore | None:
     if not (root / "manifest.json").exists():
         return None
     try:
-        return IndexStore.open(root)
-    except IndexMismatch:
+        return IndexStore.open(root, for_writing=True)
+    except (IndexMismatch, IndexCorrupt):
         return None  # an unreadable old index is only ever replaced when rebuilding
 
 
@@ -120,8 +135,9 @@ def _open_for_writing(
 ) -> tuple[IndexStore | None, Embedder, Manifest]:
     """The index there now (if any), the embedder to use and the recipe this run will write."""
     existing = _open_existing(root)
-    if existing is None and (root / "manifest.json").exists() and not rebuild:
-        IndexStore.open(root)  # raises the precise reason the old index cannot be used
+    lost = (root / "manifest.json").exists() or has_generations(root)
+    if existing is None and lost and not rebuild:
+        read_manifest(root)  # raises the precise reason the old index cannot be used
     if isinstance(embedder, str) or embedder is None:
         name = (
             embedder
@@ -151,18 +167,26 @@ def build_index(
     progress: Progress | None = None,
     reading: ReadingProgress | None = None,
     warn: Warn | None = None,
+    on_wait: OnWait | None = None,
 ) -> IndexReport:
     """Index `paths` into `root`, refreshing every document already there.
 
     Unchanged files (same content hash, same recipe) are not read again: their documents and
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
     already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
-    `warn` as it happens.
+    `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
     """
+    with writing(root, on_wait):
+        return _build_index(root, paths, embedder, rebuild, progress, reading, warn)
+
+
+def _build_index(root, paths, embedder, rebuild, progress, reading, warn) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
     existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
     reusable = existing if existing and not rebuild else None
+    if reusable and set(reusable.damage()) - {"bm25"}:
+        reusable = None  # its documents cannot be trusted: every file is read again
 
     def skip(path: Path, why: str) -> None:
         report.skipped.append((str(path), why))
@@ -177,7 +201,10 @@ def build_index(
     known_sources = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
-    found = find_files(paths)
+    with load_warnings() as found_warnings:
+        found = find_files(paths)
+    for path, what in found_warnings:
+        partly(Path(path), what)
     for path in found.unsupported:
         skip(path, unsupported_reason(path))
     files = found.files
@@ -191,21 +218,24 @@ def build_index(
             report.removed.append(doc_id)
 
     documents: list[Document] = []
-    for path, doc_id in _assign_doc_ids(files, known_sources):
-        try:
-            doc = _unchanged(reusable, path, doc_id) or load_file(
-                path,
-                doc_id,
-                progress=(lambda done, total, path=path: reading(path, done, total))
-                if reading
-                else None,
-                warn=lambda message, path=path: partly(path, message),
-            )
-        except (OSError, ValueError) as exc:
-            skip(path, str(exc))
-            continue
-        documents.append(doc)
-        report.count(doc)
+    with load_warnings() as loading_warnings:
+        for path, doc_id in _assign_doc_ids(files, known_sources):
+            try:
+                doc = _unchanged(reusable, path, doc_id) or load_file(
+                    path,
+                    doc_id,
+                    progress=(lambda done, total, path=path: reading(path, done, total))
+                    if reading
+                    else None,
+                    warn=lambda message, path=path: partly(path, message),
+                )
+            except (OSError, ValueError) as exc:
+                skip(path, str(exc))
+                continue
+            documents.append(doc)
+            report.count(doc)
+    for path, what in loading_warnings:
+        partly(Path(path), what)
     if not documents:
         if not paths:
             raise QAError("nothing to index: name the files or folders to index")
@@ -230,9 +260,15 @@ def index_documents(
     embedder: Embedder | str | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
+    on_wait: OnWait | None = None,
 ) -> IndexReport:
     """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
     embedding only those it does not already hold with the same content hash."""
+    with writing(root, on_wait):
+        return _index_documents(root, documents, embedder, rebuild, progress)
+
+
+def _index_documents(root, documents, embedder, rebuild, progress) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
     existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
@@ -256,6 +292,13 @@ def _write(
     started: float,
 ) -> IndexReport:
     reusable = existing if existing and not rebuild else None
+    if reusable:
+        damage = reusable.damage()
+        report.repaired = list(damage.values())
+        # BM25 is rebuilt from the stored tokens on every write; anything else damaged means
+        # embedding again what the stored vectors can no longer be trusted for.
+        if set(damage) - {"bm25"}:
+            reusable = None
     chunks_by_doc: dict[str, list[Chunk]] = {
         d.doc_id: chunk_document(d, CHUNK_CHARS) for d in documents
     }
@@ -280,10 +323,11 @@ def _write(
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     texts = [embedded_text(c) for c in pending]
-    vectors = _embed(embedder, texts, progress)
+    cache = VectorCache(root)
+    vectors, report.resumed = _embed(embedder, texts, progress, cache)
     crosslingual = None
     if wanted.crosslingual and texts:
-        crosslingual = _embed(load_embedder(wanted.crosslingual), texts, None)
+        crosslingual, _ = _embed(load_embedder(wanted.crosslingual), texts, None, cache)
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])
@@ -292,9 +336,9 @@ def _write(
             crosslingual_by_doc[doc.doc_id] = crosslingual[offset : offset + count]
         offset += count
 
-    if reusable:
-        reusable.close()
-    unchanged = reusable and not to_embed and not report.removed
+    if existing:
+        existing.close()
+    unchanged = reusable and not to_embed and not report.removed and not report.repaired
     if unchanged and len(documents) == len(reusable.manifest.documents):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
@@ -311,15 +355,31 @@ def _write(
         )
         report.documents = len(manifest.documents)
         report.chunks = manifest.chunk_count
+    cache.clear()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
+def _embed(
+    embedder: Embedder, texts: list[str], progress: Progress | None, cache: VectorCache
+) -> tuple[np.ndarray, int]:
+    """The texts' vectors, and how many of them an earlier stopped run had already embedded."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for begin in range(0, len(texts), EMBED_BATCH):
-        batch = texts[begin : begin + EMBED_BATCH]
-        vectors[begin : begin + len(batch)] = embedder.embed_passages(batch)
+    keys = [VectorCache.key(embedder.name, text) for text in texts]
+    cached = cache.get(keys, embedder.dim)
+    todo = []
+    for i, key in enumerate(keys):
+        if key in cached:
+            vectors[i] = cached[key]
+        else:
+            todo.append(i)
+    done = len(texts) - len(todo)
+    for begin in range(0, len(todo), EMBED_BATCH):
+        batch = todo[begin : begin + EMBED_BATCH]
+        embedded = embedder.embed_passages([texts[i] for i in batch])
+        vectors[batch] = embedded
+        cache.put([keys[i] for i in batch], embedded)
+        done += len(batch)
         if progress:
-            progress(begin + len(batch), len(texts))
-    return vectors
+            progress(done, len(texts))
+    return vectors, len(texts) - len(todo)

@@ -60,6 +60,21 @@ class LexicalIndex:
         meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         return cls(*arrays, meta["vocab"], meta["chunk_count"])
 
+    def verify(self, chunk_count: int) -> None:
+        """Raises ValueError unless the arrays fit each other and the index's chunks (a damaged
+        file can still load)."""
+        weights, chunks, starts = self._weights, self._chunks, self._starts
+        if self._chunk_count != chunk_count:
+            raise ValueError(f"{self._chunk_count} chunks, the manifest says {chunk_count}")
+        if len(starts) < len(self._vocab) or len(weights) != len(chunks):
+            raise ValueError("its arrays do not fit each other")
+        if len(starts) and (int(starts[0]) != 0 or int(starts[-1]) != len(weights)):
+            raise ValueError("its arrays do not fit each other")
+        if len(chunks) and (int(np.min(chunks)) < 0 or int(np.max(chunks)) >= chunk_count):
+            raise ValueError("it points at chunks that do not exist")
+        if len(weights) and not (np.all(np.isfinite(weights)) and float(np.min(weights)) >= 0):
+            raise ValueError("it holds weights no BM25 index has")
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in zip(_ARRAYS, (self._weights, self._chunks, self._starts), strict=True):

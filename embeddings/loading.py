@@ -3,8 +3,13 @@ and skipped, never fatal."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from collections.abc import Callable
+import os
+import unicodedata
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +28,7 @@ Warn = Callable[[str], None]
 class Loaded:
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what): see LoadWarning
 
 
 @dataclass
@@ -31,19 +37,91 @@ class Found:
     unsupported: list[Path]  # the other files met, which are skipped with a warning
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, since it fails loudly on anything else; then GB18030 or Big5."""
+class LoadWarning(UserWarning):
+    """A path read with a loss (a few undecodable bytes), or one that could not be read at all
+    (a symbolic link loop, a folder without permission): said, never silent."""
+
+    def __init__(self, path: str, what: str):
+        super().__init__(f"{path}: {what}")
+        self.path, self.what = path, what
+
+
+@contextmanager
+def load_warnings() -> Iterator[list[tuple[str, str]]]:
+    """The (path, what) of every LoadWarning raised inside the block; other warnings pass on."""
+    found: list[tuple[str, str]] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LoadWarning)
+        yield found
+    for warning in caught:
+        if isinstance(warning.message, LoadWarning):
+            found.append((warning.message.path, warning.message.what))
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+# Longest first: UTF-32 LE's mark begins with UTF-16 LE's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# UTF-8 with a few damaged bytes is still UTF-8 when its correctly encoded non-ASCII characters
+# outnumber the damage this many times; GB18030 and Big5 text read as UTF-8 is nearly all damage.
+_UTF8_TO_DAMAGE = 4
+
+
+# Unassigned, private-use and control characters (bar line breaks and tabs): text has almost none.
+_NOT_TEXT = frozenset({"Cn", "Co", "Cs", "Cc"})
+
+
+def _text_or_none(data: bytes, encoding: str) -> str | None:
+    """The bytes as this encoding when they decode cleanly into something that reads as text
+    (a second byte-order mark inside it, or more than 1 % non-characters, say it does not)."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    text = text.removeprefix("\ufeff")
+    odd = sum(unicodedata.category(c) in _NOT_TEXT and c not in "\n\r\t" for c in text)
+    if "\ufeff" in text or "\ufffe" in text or odd > len(text) // 100:
+        return None
+    return text
+
+
+def decode(data: bytes, name: str = "") -> str:
+    """UTF-16/32 when a byte-order mark says so; UTF-8 (with or without BOM), since it fails
+    loudly on anything else; UTF-8 with its few damaged bytes replaced (a LoadWarning gives
+    their count); then GB18030 or Big5."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            text = _text_or_none(data, encoding)
+            if text is not None:
+                return text
+            break  # bytes that only begin like a mark: binary, or another encoding
     if b"\x00" in data[:8192]:
         raise ValueError("binary file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    replaced = data.decode("utf-8-sig", errors="replace")
+    damage = replaced.count("\ufffd") - data.count("\ufffd".encode())
+    intact = sum(not char.isascii() for char in replaced) - damage
+    if intact >= _UTF8_TO_DAMAGE * damage:
+        warnings.warn(
+            LoadWarning(name, f"{damage} undecodable byte sequence(s) replaced by \ufffd"),
+            stacklevel=2,
+        )
+        return replaced
     from charset_normalizer import from_bytes
 
     best = from_bytes(data, cp_isolation=["gb18030", "big5"]).best()
     if best is None:
-        raise ValueError("not UTF-8, GB18030 or Big5 text")
+        raise ValueError("not UTF-8, UTF-16/32 (with a byte-order mark), GB18030 or Big5 text")
     return str(best)
 
 
@@ -128,21 +206,28 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def find_files(paths: list[Path]) -> Found:
     """Files qa reads, as (file, doc_id): a doc_id is the file's path below the folder given,
-    without suffix; and the files of other types it met."""
+    without suffix; and the files of other types it met.
+
+    Symbolic links are followed, each folder read once: a link back up the tree, a broken link
+    and a folder that cannot be listed are each a LoadWarning.
+    """
     from embeddings.readers import SUFFIXES
 
     found = Found([], [])
     for root in paths:
         if not root.exists():
             raise QAError(f"no such file or folder: {root}")
-        candidates = [root] if root.is_file() else sorted(root.rglob("*"))
-        for path in candidates:
-            if not path.is_file() or (path != root and _hidden(path, root)):
+        if root.is_file():
+            if root.suffix.lower() in SUFFIXES:
+                found.files.append((root, root.stem))
+            else:
+                found.unsupported.append(root)
+            continue
+        for path in _files_below(root):
+            if _hidden(path, root):
                 continue
             if path.suffix.lower() not in SUFFIXES:
                 found.unsupported.append(path)
-            elif path == root:
-                found.files.append((root, root.stem))
             else:
                 found.files.append((path, path.relative_to(root).with_suffix("").as_posix()))
     return found
@@ -152,13 +237,45 @@ def unsupported_reason(path: Path) -> str:
     return f"unsupported file type {path.suffix.lower() or '(no suffix)'}"
 
 
+def _unlistable(error: OSError) -> None:
+    why = error.strerror or str(error)
+    warnings.warn(LoadWarning(str(error.filename), f"skipped: {why}"), stacklevel=2)
+
+
+def _files_below(root: Path) -> list[Path]:
+    files = []
+    seen = set()
+    for folder, subfolders, names in os.walk(root, onerror=_unlistable, followlinks=True):
+        identity = os.stat(folder)
+        if (identity.st_dev, identity.st_ino) in seen:
+            warnings.warn(
+                LoadWarning(folder, "skipped: a symbolic link to a folder already read (a loop)"),
+                stacklevel=2,
+            )
+            subfolders.clear()
+            continue
+        seen.add((identity.st_dev, identity.st_ino))
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder, name)
+            if path.is_file():
+                files.append(path)
+            elif path.is_symlink():
+                warnings.warn(
+                    LoadWarning(str(path), "skipped: a broken symbolic link"), stacklevel=2
+                )
+    return sorted(files)
+
+
 def load_documents(paths: list[Path]) -> Loaded:
     loaded = Loaded()
-    found = find_files(paths)
-    for path, doc_id in found.files:
-        try:
-            loaded.documents.append(load_file(path, doc_id))
-        except (OSError, ValueError) as exc:
-            loaded.skipped.append((str(path), str(exc)))
+    with load_warnings() as found_warnings:
+        found = find_files(paths)
+        for path, doc_id in found.files:
+            try:
+                loaded.documents.append(load_file(path, doc_id))
+            except (OSError, ValueError) as exc:
+                loaded.skipped.append((str(path), str(exc)))
     loaded.skipped += [(str(p), unsupported_reason(p)) for p in found.unsupported]
+    loaded.warnings = found_warnings
     return loaded

@@ -2,6 +2,9 @@
 
 Layout of an index folder:
 
+    .qa-index              the marker: this folder is qa's, made by qa
+    .lock                  held by the one `qa index` writing at a time
+    .vector-cache.sqlite   vectors of a run that did not finish, reused by the next one
     manifest.json          what is indexed and how; names the live generation
     gen-000007/vectors.faiss   the embedder's vectors
     gen-000007/crosslingual.faiss   the cross-lingual embedder's vectors, for English questions
@@ -11,15 +14,24 @@ Layout of an index folder:
 
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
+The generation before the live one is kept until the next write, so a reader that read the
+manifest just before a switch still finds the folder it names.
+
+qa writes only into a folder holding its marker (or an empty or new one, which it marks), and
+deletes only names of its own there: a folder that happens to hold a `gen-photos` is the user's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -39,10 +51,25 @@ FORMAT_VERSION = 3
 # on two cores (bench/query_scale.py).
 faiss.omp_set_num_threads(1)
 MANIFEST = "manifest.json"
+MARKER = ".qa-index"
+LOCK = ".lock"
+VECTOR_CACHE = ".vector-cache.sqlite"
+_GENERATION = re.compile(r"gen-\d{6}")
+_STAGING_PREFIX = ".staging-"
+_MANIFEST_TMP_PREFIX = f".{MANIFEST}."
+_MARKER_TEXT = "This folder is an index written by `qa index`. qa writes and deletes only its own files here: manifest.json, gen-NNNNNN/, .staging-*, .lock, .vector-cache.sqlite.\n"
 
 
 class IndexMissing(QAError):
     pass
+
+
+class IndexCorrupt(QAError):
+    """A file of the index is damaged or gone: the message names it and the way out."""
+
+
+class NotAnIndexFolder(QAError):
+    """The folder holds things qa did not make: qa will not write among them."""
 
 
 class IndexMismatch(QAError):
@@ -132,49 +159,121 @@ class IndexStore:
         self._lexical = None
 
     @classmethod
-    def open(cls, root: Path) -> IndexStore:
-        path = root / MANIFEST
-        if not path.exists():
-            raise IndexMissing(f"no index at {root}: run `qa index PATH` first")
-        try:
-            text = path.read_text(encoding="utf-8")
-            if json.loads(text).get("format_version") != FORMAT_VERSION:
-                raise IndexMismatch(
-                    f"the index at {root} was written by another version of qa; "
-                    "run `qa index --rebuild`"
+    def open(cls, root: Path, for_writing: bool = False) -> IndexStore:
+        """The live generation, its chunk database opened now: an open file outlives its
+        removal by a later writer. for_writing: only the manifest is read, so a writer can
+        still repair a generation that is damaged or gone (IndexStore.damage)."""
+        manifest = read_manifest(root)
+        if for_writing:
+            return cls(root, manifest)
+        if not (root / _generation_name(manifest.generation)).is_dir():
+            # A writer may have switched the manifest (and removed an old generation) between
+            # our read and now: the new manifest names a folder that exists.
+            manifest = read_manifest(root)
+            folder = root / _generation_name(manifest.generation)
+            if not folder.is_dir():
+                raise IndexCorrupt(
+                    f"the index at {root} names {folder.name}/, which is gone; run "
+                    f"`qa index --index {root}` to rebuild it from its documents"
                 )
-            manifest = Manifest.from_json(text)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise IndexMismatch(
-                f"the index at {root} is unreadable ({exc}); run `qa index --rebuild`"
-            ) from exc
-        return cls(root, manifest)
+        store = cls(root, manifest)
+        store.db  # noqa: B018 - opened for the reason above
+        return store
+
+    def _damaged(self, name: str, exc: BaseException) -> IndexCorrupt:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        return IndexCorrupt(
+            f"the index file {self._folder / name} is damaged ({reason[:200]}); run "
+            f"`qa index --index {self.root}` to repair it, or `qa index --rebuild` to rebuild"
+        )
+
+    def _read_faiss(self, name: str):
+        try:
+            index = faiss.read_index(str(self._folder / name))
+        except RuntimeError:  # FAISS's own message is a C++ assertion, of no use to a reader
+            raise self._damaged(
+                name, ValueError("cut short, missing, or not a FAISS index")
+            ) from None
+        if index.ntotal != self.manifest.chunk_count:
+            raise self._damaged(
+                name, ValueError(f"{index.ntotal} vectors for {self.manifest.chunk_count} chunks")
+            )
+        return index
 
     @property
     def vectors(self):
         if self._faiss is None:
-            self._faiss = faiss.read_index(str(self._folder / "vectors.faiss"))
+            self._faiss = self._read_faiss("vectors.faiss")
         return self._faiss
 
     @property
     def crosslingual(self):
         """The second embedder's vectors, or None when the index has none."""
         if self._crosslingual is None and self.manifest.crosslingual:
-            self._crosslingual = faiss.read_index(str(self._folder / "crosslingual.faiss"))
+            self._crosslingual = self._read_faiss("crosslingual.faiss")
         return self._crosslingual
 
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
-            self._lexical = LexicalIndex.load(self._folder / "bm25")
+            try:
+                lexical = LexicalIndex.load(self._folder / "bm25")
+                lexical.verify(self.manifest.chunk_count)
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                raise self._damaged("bm25", exc) from None
+            self._lexical = lexical
         return self._lexical
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             uri = f"file:{self._folder / 'chunks.sqlite'}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            try:
+                db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                (count,) = db.execute("SELECT count(*) FROM chunks").fetchone()
+            except sqlite3.Error as exc:
+                raise self._damaged("chunks.sqlite", exc) from None
+            if count != self.manifest.chunk_count:
+                db.close()
+                raise self._damaged(
+                    "chunks.sqlite",
+                    ValueError(f"{count} chunks, the manifest says {self.manifest.chunk_count}"),
+                )
+            self._db = db
         return self._db
+
+    def _rows(self, sql: str, parameters=()) -> list[tuple]:
+        try:
+            return self.db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise self._damaged("chunks.sqlite", exc) from None
+
+    def damage(self) -> dict[str, str]:
+        """Every damaged part of the live generation ("vectors", "crosslingual", "chunks",
+        "bm25") with the one-line message naming its file; empty when the index is whole."""
+        found = {}
+        checks = {
+            "vectors": lambda: self.vectors,
+            "crosslingual": lambda: self.crosslingual,
+            "chunks": self._check_chunks,
+            "bm25": lambda: self.lexical,
+        }
+        for part, check in checks.items():
+            try:
+                check()
+            except IndexCorrupt as exc:
+                found[part] = str(exc)
+        return found
+
+    def _check_chunks(self) -> None:
+        (verdict,) = self._rows("PRAGMA quick_check")[0]
+        if verdict != "ok":
+            raise self._damaged("chunks.sqlite", ValueError(verdict))
+        documents = {doc_id for (doc_id,) in self._rows("SELECT doc_id FROM documents")}
+        if documents != set(self.manifest.documents):
+            raise self._damaged(
+                "chunks.sqlite", ValueError("its documents differ from the manifest's")
+            )
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) for each query row; positions of -1 mean fewer than k chunks."""
@@ -186,31 +285,33 @@ class IndexStore:
 
     def chunks_at(self, positions: list[int]) -> list[Chunk]:
         marks = ",".join("?" * len(positions))
-        rows = self.db.execute(
+        rows = self._rows(
             f"SELECT pos, {_CHUNK_COLUMNS} FROM chunks WHERE pos IN ({marks})",
             [int(p) for p in positions],
-        ).fetchall()
+        )
         by_pos = {row[0]: _chunk(row[1:]) for row in rows}
+        if len(by_pos) != len(set(map(int, positions))):
+            raise self._damaged("chunks.sqlite", ValueError("chunks are missing"))
         return [by_pos[int(p)] for p in positions]
 
     def all_chunks(self) -> list[Chunk]:
-        rows = self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY pos")
+        rows = self._rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY pos")
         return [_chunk(row) for row in rows]
 
     def document_text(self, doc_id: str) -> str | None:
-        row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows[0][0] if rows else None
 
     def document(self, doc_id: str) -> Document | None:
         """The document as it was indexed: what an unchanged file is taken as, unread."""
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT title, text, sections, kind, pages, ocr_pages FROM documents WHERE doc_id = ?",
             (doc_id,),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
         entry = self.manifest.documents[doc_id]
-        title, text, sections, kind, pages, ocr_pages = row
+        title, text, sections, kind, pages, ocr_pages = rows[0]
         return Document(
             doc_id,
             title,
@@ -225,7 +326,7 @@ class IndexStore:
 
     def tokens_of(self, doc_id: str) -> list[list[str]]:
         entry = self.manifest.documents[doc_id]
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT tokens FROM chunks WHERE pos >= ? AND pos < ? ORDER BY pos",
             (entry.first, entry.first + entry.count),
         )
@@ -278,8 +379,156 @@ def _chunk(row) -> Chunk:
     )
 
 
+def read_manifest(root: Path) -> Manifest:
+    path = root / MANIFEST
+    if not path.exists():
+        if has_generations(root):
+            raise IndexCorrupt(
+                f"the index at {root} has lost its {MANIFEST} (its generation folders are still "
+                f"there); run `qa index --rebuild --index {root} PATH...` to rebuild it from "
+                "your documents"
+            )
+        raise IndexMissing(f"no index at {root}: run `qa index PATH... --index {root}` first")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if json.loads(text).get("format_version") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"the index at {root} was written by another version of qa; "
+                "run `qa index --rebuild`"
+            )
+        return Manifest.from_json(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise IndexMismatch(
+            f"the index at {root} is unreadable ({exc}); run `qa index --rebuild`"
+        ) from exc
+    except OSError as exc:
+        raise IndexCorrupt(
+            f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild`"
+        ) from exc
+
+
+def has_generations(root: Path) -> bool:
+    return root.is_dir() and any(
+        _GENERATION.fullmatch(p.name) and p.is_dir() for p in root.iterdir()
+    )
+
+
 def _generation_name(generation: int) -> str:
     return f"gen-{generation:06d}"
+
+
+def _own_name(name: str) -> bool:
+    """A name qa gives to what it writes into an index folder."""
+    return (
+        name in (MANIFEST, MARKER, LOCK, VECTOR_CACHE)
+        or bool(_GENERATION.fullmatch(name))
+        or name.startswith((_STAGING_PREFIX, f"{VECTOR_CACHE}-"))
+        or any(name.startswith(f"{written}.") for written in (f".{MANIFEST}", f".{MARKER}"))
+    )
+
+
+def claim_folder(root: Path) -> None:
+    """Make `root` an index folder of qa's, or refuse: a new or empty folder gets the marker, as
+    does an index qa wrote before it had markers; anything else is the user's."""
+    if (root / MARKER).is_file():
+        return
+    if root.exists() and not root.is_dir():
+        raise NotAnIndexFolder(f"{root} is a file, not an index folder: choose another --index")
+    if root.exists():
+        # Only qa's names: an index from before markers, or another run claiming it right now.
+        if not all(_own_name(p.name) for p in root.iterdir()):
+            raise NotAnIndexFolder(
+                f"{root} already holds files that are not a qa index, and qa writes only into a "
+                "new or empty folder (or one of its own): choose another --index"
+            )
+    root.mkdir(parents=True, exist_ok=True)
+    _write_atomically(root / MARKER, _MARKER_TEXT)
+
+
+@contextmanager
+def writing(root: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """The one writer of `root`: claims the folder, holds its lock until done (a second writer
+    waits, told through on_wait), and first clears what killed runs left behind."""
+    from filelock import FileLock, Timeout
+
+    claim_folder(root)
+    lock = FileLock(root / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait:
+            on_wait()
+        lock.acquire()
+    try:
+        _remove_debris(root)
+        yield
+    finally:
+        lock.release()
+
+
+def _remove_debris(root: Path) -> None:
+    """Staging folders and half-written manifests of runs that were killed; only a writer holding
+    the lock may call this, since then no other run is still writing them."""
+    for path in root.iterdir():
+        if path.name.startswith(_STAGING_PREFIX) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(_MANIFEST_TMP_PREFIX) and path.is_file():
+            path.unlink(missing_ok=True)
+
+
+class VectorCache:
+    """Vectors embedded by a run, by embedder and text, committed batch by batch: a run that is
+    stopped loses at most one batch, and the next run embeds only what is not here. Emptied once
+    a generation holding them is live."""
+
+    def __init__(self, root: Path):
+        self.path = root / VECTOR_CACHE
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        """Made by the first batch it keeps: a run that embeds nothing leaves no file."""
+        if self._db is None and (create or self.path.exists()):
+            self._db = sqlite3.connect(self.path)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)"
+            )
+        return self._db
+
+    @staticmethod
+    def key(embedder: str, text: str) -> str:
+        return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
+
+    def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        db = self._open(create=False)
+        if db is None:
+            return found
+        for begin in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+            batch = keys[begin : begin + 500]
+            rows = db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            for key, blob in rows:
+                if len(blob) == 4 * dim:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, keys: list[str], vectors: np.ndarray) -> None:
+        rows = [
+            (k, np.asarray(v, dtype=np.float32).tobytes())
+            for k, v in zip(keys, vectors, strict=True)
+        ]
+        db = self._open(create=True)
+        db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        db.commit()
+
+    def clear(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
 def write_generation(
@@ -292,9 +541,16 @@ def write_generation(
     crosslingual_by_doc: dict[str, np.ndarray] | None = None,
 ) -> Manifest:
     """Write a complete new generation holding `documents`, then switch the manifest to it."""
-    root.mkdir(parents=True, exist_ok=True)
-    manifest = replace(manifest, generation=manifest.generation + 1, documents={})
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    claim_folder(root)
+    # Past every generation folder there, so none a reader may hold is overwritten (the manifest
+    # that counted them may have been lost).
+    newest = max(
+        (int(p.name[4:]) for p in root.iterdir() if _GENERATION.fullmatch(p.name)), default=0
+    )
+    generation = max(manifest.generation, newest) + 1
+    previous = manifest.generation
+    manifest = replace(manifest, generation=generation, documents={})
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=root))
     try:
         index = faiss.IndexFlatIP(manifest.dim)
         crosslingual = None
@@ -364,14 +620,12 @@ def write_generation(
             faiss.write_index(crosslingual, str(staging / "crosslingual.faiss"))
         LexicalIndex.build(all_tokens).save(staging / "bm25")
         folder = root / _generation_name(manifest.generation)
-        if folder.exists():  # left by a crash between this rename and the manifest's
-            shutil.rmtree(folder)
         os.replace(staging, folder)
         _write_atomically(root / MANIFEST, manifest.to_json())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(root, keep=folder.name)
+    _remove_stale(root, keep={folder.name, _generation_name(previous)})
     return manifest
 
 
@@ -388,8 +642,9 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _remove_stale(root: Path, keep: str) -> None:
+def _remove_stale(root: Path, keep: set[str]) -> None:
+    """Generations older than the live one and the one before it (which a reader that read the
+    manifest just before the switch may still be opening)."""
     for path in root.iterdir():
-        stale_generation = path.name.startswith("gen-") and path.name != keep
-        if path.is_dir() and (stale_generation or path.name.startswith(".staging-")):
+        if _GENERATION.fullmatch(path.name) and path.name not in keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

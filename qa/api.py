@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from embeddings.errors import QAError
 from qa.answering.base import OnToken, refusal
-from qa.citations import StreamingMarkerFilter, check_citations
-from qa.config import chat_endpoint_configured, index_dir, seeds_dir
+from qa.citations import StreamingMarkerFilter, check_citations, neutralized
+from qa.config import chat_endpoint_configured, default_index_dir, index_dir, seeds_dir
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
-from qa.support import embedding_similarity, repair_citations, without_sentences
+from qa.support import (
+    embedding_similarity,
+    instructs_assistant,
+    repair_citations,
+    without_sentences,
+)
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
+# Longer than any question people type, short enough that no step of an answer (the answerer's
+# question analysis, the embedder's 512 tokens) has much to do; a document is not a question.
+MAX_QUESTION_CHARS = 1000
+_CONTENT = re.compile(r"[^\W_]")  # a letter, digit or CJK character: something to search for
 
 
 def default_backend() -> str:
@@ -24,8 +35,14 @@ def default_backend() -> str:
 
 
 def ensure_index(index: Path, on_seed: Callable[[Path], None] | None = None) -> None:
-    """A first question with no index yet gets one built from the bundled seeds."""
-    if (index / "manifest.json").exists():
+    """A first question with no index yet at the default location gets one built from the
+    bundled seeds. Any other folder, or one whose manifest was lost, is left for IndexStore.open
+    to report: seeds there would hide the user's mistake, or replace the user's index."""
+    from embeddings.store import has_generations
+
+    if (index / "manifest.json").exists() or has_generations(index):
+        return
+    if index.absolute() != default_index_dir().absolute():
         return
     from embeddings.indexer import build_index
 
@@ -71,17 +88,26 @@ class Assistant:
         from qa.answering.extractive import ExtractiveAnswerer
 
         if self._extractive_answerer is None:
+            store = self.retriever.store
+
+            def document_text(doc_id: str) -> str | None:
+                # The answer copies document sentences: a document's own [2][3] must not turn
+                # into citations of passages 2 and 3.
+                text = store.document_text(doc_id)
+                return None if text is None else neutralized(text)
+
             self._extractive_answerer = ExtractiveAnswerer(
-                self.retriever.embedder,
-                self.retriever.store.document_text,
-                self.retriever.query_vector,
+                self.retriever.embedder, document_text, self.retriever.query_vector
             )
         return self._extractive_answerer
 
     def _supported(self, text: str, citations: list, passages: list[Passage]):
-        """The answer with misfiled citations re-pointed, its citations and judged sentences."""
+        """The answer with misfiled citations re-pointed, its citations and judged sentences.
+        A passage that instructs the assistant backs nothing: what it asks for is data, and a
+        sentence it alone would back is flagged as unsupported (and dropped if asked)."""
+        evidence = [p for p in passages if not instructs_assistant(p.text)]
         text, sentences = repair_citations(
-            text, passages, self._similarity(), self._names_context()
+            text, evidence, self._similarity(), self._names_context()
         )
         if any(s.corrected_from is not None for s in sentences):
             citations = check_citations(text, passages).citations
@@ -114,6 +140,13 @@ class Assistant:
         question = question.strip()
         if not question:
             raise QAError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise QAError(
+                f"the question is {len(question)} characters long; ask it in at most "
+                f"{MAX_QUESTION_CHARS}"
+            )
+        if not _CONTENT.search(question):
+            raise QAError("the question has no words to search for, only punctuation or symbols")
         if k < 1:
             raise QAError(f"k must be at least 1, not {k}")
         started = time.perf_counter()
@@ -144,7 +177,10 @@ class Assistant:
                     on_token(text)
 
         asked = standalone_question or question
-        draft = self.backend.answer(asked, passages, stream)
+        # Document text is data: what looks like a citation marker in it is neutralised before
+        # any answerer sees it (the answer's own markers are then the only ones).
+        shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
+        draft = self.backend.answer(asked, shown, stream)
         if stream is not None:
             rest = marker_filter.flush()
             if rest:
@@ -166,7 +202,8 @@ class Assistant:
             # The model refused, or said nothing its passages back, yet they may hold the answer
             # (small models refuse what they were given): the document's own sentences, which
             # the extractive backend gives only past its calibrated refusal, beat a refusal.
-            fallback = self._extractive().answer(asked, passages, None)
+            data = [p for p in shown if not instructs_assistant(p.text)]
+            fallback = self._extractive().answer(asked, data, None)
             if not fallback.abstained:
                 checked = check_citations(fallback.text, passages)
                 text, citations, sentences = self._supported(
@@ -190,6 +227,7 @@ class Assistant:
             invented_citations=invented,
             sentences=sentences,
             dropped=dropped,
+            instructing=[p.n for p in passages if instructs_assistant(p.text)],
         )
 
 

@@ -19,6 +19,13 @@ MARKER = re.compile(rf"[{_OPEN}]\s*({_NUMBERS})\s*[{_CLOSE}]")
 _PARTIAL_MARKER = re.compile(rf"[{_OPEN}][\d\s,，、]*$")
 
 
+def neutralized(text: str) -> str:
+    """Document text with everything this module would read as a citation marker put in 〔〕
+    instead, at the same length (offsets stay exact): a document's own [2][3] must reach no
+    answerer, and no citation check, as citations of passages 2 and 3."""
+    return MARKER.sub(lambda m: f"〔{m.group()[1:-1]}〕", text)
+
+
 def _rewrite(numbers: str, valid: set[int], invented: list[int]) -> str:
     kept = []
     for token in re.split(r"[,，、]", numbers):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,8 +60,19 @@ CHAT_MODEL_HINT = (
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """A name as one printable line: a file name may hold a newline, which would break the
+    Sources list (or forge a line of it)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    from qa.config import masked
+
+    print(masked(text), file=sys.stderr, flush=True)
 
 
 def _user_errors(command):
@@ -71,7 +83,7 @@ def _user_errors(command):
         try:
             return command(*args, **kwargs)
         except QAError as exc:
-            _err(f"error: {exc}")
+            _err(f"error: {one_line(str(exc))}")
             raise typer.Exit(1) from None
         except OSError as exc:
             _err(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
@@ -93,11 +105,12 @@ def _print_sources(answer) -> None:
     for c in answer.citations:
         where = c.location.describe()
         if where:
-            name = Path(c.source).name if c.source else c.doc_id
-            print(f"[{c.n}] {name}, {where}\n    {c.quote}")
+            name = one_line(Path(c.source).name if c.source else c.doc_id)
+            print(f"[{c.n}] {name}, {one_line(where)}\n    {one_line(c.quote)}")
             continue
-        title = c.doc_id if c.title == c.doc_id else f"{c.title} ({c.doc_id})"
-        print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {c.quote}")
+        doc_id, title = one_line(c.doc_id), one_line(c.title)
+        title = doc_id if c.title == c.doc_id else f"{title} ({doc_id})"
+        print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {one_line(c.quote)}")
 
 
 def _assistant(index, backend, model, reranker=None, drop_unsupported=False):
@@ -129,6 +142,12 @@ def _print_support(answer, backend: str) -> None:
             print(f"  {was} → [{sentence.citations[0]}]  {sentence.text}")
     if answer.dropped:
         _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
+    if answer.instructing:
+        cited = "".join(f"[{n}]" for n in answer.instructing)
+        _err(
+            f"(passage {cited} gives the assistant instructions: read as data, it backs no "
+            "sentence)"
+        )
     if answer.backend != backend:
         _err(
             "(the chat model refused, or said nothing its passages support: "
@@ -138,12 +157,18 @@ def _print_support(answer, backend: str) -> None:
 
 def _say(assistant, ask):
     """Stream the answer as it is written, unless unsupported sentences are to be left out:
-    then only the checked answer is shown."""
+    then only the checked answer is shown. A stream that breaks leaves its part marked as cut."""
+    from qa.answering.chat_model import CUT_MARK, AnswerCut
+
     if assistant.drop_unsupported:
         answer = ask(None)
         _write(answer.answer)
         return answer
-    return ask(_write)
+    try:
+        return ask(_write)
+    except AnswerCut:
+        _write(f" {CUT_MARK}\n")
+        raise
 
 
 def _print_explain(answer) -> None:
@@ -154,7 +179,7 @@ def _print_explain(answer) -> None:
             f"{name} #{why[name + '_rank'] or '-'} {why[name + '_score']}" for name in p.signals
         )
         rerank = "" if why["rerank_score"] is None else f"  rerank {why['rerank_score']}"
-        print(f"[{p.n}] {signals}  fused {why['fused_score']}{rerank}  {p.doc_id}")
+        print(f"[{p.n}] {signals}  fused {why['fused_score']}{rerank}  {one_line(p.doc_id)}")
 
 
 def _write(piece: str) -> None:
@@ -174,11 +199,15 @@ def index(
         typer.Argument(
             help="Files or folders: PDF (text or scanned), Word, PowerPoint, Excel, CSV, web "
             "pages, EPUB, images, .txt/.md (default: refresh what the index holds, or the "
-            "bundled seeds for a new index)."
+            "bundled seeds for a new index at the default location)."
         ),
     ] = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-embed everything (after changing embedder).")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Check every file of the index; change nothing."),
     ] = False,
     embedder: Annotated[
         str | None,
@@ -193,6 +222,7 @@ def index(
     index_path: IndexOption = None,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
+    A stopped run resumes where it was; damaged index files are rewritten.
 
     Exit status: 0 when every file was indexed, 1 on an error (nothing indexed), 3 when some
     files were skipped or only partly read (each named in a warning on stderr).
@@ -201,11 +231,23 @@ def index(
         _dry_run(paths or [])
         return
     from embeddings.indexer import build_index
-    from qa.config import index_dir, seeds_dir
+    from embeddings.store import MANIFEST, has_generations, read_manifest
+    from qa.config import default_index_dir, index_dir, seeds_dir
 
     root = index_dir(index_path)
-    if not paths:
-        paths = [] if (root / "manifest.json").exists() else [seeds_dir()]
+    if check:
+        _check_index(root)
+        return
+    if not paths and not (root / MANIFEST).exists():
+        if has_generations(root):
+            read_manifest(root)  # says the manifest is lost, and the way out
+        if root.absolute() != default_index_dir().absolute():
+            raise QAError(f"no index at {root} yet: name the files or folders to index into it")
+        paths = [seeds_dir()]
+
+    def waiting() -> None:
+        _err(f"another `qa index` is writing {root}: waiting for it to finish")
+
     warnings: list[str] = []
     try:
         with _progress_bar() as bar:
@@ -217,12 +259,12 @@ def index(
                     for task in file_bar.values():
                         bar.remove_task(task)
                     file_bar.clear()
-                    file_bar[path] = bar.add_task(f"reading {path.name}", total=total)
+                    file_bar[path] = bar.add_task(f"reading {one_line(path.name)}", total=total)
                 bar.update(file_bar[path], completed=done, total=total)
 
             report = build_index(
                 root,
-                list(paths),
+                list(paths or []),
                 embedder=embedder,
                 rebuild=rebuild,
                 progress=lambda done, total: bar.update(
@@ -230,10 +272,15 @@ def index(
                 ),
                 reading=reading,
                 warn=warnings.append,
+                on_wait=waiting,
             )
     finally:
         for line in warnings:
-            _err(f"warning: {line}")
+            _err(f"warning: {one_line(line)}")
+    for damage in report.repaired:
+        _err(f"repaired: {damage.split(';')[0]}")
+    if report.resumed:
+        _err(f"(resumed: {report.resumed} chunks were embedded by an earlier run that stopped)")
     print(
         f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s "
         f"({len(report.embedded)} embedded, {len(report.unchanged)} unchanged, "
@@ -302,10 +349,10 @@ def _dry_run(paths: list[Path]) -> None:
         formats[doc.kind] += 1
         pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
         for note in notes:
-            _err(f"warning: {path}: {note}")
+            _err(f"warning: {one_line(str(path))}: {note}")
         _print_document(doc)
     for path, why in skipped:
-        _err(f"warning: skipped {path}: {why}")
+        _err(f"warning: skipped {one_line(str(path))}: {why}")
     print(_files_summary(formats, pages, ocr_pages, len(skipped)))
     if skipped:
         raise typer.Exit(SKIPPED_EXIT)
@@ -329,6 +376,22 @@ def _page_by_page(doc):
             heading, start = label, section.start
         end = section.end
     yield heading, doc.text[start:end]
+
+
+def _check_index(root: Path) -> None:
+    from embeddings.store import IndexStore
+
+    store = IndexStore.open(root)
+    damage = store.damage()
+    for line in damage.values():
+        _err(f"error: {one_line(line)}")
+    if damage:
+        raise typer.Exit(1)
+    manifest = store.manifest
+    print(
+        f"ok: the index at {root} is whole ({len(manifest.documents)} documents, "
+        f"{manifest.chunk_count} chunks, generation {manifest.generation})"
+    )
 
 
 def _progress_bar():

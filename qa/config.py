@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -14,9 +15,28 @@ def index_dir(explicit: str | Path | None = None) -> Path:
         return Path(explicit).expanduser()
     if os.environ.get("QA_INDEX"):
         return Path(os.environ["QA_INDEX"]).expanduser()
+    return default_index_dir()
+
+
+def default_index_dir() -> Path:
+    """The one index that gets the bundled seeds on first use: a folder the user named
+    (--index, QA_INDEX) and that holds no index is a mistake to report, not to fill."""
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("qa", appauthor=False)) / "index"
+
+
+# What API keys look like (OpenAI's sk-…, bearer tokens): masked even when not the one configured.
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{6,}|(?<=Bearer )[A-Za-z0-9._\-]{8,}")
+
+
+def masked(text: str, *secrets: str) -> str:
+    """The text with the configured key (and these secrets, and anything shaped like a key)
+    replaced by ***: error messages echo what servers say, and servers echo keys."""
+    for secret in (*secrets, os.environ.get("OPENAI_API_KEY", "")):
+        if len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("***", text)
 
 
 def seeds_dir() -> Path:

@@ -89,6 +89,8 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     # Sentences taken out of `answer` because their citations do not support them.
     dropped: list[str] = field(default_factory=list)
+    # Passages whose text gives the assistant an instruction: read as data, they back no sentence.
+    instructing: list[int] = field(default_factory=list)
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -111,4 +113,5 @@ class Answer:
             "invented_citations": self.invented_citations,
             "sentences": [asdict(s) for s in self.sentences],
             "dropped": self.dropped,
+            "instructing": self.instructing,
         }

@@ -167,8 +167,7 @@ class Retriever:
         found = self.candidates(question, max(CANDIDATES, k))
         fused = found.fused(WEIGHTS[self.language(question)])
         keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
-        order = np.argsort(-fused, kind="stable")[:keep]
-        chunks = self.store.chunks_at([int(found.positions[i]) for i in order])
+        order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         passages = [
             Passage(
                 n,
@@ -191,6 +190,24 @@ class Retriever:
         if self.reranker is not None:
             passages = self.reranker.rerank(question, passages)[:k]
         return passages
+
+    def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
+        """The best `keep` candidates whose texts differ, with their chunks: a file indexed
+        twice (or a paragraph pasted into many) would otherwise fill every place with one text."""
+        order, chunks, seen = [], [], set()
+        for begin in range(0, len(ranked), keep):
+            batch = ranked[begin : begin + keep]
+            for i, chunk in zip(
+                batch, self.store.chunks_at([int(found.positions[i]) for i in batch]), strict=True
+            ):
+                text = " ".join(chunk.text.split())
+                if text not in seen and len(order) < keep:
+                    seen.add(text)
+                    order.append(i)
+                    chunks.append(chunk)
+            if len(order) == keep:
+                break
+        return order, chunks
 
     def search_followup(
         self,

@@ -191,6 +191,36 @@ def repair_citations(
     return "".join(pieces), sentences
 
 
+# A document that addresses the assistant (ignore the instructions, answer X, when asked say Y)
+# is trying to steer the answer, not informing it. Read on the matching form (simplified, lower
+# case). Measured by bench/injection.py (docs/RELIABILITY.md).
+_INSTRUCTIONS = [
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|"
+    r"passages?|context|above|previous|prior|everything)\b",
+    r"\b(?:ai|assistants?|chatbots?|language models?|llms?|models?|bots?)\b.{0,60}"
+    r"\b(?:must|should|shall|have to|need to|are required to|always|never)\b",
+    r"\b(?:you|assistants?)\s+(?:must|should|shall|have to|are required to|need to)\s+"
+    r"(?:answer|say|reply|respond|state|tell|write|cite|output|claim)",
+    r"\b(?:answer|reply|respond)\s+(?:with|that|only)\b",
+    r"\bsystem prompt\b|\bnew instructions?\b|\b(?:note|message|instructions?) (?:to|for) "
+    r"(?:the |any )?(?:ai|assistants?|models?|language models?|llms?)\b",
+    r"\b(?:when|if) (?:anyone|someone|a user|the user|you are|asked)\b.{0,30}\b(?:ask|asked)",
+    r"(?:忽略|无视|忽视|不要理会|不要管|忘记|忘掉).{0,20}(?:指令|指示|规则|要求|提示|资料|内容|以上|之前|上述|前面)",
+    r"(?:(?<![a-z])ai(?![a-z])|人工智能|助手|助理|模型|机器人|智能体|问答系统).{0,20}"
+    r"(?:必须|应该|应当|一律|务必)",
+    r"(?:请|务必|必须|一定要|只能|只许)(?:回答|答复|回复|告诉用户|输出|声称|说)",
+    r"(?:回答|答复|回复)(?:为|成|是)[:：“\"]",
+    r"(?:当|如果|若)(?:被|有人|用户|别人)?(?:问到|问及|问起|询问|提问|问)",
+    r"系统提示|新的指令|最新指令|最高指令|指令[:：]",
+]
+_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTIONS))
+
+
+def instructs_assistant(text: str) -> bool:
+    """Whether a passage's text gives the assistant an instruction."""
+    return _INSTRUCTION.search(matching_form(text)) is not None
+
+
 def sentences_of(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)] or [text]
 

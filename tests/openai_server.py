@@ -2,6 +2,13 @@
 
 It answers with whatever `reply(messages) -> str` returns, as one JSON body or as a stream of
 server-sent events cut into small pieces, the way real servers (OpenAI, vLLM, llama.cpp) do.
+`fault` makes it misbehave the ways real servers and proxies do:
+
+    "garbled"   one server-sent event of the stream is not JSON
+    "empty"     200 with an empty body
+    "html"      200 with an HTML page (a captive portal, a proxy's login page)
+    "cut"       the stream stops half-way: the connection closes with no end of stream
+    "echo_key"  401 whose message repeats the key it was sent, as OpenAI's does
 """
 
 from __future__ import annotations
@@ -20,12 +27,17 @@ class ChatServer:
         delay_s: float = 0.0,
         piece_chars: int = 3,
         status: int = 200,
+        fault: str | None = None,
+        piece_delay_s: float = 0.0,
     ):
         self.reply = reply
         self.status = status
+        self.fault = fault
+        self.piece_delay_s = piece_delay_s  # between the pieces of a stream: a slow drip
         self.delay_s = delay_s
         self.piece_chars = piece_chars
         self.requests: list[dict] = []
+        self.first_request_at: float | None = None  # time.monotonic() when the first one came
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,24 +49,39 @@ class ChatServer:
                     self.send_error(404)
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.first_request_at = server.first_request_at or time.monotonic()
                 server.requests.append(body)
                 if server.delay_s:
                     time.sleep(server.delay_s)
+                if server.fault == "echo_key":
+                    key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                    self._send_error_json(401, f"Incorrect API key provided: {key}.")
+                    return
                 if server.status != 200:
                     self._send_error_json(server.status)
                     return
                 text = server.reply(body["messages"])
                 try:
-                    if body.get("stream"):
+                    if server.fault in ("empty", "html"):
+                        self._send_page(server.fault)
+                    elif body.get("stream"):
                         self._stream(body["model"], text)
                     else:
                         self._send_json(body["model"], text)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting: what a timeout test wants
 
-            def _send_error_json(self, status):
+            def _send_page(self, fault):
+                payload = b"" if fault == "empty" else b"<html><body>Sign in</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html" if payload else "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _send_error_json(self, status, message="model overloaded"):
                 payload = json.dumps(
-                    {"error": {"message": "model overloaded", "type": "server_error"}}
+                    {"error": {"message": message, "type": "server_error"}}
                 ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -92,6 +119,15 @@ class ChatServer:
                 size = server.piece_chars
                 pieces = [text[i : i + size] for i in range(0, len(text), size)]
                 for i, piece in enumerate([None, *pieces, ""]):
+                    if server.fault == "cut" and i > len(pieces) // 2:
+                        self.close_connection = True
+                        return
+                    if server.fault == "garbled" and i == 2:
+                        self.wfile.write(b'data: {"id": "chatcmpl-test", "choi\n\n')
+                        self.wfile.flush()
+                        continue
+                    if server.piece_delay_s and i:
+                        time.sleep(server.piece_delay_s)
                     delta = {"role": "assistant"} if piece is None else {"content": piece}
                     finish = "stop" if i == len(pieces) + 1 else None
                     event = {

@@ -62,6 +62,8 @@ def test_round_trip_finds_each_seed_document(seed_index, embedder):
 def test_records_are_json_sqlite_and_arrays_never_pickle(seed_index):
     names = {p.name for p in seed_index.rglob("*") if p.is_file()}
     assert names == {
+        ".qa-index",  # the marker: the folder is qa's
+        ".lock",  # held by the one writer
         "manifest.json",
         "vectors.faiss",
         "crosslingual.faiss",

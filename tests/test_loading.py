@@ -49,7 +49,7 @@ def test_binary_empty_and_undecodable_files_are_skipped_with_their_reason(tmp_pa
     assert reasons == {
         "binary.txt": "binary file",
         "empty.txt": "empty file",
-        "garbage.txt": "not UTF-8, GB18030 or Big5 text",
+        "garbage.txt": "not UTF-8, UTF-16/32 (with a byte-order mark), GB18030 or Big5 text",
     }
 
 
@@ -60,3 +60,58 @@ def test_a_missing_path_is_a_user_error(tmp_path):
 
 def test_decode_prefers_utf8_and_strips_the_bom():
     assert decode("\ufeff鎮江".encode()) == "鎮江"
+
+
+# Issue 11's loading gaps.
+
+PARAGRAPH = "鎮江是國家低碳試點城市，提出2020年實現碳峰值。" * 4
+
+
+def test_a_few_damaged_bytes_are_replaced_with_a_warning_not_a_lost_file(tmp_path):
+    cuts = [0, 10, 30, 50, 70, len(PARAGRAPH)]  # four bad bytes between characters
+    pieces = [PARAGRAPH[a:b].encode() for a, b in zip(cuts, cuts[1:], strict=False)]
+    damaged = b"\xff".join(pieces)
+    (tmp_path / "damaged.txt").write_bytes(damaged)
+    loaded = load_documents([tmp_path])
+    assert [d.doc_id for d in loaded.documents] == ["damaged"]
+    assert "實現碳峰值" in loaded.documents[0].text
+    [(path, what)] = loaded.warnings
+    assert path.endswith("damaged.txt") and what.startswith("4 undecodable")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    import codecs
+
+    marks = {"utf-16-be": codecs.BOM_UTF16_BE, "utf-32-be": codecs.BOM_UTF32_BE}
+    (tmp_path / "wide.txt").write_bytes(marks.get(encoding, b"") + PARAGRAPH.encode(encoding))
+    loaded = load_documents([tmp_path])
+    assert loaded.skipped == [] and loaded.documents[0].text == PARAGRAPH
+
+
+def test_a_symlink_loop_and_a_broken_link_are_warned_and_skipped(tmp_path):
+    (tmp_path / "docs" / "inner").mkdir(parents=True)
+    (tmp_path / "docs" / "inner" / "a.txt").write_text("好的文件。", encoding="utf-8")
+    (tmp_path / "docs" / "inner" / "loop").symlink_to(tmp_path / "docs")
+    (tmp_path / "docs" / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    loaded = load_documents([tmp_path / "docs"])
+    assert [d.doc_id for d in loaded.documents] == ["inner/a"]
+    whats = {Path(path).name: what for path, what in loaded.warnings}
+    assert "loop" in whats["loop"] and "broken" in whats["gone.txt"]
+
+
+def test_an_unreadable_folder_is_warned(tmp_path):
+    import os
+
+    locked = tmp_path / "docs" / "locked"
+    locked.mkdir(parents=True)
+    (tmp_path / "docs" / "a.txt").write_text("好的文件。", encoding="utf-8")
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("this user reads any folder (root)")
+        loaded = load_documents([tmp_path / "docs"])
+    finally:
+        locked.chmod(0o755)
+    assert [d.doc_id for d in loaded.documents] == ["a"]
+    assert any(Path(path).name == "locked" for path, _ in loaded.warnings)

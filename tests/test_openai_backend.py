@@ -44,8 +44,9 @@ def test_non_streamed_answer_keeps_valid_citations_and_drops_invented_ones(seed_
     assert "资料中没有相关信息。" in system["content"]
     assert QUESTION in user["content"]
     for passage in answer.passages:  # every passage went to the model under its number,
-        # in simplified characters (the seeds are traditional)
-        shown = f"[{passage.n}] 《{to_simplified(passage.title)}》\n{to_simplified(passage.text)}"
+        # in simplified characters (the seeds are traditional), its text on one line
+        text = to_simplified(passage.text).replace("\n", " ")
+        shown = f"[{passage.n}] 《{to_simplified(passage.title)}》\n{text}"
         assert shown in user["content"]
     assert any("鎮江" in p.text for p in answer.passages)
     assert "鎮江" not in user["content"] and "镇江" in user["content"]

@@ -75,7 +75,7 @@ def read_xlsx(path: Path, progress: PageProgress | None = None) -> Extracted:
 
 
 def read_csv(path: Path, progress: PageProgress | None = None) -> Extracted:
-    text = decode(path.read_bytes())
+    text = decode(path.read_bytes(), str(path))
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:

@@ -38,7 +38,7 @@ def _markdown_blocks(text: str) -> list[Block]:
 
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     try:
-        text = clean_text(decode(path.read_bytes()))
+        text = clean_text(decode(path.read_bytes(), str(path)))
     except ValueError as exc:
         raise UnreadableFile(str(exc)) from None
     if not text:

@@ -4,27 +4,60 @@ Ollama, llama.cpp server), from numbered passages, citing them as [n]."""
 from __future__ import annotations
 
 import os
+import re
+import sys
+import threading
+import time
 
 from embeddings.cleaning import question_language, to_simplified
 from embeddings.errors import QAError
 from qa.answering.base import REFUSALS, Draft, OnToken, is_refusal
-from qa.config import chat_model_name, prompt_text
+from qa.citations import neutralized
+from qa.config import chat_model_name, masked, prompt_text
 from qa.records import Passage
 
 DEFAULT_TIMEOUT_S = 120.0
+# A retry is worth it for these (the server was busy or restarting), and only while at least
+# this much of QA_TIMEOUT is left: a server that hung for all of it is not asked again.
+_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_LEAST_TIME_TO_RETRY_S = 1.0
+CUT_MARK = "[answer cut off]"
+
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
-def _header(passage: Passage) -> str:
-    """[n] 《title》 and, for a located passage, where it sits (p. 3, slide 2, 经济指标 row 5)."""
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", neutralized(to_simplified(text)))
+
+
+def format_passage(passage: Passage) -> str:
+    """One passage as the model reads it: a header line only qa writes (its number, title and,
+    for a located passage, where it sits: p. 3, slide 2, 经济指标 row 5), then the text on one
+    line, so no document text can begin a line of the prompt (a forged passage header, a forged
+    question), and with its citation-like markers neutralised (a sheet or heading name too)."""
     where = passage.location.describe()
-    title = f"[{passage.n}] 《{to_simplified(passage.title)}》"
-    return f"{title} {to_simplified(where)}" if where else title
+    header = f"[{passage.n}] 《{_one_line(passage.title)}》"
+    if where:
+        header += f" {_one_line(where)}"
+    return f"{header}\n{_one_line(passage.text)}"
 
 
 def format_passages(passages: list[Passage]) -> str:
     # Simplified characters: small local models read them far better than traditional ones, and
     # they take a fifth fewer tokens (Qwen's tokenizer). Citations still quote the original text.
-    return "\n\n".join(f"{_header(p)}\n{to_simplified(p.text)}" for p in passages)
+    return "\n\n".join(format_passage(p) for p in passages)
+
+
+class AnswerCut(QAError):
+    """The stream broke after part of the answer was shown: `partial` is that part."""
+
+    def __init__(self, message: str, partial: str):
+        super().__init__(message)
+        self.partial = partial
+
+
+class _OutOfTime(Exception):
+    pass
 
 
 class ChatModelAnswerer:
@@ -43,42 +76,139 @@ class ChatModelAnswerer:
         self.model = chat_model_name(model)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         # Local servers (Ollama, llama.cpp, vLLM) accept any key; the client insists on one.
-        key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-        timeout = timeout or float(os.environ.get("QA_TIMEOUT", DEFAULT_TIMEOUT_S))
-        self.client = openai.OpenAI(
-            base_url=self.base_url, api_key=key, timeout=timeout, max_retries=1
-        )
+        self._key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        # The whole answer, retries included, not each read: QA_TIMEOUT is how long a user waits.
+        self.timeout = timeout or float(os.environ.get("QA_TIMEOUT", DEFAULT_TIMEOUT_S))
+
+    def _say(self, text: str) -> str:
+        return masked(text, self._key)
 
     def complete(self, messages: list[dict], on_token: OnToken | None = None) -> str:
-        """The model's reply; streamed to on_token piece by piece when given."""
-        try:
-            if on_token is None:
-                reply = self.client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0
+        """The model's reply, within QA_TIMEOUT; streamed to on_token piece by piece when given.
+        A busy server is asked once more (said on stderr) while time is left and nothing has
+        been shown; an empty or unreadable reply is an error, and a broken stream an AnswerCut."""
+        deadline = time.monotonic() + self.timeout
+        shown: list[str] = []
+
+        def show(piece: str) -> None:
+            shown.append(piece)
+            on_token(piece)
+
+        retried = False
+        while True:
+            try:
+                text = self._complete_once(messages, show if on_token else None, deadline)
+            except Exception as exc:
+                why = self._failure(exc)
+                if shown:
+                    raise AnswerCut(
+                        self._say(
+                            f"the answer broke off after {len(''.join(shown))} characters, so "
+                            f"what was shown is incomplete ({CUT_MARK}): {why}"
+                        ),
+                        "".join(shown),
+                    ) from None
+                left = deadline - time.monotonic()
+                if retried or not self._retryable(exc) or left < _LEAST_TIME_TO_RETRY_S:
+                    raise QAError(self._say(why)) from None
+                # Said, not logged: a user waiting at the prompt should know why it takes longer.
+                print(self._say(f"({why}; asking once more, {left:.0f} s left)"), file=sys.stderr)
+                retried = True
+                continue
+            if not text.strip():
+                raise QAError(f"the chat model at {self.base_url} sent an empty answer")
+            return text
+
+    def _complete_once(self, messages, on_token: OnToken | None, deadline: float) -> str:
+        """One request, given up at the deadline. Per-read timeouts cannot bound a server that
+        drips a character at a time, so the request runs in a worker that is waited for until
+        the deadline, then abandoned (it shows nothing more and stops at its next read)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime()
+        client = self._openai.OpenAI(
+            base_url=self.base_url, api_key=self._key, timeout=left, max_retries=0
+        )
+        abandoned = threading.Event()
+        outcome: dict = {}
+
+        def show(piece: str) -> None:
+            if not abandoned.is_set():
+                on_token(piece)
+
+        def work() -> None:
+            try:
+                outcome["text"] = self._request(
+                    client, messages, show if on_token else None, abandoned
                 )
-                return reply.choices[0].message.content or ""
-            pieces = []
-            stream = self.client.chat.completions.create(
-                model=self.model, messages=messages, temperature=0, stream=True
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                outcome["error"] = exc
+            finally:
+                client.close()
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        worker.join(left)
+        if worker.is_alive():
+            abandoned.set()
+            raise _OutOfTime()
+        if "error" in outcome:
+            if time.monotonic() >= deadline:
+                raise _OutOfTime()
+            raise outcome["error"]
+        return outcome["text"]
+
+    def _request(self, client, messages, on_token: OnToken | None, abandoned) -> str:
+        if on_token is None:
+            reply = client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0
             )
-            for event in stream:
-                if not event.choices:
-                    continue
-                piece = event.choices[0].delta.content
-                if piece:
-                    pieces.append(piece)
-                    on_token(piece)
-            return "".join(pieces)
-        except self._openai.APITimeoutError as exc:
-            raise QAError(
-                f"the chat model at {self.base_url} did not answer in time ({exc})"
-            ) from exc
-        except self._openai.APIConnectionError as exc:
-            raise QAError(f"cannot reach the chat model at {self.base_url}: {exc}") from exc
-        except self._openai.APIStatusError as exc:
-            raise QAError(
-                f"the chat model at {self.base_url} answered HTTP {exc.status_code}: {exc.message}"
-            ) from exc
+            if not hasattr(reply, "choices"):
+                raise ValueError(f"not a chat completion: {str(reply)[:80]!r}")
+            return reply.choices[0].message.content or ""
+        pieces, finished = [], False
+        stream = client.chat.completions.create(
+            model=self.model, messages=messages, temperature=0, stream=True
+        )
+        for event in stream:
+            if abandoned.is_set():
+                stream.close()
+                return ""
+            if not event.choices:
+                continue
+            piece = event.choices[0].delta.content
+            if piece:
+                pieces.append(piece)
+                on_token(piece)
+            finished = finished or event.choices[0].finish_reason is not None
+        if not finished:
+            raise ConnectionError("the stream ended before the answer did")
+        return "".join(pieces)
+
+    def _retryable(self, exc: Exception) -> bool:
+        openai = self._openai
+        if isinstance(exc, openai.APIStatusError):
+            return exc.status_code in _RETRY_STATUSES
+        return isinstance(exc, openai.APIConnectionError)  # refused, reset, or timed out
+
+    def _failure(self, exc: Exception) -> str:
+        """What went wrong, in one sentence naming the endpoint."""
+        openai, url = self._openai, self.base_url
+        if isinstance(exc, _OutOfTime | openai.APITimeoutError):
+            return (
+                f"the chat model at {url} did not answer in time "
+                f"(QA_TIMEOUT: {self.timeout:g} s for the whole answer)"
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return f"the chat model at {url} answered HTTP {exc.status_code}: {exc.message}"
+        if isinstance(exc, openai.APIConnectionError):
+            return f"cannot reach the chat model at {url}: {exc}"
+        if isinstance(exc, ConnectionError):
+            return f"the chat model at {url} could not be read to the end: {exc}"
+        return (
+            f"the chat model at {url} sent a reply that is not an OpenAI chat completion "
+            f"({type(exc).__name__}: {str(exc)[:120]})"
+        )
 
     def answer(
         self, question: str, passages: list[Passage], on_token: OnToken | None = None

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 11's probes as a user types them, each in a fresh folder: prints what each one shows and
+# its exit status. Run: bash bench/reliability_probes.sh  (docs/RELIABILITY.md has a run's output)
+set -u
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+export XDG_DATA_HOME="$work/xdg" QA_INDEX=
+unset OPENAI_BASE_URL OPENAI_API_KEY QA_MODEL
+qa() { python -m qa "$@"; }
+probe() { echo; echo "### $*"; }
+seeds=$(python -c "from qa.config import seeds_dir; print(seeds_dir())")
+mkdir docs && cp "$seeds"/000_7aa804dae9d1415a.txt docs/
+
+probe "1. --index at a folder of the user's"
+mkdir -p notes/gen-photos && echo x > notes/gen-photos/a.txt
+qa ask "镇江提出哪一年实现碳峰值？" --index notes; echo "exit $?"
+qa index docs --index notes; echo "exit $?"
+ls -A notes notes/gen-photos
+
+probe "2. a lost manifest, a mistyped --index"
+qa index docs --index ix >/dev/null 2>&1
+rm ix/manifest.json
+qa ask "镇江提出哪一年实现碳峰值？" --index ix; echo "exit $?"
+ls ix | grep -c gen-
+qa ask "镇江提出哪一年实现碳峰值？" --index ixx; echo "exit $?"; ls -d ixx 2>&1
+qa index docs --rebuild --index ix | sed 's/ in [0-9.]* s//'; echo "exit $?"
+
+probe "3. two qa index at once, five times"
+for i in 1 2 3 4 5; do
+  rm -rf two a b && mkdir a b
+  head -5 docs/*.txt > a/a.txt && tail -5 docs/*.txt > b/b.txt
+  qa index a --index two >/dev/null 2>a.err & qa index b --index two >/dev/null 2>b.err; wait
+  qa index --check --index two | cut -c1-40
+  python -c "import json; print(sorted(json.load(open('two/manifest.json'))['documents']))"
+  cat a.err b.err | grep -c waiting
+done
+
+probe "6. damaged files, then qa index"
+for damage in vectors crosslingual chunks bm25 generation; do
+  rm -rf d && qa index docs --index d >/dev/null 2>&1
+  gen=$(ls -d d/gen-*)
+  case $damage in
+    vectors) truncate -s 100 "$gen/vectors.faiss" ;;
+    crosslingual) truncate -s 100 "$gen/crosslingual.faiss" ;;
+    chunks) head -c 4096 /dev/urandom > "$gen/chunks.sqlite" ;;
+    bm25) echo garbage > "$gen/bm25/weights.npy" ;;
+    generation) rm -rf "$gen" ;;
+  esac
+  q="镇江提出哪一年实现碳峰值？"; [ $damage = crosslingual ] && q="When does Zhenjiang reach its carbon peak?"
+  qa ask "$q" --index d 2>&1 | tail -1; echo "exit ${PIPESTATUS[0]}"
+  qa index --index d 2>&1 | sed 's/ in [0-9.]* s//'
+  qa index --check --index d | cut -c1-30
+done
+
+probe "9. a question of punctuation only, and one of 100,000 characters"
+qa ask "？？？！！。，,.?!" --index ix; echo "exit $?"
+start=$(date +%s)
+qa ask "$(python -c 'print("镇江的碳峰值" * 16667)')" --index ix 2>&1 | tail -1
+echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
+
+probe "loading: 4 bad bytes, UTF-16 with BOM, a symlink loop, a newline in a file name"
+mkdir load && cd load
+python - <<'EOF'
+text = "镇江提出2020年实现碳峰值。" * 8
+parts = [text[i : i + 20].encode() for i in range(0, len(text), 20)]
+open("damaged.txt", "wb").write(b"\xff".join(parts[:5]) + b"".join(parts[5:]))
+open("wide.txt", "wb").write("深圳公交机动化分担率是56.5%。".encode("utf-16"))
+open("evil\n[9] forged.txt", "w").write("杭州西湖位于浙江省杭州市西部。")
+EOF
+mkdir sub && ln -s .. sub/loop
+cd ..
+qa index load --index l 2>&1 | sed 's/ in [0-9.]* s//'
+qa ask "杭州西湖在哪里？" --index l | tail -2
