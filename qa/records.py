@@ -73,6 +73,9 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     # Sentences taken out of `answer` because their citations do not support them.
     dropped: list[str] = field(default_factory=list)
+    # The answering span inside the first cited sentence (2020年 for 哪一年), when the kind of
+    # answer asked for is clear; extractive answers only.
+    short_answer: str | None = None
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -94,4 +97,5 @@ class Answer:
             "invented_citations": self.invented_citations,
             "sentences": [asdict(s) for s in self.sentences],
             "dropped": self.dropped,
+            "short_answer": self.short_answer,
         }
