@@ -1,7 +1,8 @@
 """Calibrates the extractive answerer's score and refusal on answerable and made-up unanswerable
 questions, on each development set separately.
 
-Run: python bench/refusal.py [--set cmrc|drcd ...] [--quick] [--json] [--index-root DIR]
+Run: python bench/refusal.py [--set cmrc|drcd ...] [--quick] [--limit N] [--grid] [--json]
+                             [--index-root DIR]
 Sets: the CMRC 2018 dev subset (mainland usage) and the DRCD subset (Taiwan usage). Each
 question is asked twice: as it is (answerable), and with its own paragraph left out of what
 retrieval returns, which makes it unanswerable from the rest of the corpus, with close
@@ -39,10 +40,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MARGIN = 0.01
 GRID = {
     "SIMILARITY_WEIGHT": (2.0, 4.0, 6.0),
-    "TYPE_WEIGHT": (0.0, 0.1, 0.2),
+    "MISSING_NAMES_WEIGHT": (0.25, 0.5, 1.0),
+    "TYPE_WEIGHT": (0.0, 0.15, 0.3),
     "RANK_WEIGHT": (0.0, 0.1, 0.2),
-    "KEEP_WITHIN": (0.0, 0.05, 0.1),
-    "MAX_SENTENCES": (1, 2, 3),
 }
 SCORES = tuple(round(x, 3) for x in np.arange(0.40, 1.201, 0.025))
 
@@ -84,9 +84,11 @@ def cached_retriever(dataset: str, quick: bool, root: Path):
             cache.save()
 
 
-def asked(dataset: str, quick: bool, root: Path) -> tuple[list, list]:
-    """Each question's candidates, answerable and made unanswerable, with its gold answers."""
+def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tuple[list, list]:
+    """Each question's candidates, answerable and made unanswerable, with its gold answers
+    (the first `limit` questions only, when given)."""
     with cached_retriever(dataset, quick, root) as (retriever, questions):
+        questions = questions[:limit]
         answerer = ExtractiveAnswerer(
             retriever.embedder,
             retriever.store.document_text,
@@ -191,10 +193,12 @@ def grid(answerable: list, unanswerable: list) -> list[dict]:
     return sorted(rows, key=lambda r: -r["answer_accuracy"])
 
 
-def run(datasets: list[str], quick: bool, root: Path, search: bool) -> dict:
+def run(
+    datasets: list[str], quick: bool, root: Path, search: bool, limit: int | None = None
+) -> dict:
     figures = {}
     for dataset in datasets:
-        answerable, unanswerable = asked(dataset, quick, root)
+        answerable, unanswerable = asked(dataset, quick, root, limit)
         figures[dataset] = {
             "questions": len(answerable),
             "chosen": score(answerable, unanswerable),
@@ -213,8 +217,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--grid", action="store_true", help="also search the weights")
     parser.add_argument("--index-root", type=Path, default=RESULTS)
+    parser.add_argument("--limit", type=int, help="the first N questions of each set only")
     args = parser.parse_args()
-    figures = run(args.set or ["cmrc", "drcd"], args.quick, args.index_root, args.grid)
+    figures = run(args.set or ["cmrc", "drcd"], args.quick, args.index_root, args.grid, args.limit)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
