@@ -49,7 +49,7 @@ def run(datasets: list[str], root: Path) -> dict:
                 order = sorted(range(len(ids)), key=lambda i: -(scores[i] + weight * held[i]))
                 hit = bool(ids) and ids[order[0]] == gold
                 hits += hit
-                if sum(title[d] == title[gold] for d in ids) > 1:
+                if len({d for d in ids if title[d] == title[gold]}) > 1:
                     lookalike += 1
                     lookalike_hits += hit
             found[str(weight)] = {

@@ -39,7 +39,7 @@ SIMILARITY_WEIGHT = 4.0  # e5 similarities bunch within a few hundredths: spread
 SIMILARITY_ORIGIN = 0.8
 TYPE_WEIGHT = 0.15  # the sentence holds the kind of answer asked for (a year, a number, a name)
 RANK_WEIGHT = 0.2  # the first passage's sentence gets this much more than the fifth's
-MIN_SCORE = 0.95
+MIN_SCORE = 1.0
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
 KEEP_WITHIN = 0.1
