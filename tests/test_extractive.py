@@ -17,12 +17,12 @@ from qa.cli import app, highlighted
 
 runner = CliRunner()
 
-# Written for these tests, in Taiwan's usage (之, 皆, 為, 何者), about made-up places.
+# Written for these tests, in Taiwan's usage (之, 皆, 為, 於), about made-up facts of real places.
 TAIWAN_TEXTS = {
     "islands": (
-        "北竿島位於福建外海，與南竿島隔海相望，是閩東語通行的地區。島上的芹壁村保存了大量以花崗岩"
-        "砌成的閩東式石屋，被視為聚落保存的典範。北竿的美食有繼光餅、魚麵與老酒，筆架與芙蓉酥皆"
-        "為當地糕餅鋪之特產，常見於節慶。"
+        "馬祖列島位於福建閩江口外海，是閩東語通行的地區。島上的芹壁村保存了大量以花崗岩砌成的"
+        "閩東式石屋，被視為聚落保存的典範。馬祖的美食有繼光餅、魚麵與老酒，筆架與芙蓉酥皆為當地"
+        "糕餅鋪之特產，常見於節慶。"
     ),
     "lighthouse": (
         "東湧燈塔建於1902年，由英國工程師設計，塔身以白色花崗岩砌成，是清代末年興建的洋式燈塔"
@@ -72,7 +72,7 @@ def test_question_words_and_function_words_of_both_usages_weigh_nothing():
 
 
 def test_names_and_numbers_weigh_more_than_other_words():
-    asked = {t.text: t for t in analyse("北竿島的石屋建於1902年嗎？", _idf).terms}
+    asked = {t.text: t for t in analyse("馬祖的石屋建於1902年嗎？", _idf).terms}
     assert asked["1902"].name and asked["1902"].whole
     assert asked["1902"].weight > asked["石屋"].weight
 
@@ -80,7 +80,7 @@ def test_names_and_numbers_weigh_more_than_other_words():
 def test_a_taiwan_usage_question_is_answered_from_its_sentence(taiwan):
     answer = taiwan.ask("筆架與芙蓉酥皆是哪一地區之特產？")
     assert not answer.abstained
-    assert "芙蓉酥" in answer.answer and "北竿" in answer.answer
+    assert "芙蓉酥" in answer.answer and "馬祖" in answer.answer
     assert {c.doc_id for c in answer.citations} == {"islands"}
 
 

@@ -83,10 +83,12 @@ _TYPE_SPANS = {
     "date": re.compile(r"\d{3,4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日|\d{1,2}世纪"),
     "number": re.compile(r"\d+(?:[.,]\d+)*" + _MEASURE),
 }
+# A place or an organisation is any proper name: the tagger often files one under another
+# class (马祖 as a person, 清华 as a place); they get no short answer, only the type's credit.
 _TYPE_TAGS = {
     "person": frozenset({"nr", "nrt", "nrfg"}),
-    "place": frozenset({"ns"}),
-    "organisation": frozenset({"nt"}),
+    "place": _NAME_TAGS - {"eng"},
+    "organisation": _NAME_TAGS - {"eng"},
 }
 
 
