@@ -1,4 +1,5 @@
-"""The CMRC 2018 dev subset several benchmarks read, and the index they build over it."""
+"""The development sets several benchmarks read (the CMRC 2018 dev subset, mainland usage; the
+DRCD subset, Taiwan usage), and the index they build over one."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ DATA = Path(__file__).resolve().parent / "data"
 QUICK_DOCS = 80  # --quick keeps the first documents and their questions
 
 
-def load(quick: bool = False) -> tuple[list[Document], list[EvalQuestion], list[EvalQuestion]]:
-    """The documents, the Chinese questions and their English translations."""
-    corpus = load_corpus_jsonl(DATA / "cmrc_dev_docs.jsonl")
-    zh = load_questions(DATA / "cmrc_dev_questions.jsonl")
-    en = load_questions(DATA / "cmrc_dev_questions_en.jsonl")
+SETS = {"cmrc": "cmrc_dev", "drcd": "drcd_test"}
+
+
+def load(
+    quick: bool = False, dataset: str = "cmrc"
+) -> tuple[list[Document], list[EvalQuestion], list[EvalQuestion]]:
+    """The documents, the Chinese questions and their English translations (none for DRCD)."""
+    stem = SETS[dataset]
+    corpus = load_corpus_jsonl(DATA / f"{stem}_docs.jsonl")
+    zh = load_questions(DATA / f"{stem}_questions.jsonl")
+    english = DATA / f"{stem}_questions_en.jsonl"
+    en = load_questions(english) if english.exists() else []
     if quick:
         corpus = corpus[:QUICK_DOCS]
         kept = {d.doc_id for d in corpus}

@@ -1,17 +1,22 @@
-"""How the extractive backend's refusal thresholds trade answers for refusals on the seed questions.
+"""How the extractive backend's refusal thresholds trade answers for refusals on the seed questions,
+and how far each seed decision lies from them.
 
-Run: python bench/extractive_threshold.py
-MIN_WORDING applies to Chinese questions, MIN_SIMILARITY_EN to English ones (see
-qa/answering/extractive.py). Each row: answerable questions answered correctly (of 14) and
-unanswerable ones refused (of 2).
+Run: python bench/extractive_threshold.py [--json]
+MIN_SCORE applies to Chinese questions, MIN_SIMILARITY_EN to English ones (see
+qa/answering/extractive.py). Each row: answerable questions answered correctly and unanswerable
+ones refused. The margins: each question's deciding value (its best sentence's score, or for
+English its best similarity) minus the threshold; a decision within ±0.01 could flip on another
+machine's rounding.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 from pathlib import Path
 
+from embeddings.cleaning import has_cjk
 from embeddings.indexer import build_index
 from qa.answering import extractive
 from qa.api import Assistant
@@ -27,6 +32,8 @@ ENGLISH_OFF_TOPIC = [
     "How tall is Mount Everest?",
     "What did Zhenjiang's GDP reach in 2019?",
 ]
+MIN_SCORES = (0.7, 0.8, 0.9, 1.0, 1.1)
+MIN_SIMILARITIES_EN = (0.74, 0.76, 0.78, 0.80, 0.82)
 
 
 def score(assistant: Assistant, questions: list[dict]) -> tuple[int, int]:
@@ -40,23 +47,42 @@ def score(assistant: Assistant, questions: list[dict]) -> tuple[int, int]:
     return correct, refused
 
 
+def margins(assistant: Assistant, questions: list[dict]) -> list[dict]:
+    """Each question's deciding value less its threshold."""
+    answerer = assistant._extractive()
+    rows = []
+    for q in questions:
+        candidates = answerer.candidates(q["question"], assistant.retriever.search(q["question"]))
+        if has_cjk(q["question"]):
+            value = max((c.score for c in candidates), default=float("-inf"))
+            threshold = extractive.MIN_SCORE
+        else:
+            value = max((c.similarity for c in candidates), default=float("-inf"))
+            threshold = extractive.MIN_SIMILARITY_EN
+        rows.append({"id": q["id"], "kind": q["kind"], "margin": round(value - threshold, 3)})
+    return rows
+
+
 def run() -> dict:
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     chinese = [q for q in questions if q["lang"] != "en"]
     english = [q for q in questions if q["lang"] == "en"]
-    off_topic = [{"question": q, "kind": "unanswerable", "answers": []} for q in ENGLISH_OFF_TOPIC]
-    figures = {"min_wording": {}, "min_similarity_en": {}}
-    defaults = extractive.MIN_WORDING, extractive.MIN_SIMILARITY_EN
+    off_topic = [
+        {"id": f"off-{i}", "question": q, "kind": "unanswerable", "answers": []}
+        for i, q in enumerate(ENGLISH_OFF_TOPIC, start=1)
+    ]
+    figures = {"min_score": {}, "min_similarity_en": {}}
+    defaults = extractive.MIN_SCORE, extractive.MIN_SIMILARITY_EN
     with tempfile.TemporaryDirectory() as tmp:
         build_index(Path(tmp), [seeds_dir()])
         assistant = Assistant(index=tmp, backend="extractive")
         try:
-            for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
-                extractive.MIN_WORDING = threshold
+            for threshold in MIN_SCORES:
+                extractive.MIN_SCORE = threshold
                 correct, refused = score(assistant, chinese)
-                figures["min_wording"][str(threshold)] = {"correct": correct, "refused": refused}
-            extractive.MIN_WORDING = defaults[0]
-            for threshold in (0.74, 0.76, 0.78, 0.80, 0.82):
+                figures["min_score"][str(threshold)] = {"correct": correct, "refused": refused}
+            extractive.MIN_SCORE = defaults[0]
+            for threshold in MIN_SIMILARITIES_EN:
                 extractive.MIN_SIMILARITY_EN = threshold
                 correct, refused = score(assistant, english + off_topic)
                 figures["min_similarity_en"][str(threshold)] = {
@@ -64,14 +90,21 @@ def run() -> dict:
                     "refused": refused,
                 }
         finally:
-            extractive.MIN_WORDING, extractive.MIN_SIMILARITY_EN = defaults
+            extractive.MIN_SCORE, extractive.MIN_SIMILARITY_EN = defaults
+        figures["margins"] = margins(assistant, questions + off_topic)
     return figures
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
     figures = run()
-    print("Chinese questions (12 answerable, 2 not): MIN_WORDING → correct, refused")
-    for threshold, row in figures["min_wording"].items():
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    print("Chinese questions (12 answerable, 2 not): MIN_SCORE → correct, refused")
+    for threshold, row in figures["min_score"].items():
         print(f"  {threshold:<5} {row['correct']:>2} correct  {row['refused']} of 2 refused")
     print(f"English questions (2) and {len(ENGLISH_OFF_TOPIC)} off-topic ones: MIN_SIMILARITY_EN")
     for threshold, row in figures["min_similarity_en"].items():
@@ -79,6 +112,9 @@ def main() -> None:
             f"  {threshold:<5} {row['correct']} correct  "
             f"{row['refused']} of {len(ENGLISH_OFF_TOPIC)} off-topic refused"
         )
+    print("Each question's deciding value less its threshold:")
+    for row in figures["margins"]:
+        print(f"  {row['id']:<8} {row['kind']:<13} {row['margin']:+.3f}")
 
 
 if __name__ == "__main__":

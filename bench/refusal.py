@@ -1,16 +1,22 @@
-"""Calibrates the extractive answerer's refusal on answerable and made-up unanswerable questions.
+"""Calibrates the extractive answerer's score and refusal on answerable and made-up unanswerable
+questions, on each development set separately.
 
-Run: python bench/refusal.py [--quick] [--json] [--index DIR]
-Each CMRC dev question is asked twice: as it is (answerable), and with its own paragraph left
-out of what retrieval returns, which makes it unanswerable from the rest of the corpus, with
-close neighbours still there (other paragraphs of the same article, other fish of the same
-family). Left out at retrieval, not by building 500 indexes: dense scores are the same either
-way, BM25's term statistics differ by one paragraph in 848.
+Run: python bench/refusal.py [--set cmrc|drcd ...] [--quick] [--limit N] [--grid] [--json]
+                             [--index-root DIR]
+Sets: the CMRC 2018 dev subset (mainland usage) and the DRCD subset (Taiwan usage). Each
+question is asked twice: as it is (answerable), and with its own paragraph left out of what
+retrieval returns, which makes it unanswerable from the rest of the corpus, with close
+neighbours still there (other paragraphs of the same article). Left out at retrieval, not by
+building 500 indexes: dense scores are the same either way, BM25's term statistics differ by
+one paragraph.
 
 Every candidate sentence of each answer is kept with its features, so every setting of the
-thresholds is scored without asking again: answer_accuracy (answerable, answered with the gold
-answer), false_abstain_rate (answerable, refused), abstain_accuracy (unanswerable, refused) and
-answer_chars_mean. Prints the trade-off curve; the chosen setting is qa/answering/extractive.py's.
+weights and thresholds is scored without asking again: answer_accuracy (answerable, answered
+with the gold answer), false_abstain_rate (answerable, refused), abstain_accuracy (unanswerable,
+refused), answer_chars_mean and short_answer_accuracy (the short answer exact or inside a gold
+answer, where one is given). Also, for each threshold, how many decisions lie within ±0.01 of it
+and the figures at the threshold ±0.01. Embeddings are cached under --index-root, so a second
+run takes seconds.
 """
 
 from __future__ import annotations
@@ -18,127 +24,215 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import pickle
+from contextlib import contextmanager
 from pathlib import Path
 
 import cmrc_subset
 import numpy as np
 
 from qa.answering import extractive
-from qa.answering.extractive import ExtractiveAnswerer
+from qa.answering.extractive import Candidate, ExtractiveAnswerer, choose
 from qa.evaluation import normalise_answer
 
 K = 5
-WORDINGS = (0.3, 0.4, 0.5, 0.6, 0.7)
-SIMILARITIES = (0.0, 0.80, 0.82, 0.84, 0.86, 0.88)
-MOST = (1, 2, 3)
+RESULTS = Path(__file__).resolve().parent / "results"
+MARGIN = 0.01
+GRID = {
+    "SIMILARITY_WEIGHT": (2.0, 4.0, 6.0),
+    "MISSING_NAMES_WEIGHT": (0.25, 0.5, 1.0),
+    "TYPE_WEIGHT": (0.0, 0.15, 0.3),
+    "RANK_WEIGHT": (0.0, 0.1, 0.2),
+}
+SCORES = tuple(round(x, 3) for x in np.arange(0.40, 1.201, 0.025))
 
 
-def _features(answerer, question, passages, gold: list[str]) -> list[tuple]:
-    """(wording, similarity, touched, holds the gold answer, characters, passage number,
-    wording of the sentence alone) per candidate."""
-    found = []
-    pieces = extractive.question_pieces(question)
-    for c in answerer.candidates(question, passages):
-        text = normalise_answer(c.text)
-        holds = any(normalise_answer(g) in text for g in gold)
-        own = extractive.wording(pieces, c.text)
-        found.append((c.wording, c.similarity, c.touched, holds, len(c.text), c.passage.n, own))
-    return found
+class CachedEmbedder:
+    """The index's embedder, remembering every vector it made (kept on disk between runs)."""
+
+    def __init__(self, embedder, path: Path):
+        self.embedder, self.path = embedder, path
+        self.name, self.dim = embedder.name, embedder.dim
+        self.vectors = pickle.loads(path.read_bytes()) if path.exists() else {}
+
+    def _cached(self, kind: str, texts: list[str], embed) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if (kind, t) not in self.vectors]
+        if new:
+            self.vectors.update(((kind, t), v) for t, v in zip(new, embed(new), strict=True))
+        return np.stack([self.vectors[(kind, t)] for t in texts])
+
+    def embed_queries(self, texts):
+        return self._cached("query", list(texts), self.embedder.embed_queries)
+
+    def embed_passages(self, texts):
+        return self._cached("passage", list(texts), self.embedder.embed_passages)
+
+    def save(self) -> None:
+        self.path.write_bytes(pickle.dumps(self.vectors))
 
 
-def _decide(candidates, least_wording, least_similarity, touched_needed, most):
-    """What the answerer would say under these settings: None (refuse) or (correct, chars)."""
-    kept = [
-        c
-        for c in candidates
-        if c[0] >= least_wording and c[1] >= least_similarity and (c[2] or not touched_needed)
-    ]
-    if not kept:
-        return None
-    kept.sort(key=lambda c: -(c[0] + c[1]))
-    best = kept[0][0] + kept[0][1]
-    chosen = [c for c in kept[:most] if c[0] + c[1] >= extractive.KEEP_WITHIN * best]
-    return any(c[3] for c in chosen), sum(c[4] for c in chosen)
+@contextmanager
+def cached_retriever(dataset: str, quick: bool, root: Path):
+    corpus, questions, _ = cmrc_subset.load(quick, dataset)
+    folder = root / f"{dataset}{'-quick' if quick else ''}-index"
+    with cmrc_subset.retriever(corpus, folder) as retriever:
+        cache = CachedEmbedder(retriever.embedder, folder.parent / f"{folder.name}-vectors.pkl")
+        retriever.embedder = cache
+        try:
+            yield retriever, questions
+        finally:
+            cache.save()
 
 
-def curve(answerable: list, unanswerable: list) -> list[dict]:
-    rows = []
-    for wording, similarity, touched, most in itertools.product(
-        WORDINGS, SIMILARITIES, (True, False), MOST
-    ):
-        said = [_decide(c, wording, similarity, touched, most) for c in answerable]
-        refused = [_decide(c, wording, similarity, touched, most) is None for c in unanswerable]
-        answered = [s for s in said if s is not None]
-        rows.append(
-            {
-                "min_wording": wording,
-                "min_similarity": similarity,
-                "every_piece_named": touched,
-                "max_sentences": most,
-                "answer_accuracy": round(sum(s[0] for s in answered) / len(said), 3),
-                "false_abstain_rate": round(1 - len(answered) / len(said), 3),
-                "abstain_accuracy": round(float(np.mean(refused)), 3),
-                "answer_chars_mean": round(float(np.mean([s[1] for s in answered])), 1)
-                if answered
-                else None,
-            }
-        )
-    return rows
-
-
-def run(quick: bool = False, index: Path | None = None, features: Path | None = None) -> dict:
-    """features: a JSON file to keep every question's candidates in (and read them back from,
-    when it exists), so that new settings are scored without asking again."""
-    if features is not None and features.exists():
-        answerable, unanswerable = json.loads(features.read_text(encoding="utf-8"))
-        return _summary(len(answerable), answerable, unanswerable)
-    corpus, questions, _ = cmrc_subset.load(quick)
-    with cmrc_subset.retriever(corpus, index) as retriever:
+def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tuple[list, list]:
+    """Each question's candidates, answerable and made unanswerable, with its gold answers
+    (the first `limit` questions only, when given)."""
+    with cached_retriever(dataset, quick, root) as (retriever, questions):
+        questions = questions[:limit]
         answerer = ExtractiveAnswerer(
-            retriever.embedder, retriever.store.document_text, retriever.query_vector
+            retriever.embedder,
+            retriever.store.document_text,
+            retriever.query_vector,
+            retriever.store.lexical.idf,
         )
         answerable, unanswerable = [], []
         for q in questions:
             found = retriever.search(q.question, K + 10)
-            answerable.append(_features(answerer, q.question, found[:K], q.answers))
+            gold = [normalise_answer(g) for g in q.answers]
+            answerable.append((answerer.candidates(q.question, found[:K]), gold))
             others = [p for p in found if p.doc_id != q.doc_id][:K]
-            unanswerable.append(_features(answerer, q.question, others, q.answers))
-    if features is not None:
-        features.write_text(json.dumps([answerable, unanswerable]), encoding="utf-8")
-    return _summary(len(questions), answerable, unanswerable)
+            unanswerable.append((answerer.candidates(q.question, others), gold))
+    return answerable, unanswerable
 
 
-def _summary(questions: int, answerable: list, unanswerable: list) -> dict:
-    rows = curve(answerable, unanswerable)
-    chosen = next(
-        r
-        for r in rows
-        if r["min_wording"] == extractive.MIN_WORDING
-        and r["min_similarity"] == extractive.MIN_SIMILARITY_ZH
-        and r["every_piece_named"]
-        and r["max_sentences"] == extractive.MAX_SENTENCES
+def _holds(candidate: Candidate, gold: list[str]) -> bool:
+    text = normalise_answer(candidate.text)
+    return any(g in text for g in gold)
+
+
+def score(answerable: list, unanswerable: list) -> dict:
+    """The figures under the module's current settings."""
+    said = [(choose(c, True), gold) for c, gold in answerable]
+    answered = [(chosen, gold) for chosen, gold in said if chosen]
+    refused = [not choose(c, True) for c, _ in unanswerable]
+    shorts = [
+        any(normalise_answer(chosen[0].short_answer) in g for g in gold)
+        for chosen, gold in answered
+        if chosen[0].short_answer
+    ]
+    return {
+        "answer_accuracy": round(
+            sum(any(_holds(c, gold) for c in chosen) for chosen, gold in answered) / len(said), 3
+        ),
+        "false_abstain_rate": round(1 - len(answered) / len(said), 3),
+        "abstain_accuracy": round(float(np.mean(refused)), 3),
+        "answer_chars_mean": round(
+            float(np.mean([sum(len(c.text) for c in chosen) for chosen, _ in answered])), 1
+        )
+        if answered
+        else None,
+        "short_answer_given": len(shorts),
+        "short_answer_accuracy": round(float(np.mean(shorts)), 3) if shorts else None,
+    }
+
+
+@contextmanager
+def settings(**values):
+    old = {name: getattr(extractive, name) for name in values}
+    for name, value in values.items():
+        setattr(extractive, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(extractive, name, value)
+
+
+def best_scores(candidates_lists: list) -> list[float]:
+    """Each question's deciding score: its best candidate's (None: nothing to answer from)."""
+    return [max((c.score for c in cands), default=float("-inf")) for cands, _ in candidates_lists]
+
+
+def margins(answerable: list, unanswerable: list) -> dict:
+    """How many decisions lie within MARGIN of MIN_SCORE, and the figures at MIN_SCORE ± MARGIN."""
+    near = sum(
+        abs(s - extractive.MIN_SCORE) <= MARGIN
+        for s in best_scores(answerable) + best_scores(unanswerable)
     )
-    return {"questions": questions, "chosen": chosen, "curve": rows}
+    figures = {"decisions": len(answerable) + len(unanswerable), "within_margin": near}
+    for sign, name in ((-1, "below"), (1, "above")):
+        with settings(MIN_SCORE=round(extractive.MIN_SCORE + sign * MARGIN, 3)):
+            figures[name] = score(answerable, unanswerable)
+    return figures
+
+
+def curve(answerable: list, unanswerable: list) -> list[dict]:
+    """The refusal trade-off: the figures at each MIN_SCORE, other settings as chosen."""
+    rows = []
+    for threshold in SCORES:
+        with settings(MIN_SCORE=threshold):
+            rows.append({"min_score": threshold} | score(answerable, unanswerable))
+    return rows
+
+
+def grid(answerable: list, unanswerable: list) -> list[dict]:
+    """Every combination of the weights, each at the MIN_SCORE that refuses at least 90 % of the
+    unanswerable with the fewest false refusals."""
+    rows = []
+    names = list(GRID)
+    for values in itertools.product(*GRID.values()):
+        with settings(**dict(zip(names, values, strict=True))):
+            for threshold in SCORES:
+                with settings(MIN_SCORE=threshold):
+                    figures = score(answerable, unanswerable)
+                if figures["abstain_accuracy"] >= 0.9:
+                    rows.append(
+                        dict(zip(names, values, strict=True), min_score=threshold) | figures
+                    )
+                    break
+    return sorted(rows, key=lambda r: -r["answer_accuracy"])
+
+
+def run(
+    datasets: list[str], quick: bool, root: Path, search: bool, limit: int | None = None
+) -> dict:
+    figures = {}
+    for dataset in datasets:
+        answerable, unanswerable = asked(dataset, quick, root, limit)
+        figures[dataset] = {
+            "questions": len(answerable),
+            "chosen": score(answerable, unanswerable),
+            "min_score_margin": margins(answerable, unanswerable),
+            "curve": curve(answerable, unanswerable),
+        }
+        if search:
+            figures[dataset]["grid"] = grid(answerable, unanswerable)[:15]
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--set", action="append", choices=sorted(cmrc_subset.SETS))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--index", type=Path, help="reuse (or keep) the CMRC index in this folder")
-    parser.add_argument("--features", type=Path, help="keep (or reuse) the candidates' features")
+    parser.add_argument("--grid", action="store_true", help="also search the weights")
+    parser.add_argument("--index-root", type=Path, default=RESULTS)
+    parser.add_argument("--limit", type=int, help="the first N questions of each set only")
     args = parser.parse_args()
-    figures = run(args.quick, args.index, args.features)
+    figures = run(args.set or ["cmrc", "drcd"], args.quick, args.index_root, args.grid, args.limit)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return
-    keys = list(figures["chosen"])
-    print(f"{figures['questions']} questions, each answerable and made unanswerable")
-    print("  ".join(keys))
-    # the useful part of the curve: settings that refuse most unanswerable questions
-    for row in sorted(figures["curve"], key=lambda r: -r["answer_accuracy"])[:40]:
-        print("  ".join(f"{row[k]}" for k in keys))
-    print("chosen:", figures["chosen"])
+    for dataset, found in figures.items():
+        print(f"{dataset}: {found['questions']} questions, each answerable and made unanswerable")
+        print("  chosen:", found["chosen"])
+        print("  MIN_SCORE margin:", found["min_score_margin"])
+        keys = list(found["curve"][0])
+        print("  " + "  ".join(keys))
+        for row in found["curve"]:
+            print("  " + "  ".join(str(row[k]) for k in keys))
+        for row in found.get("grid", []):
+            print("  grid:", row)
 
 
 if __name__ == "__main__":

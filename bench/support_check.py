@@ -40,9 +40,11 @@ from qa.support import (
 
 OVERLAPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 SIMILARITIES = (0.78, 0.80, 0.82, 0.84, 0.86)
-# Scores this close to a threshold are the decisions a machine's rounding could flip
-# (bench/vector_stability.py measures how far it moves them).
+# Scores this close to a threshold are decisions a small change of the scores could flip: the
+# margin the calibration is judged at, and the most that another build of the embedder moved a
+# similarity (bench/vector_stability.py).
 MARGIN = 0.01
+BUILD_NOISE = 0.002
 _ASKED = re.compile(
     r"哪一年|哪一天|哪些|哪个|哪里|哪儿|哪国|什么样的|什么|多少|几号|几个|几|谁|如何|怎么样|怎样|为什么"
 )
@@ -97,6 +99,7 @@ def margins(scores: list[float], right: list[bool], threshold: float) -> dict:
     return {
         "within_margin": int(near.sum()),
         "within_margin_share": round(float(near.mean()), 3),
+        "within_build_noise": int((np.abs(values - threshold) <= BUILD_NOISE).sum()),
         "judged_right": judged,
     }
 
@@ -214,10 +217,14 @@ def main() -> None:
     print(f"English claims, by minimum similarity ({figures['english_claims']})")
     for threshold, row in figures["similarity"].items():
         print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
-    print(f"decisions within ±{MARGIN} of each threshold, and judged right at it and either side")
+    print(
+        f"decisions within ±{MARGIN} (±{BUILD_NOISE}) of each threshold, and judged right at it "
+        "and either side"
+    )
     for name, row in figures["margins"].items():
         judged = "  ".join(f"{t}: {v:.3f}" for t, v in row["judged_right"].items())
-        print(f"  {name:>20}  {row['within_margin']} ({row['within_margin_share']:.3f})  {judged}")
+        near = f"{row['within_margin']} ({row['within_margin_share']:.3f}; {row['within_build_noise']})"
+        print(f"  {name:>20}  {near}  {judged}")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,17 @@ def to_simplified(text: str) -> str:
     return _to_simplified().convert(text)
 
 
+@lru_cache(maxsize=1)
+def _to_traditional():
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+def to_traditional(text: str) -> str:
+    return _to_traditional().convert(text)
+
+
 def matching_form(text: str) -> str:
     """Traditional → simplified, full-width → half-width, lower case: 鎮江 = 镇江, ｂｅｉｊｉｎｇ = beijing."""
     return unicodedata.normalize("NFKC", to_simplified(text)).lower()
@@ -83,3 +94,18 @@ def has_cjk(text: str) -> bool:
 
 def question_language(question: str) -> str:
     return "zh" if has_cjk(question) else "en"
+
+
+def _changed(text: str, converted: str) -> int:
+    return sum(a != b for a, b in zip(text, converted, strict=False))
+
+
+def question_script(question: str) -> str:
+    """ "hant" for a question in traditional characters, "hans" for simplified (also when no
+    character tells them apart, 北京), "en" for one without Chinese: the characters that the
+    conversion to the other script would change say which one it is written in."""
+    if not has_cjk(question):
+        return "en"
+    traditional = _changed(question, to_simplified(question))
+    simplified = _changed(question, to_traditional(question))
+    return "hant" if traditional > simplified else "hans"

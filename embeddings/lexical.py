@@ -12,6 +12,7 @@ second) off every question.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -85,6 +86,13 @@ class LexicalIndex:
     @property
     def vocabulary(self):
         return self._vocab.keys()
+
+    def idf(self, token: str) -> float:
+        """How rare the token is among the chunks (BM25's IDF; a token no chunk holds gets the
+        most)."""
+        t = self._vocab.get(token)
+        held = 0 if t is None else int(self._starts[t + 1]) - int(self._starts[t])
+        return math.log(1 + (self._chunk_count - held + 0.5) / (held + 0.5))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         return self.weighted_scores(Counter(query_tokens))

@@ -62,10 +62,17 @@ class Assistant:
         embedder: str | None = None,
         on_seed: Callable[[Path], None] | None = None,
         reranker: str | None = None,
-        drop_unsupported: bool = False,
+        show_unsupported: bool = False,
+        drop_unsupported: bool | None = None,
     ):
+        """show_unsupported: keep, marked, the answer sentences their citations do not support;
+        by default they are taken out and, when nothing supported is left, the documents' own
+        sentences (or the refusal) answer instead. drop_unsupported: the older switch, kept
+        for callers that pass it (True is now the default; False shows them)."""
         self.index = index_dir(index)
-        self.drop_unsupported = drop_unsupported
+        if drop_unsupported is not None:
+            show_unsupported = not drop_unsupported
+        self.drop_unsupported = not show_unsupported
         self._extractive_answerer = None
         ensure_index(self.index, on_seed)
         self.retriever = Retriever.open(self.index, embedder)
@@ -97,7 +104,10 @@ class Assistant:
                 return None if text is None else neutralized(text)
 
             self._extractive_answerer = ExtractiveAnswerer(
-                self.retriever.embedder, document_text, self.retriever.query_vector
+                self.retriever.embedder,
+                document_text,
+                self.retriever.query_vector,
+                self.retriever.store.lexical.idf,
             )
         return self._extractive_answerer
 
@@ -165,10 +175,13 @@ class Assistant:
         standalone_question: str | None = None,
         retrieval_ms: float = 0.0,
     ) -> Answer:
-        """Answer from passages already retrieved, checking the citations against them."""
+        """Answer from passages already retrieved, checking the citations against them.
+
+        on_token gets the answer as it is written with show_unsupported, else the checked
+        answer once: a sentence no passage supports is never shown by default."""
         started = time.perf_counter()
         stream = None
-        if on_token is not None:
+        if on_token is not None and not self.drop_unsupported:
             marker_filter = StreamingMarkerFilter({p.n for p in passages})
 
             def stream(piece: str) -> None:
@@ -188,6 +201,7 @@ class Assistant:
         checked = check_citations(draft.text, passages)
         invented, backend, abstained = checked.invented, self.backend_name, draft.abstained
         text, citations, sentences = checked.text, checked.citations, []
+        short_answer = draft.short_answer
         if not abstained:
             text, citations, sentences = self._supported(text, citations, passages)
         dropped = []
@@ -209,7 +223,9 @@ class Assistant:
                 text, citations, sentences = self._supported(
                     checked.text, checked.citations, passages
                 )
-                backend, abstained = "extractive", False
+                backend, abstained, short_answer = "extractive", False, fallback.short_answer
+        if on_token is not None and self.drop_unsupported:
+            on_token(text)
         answer_ms = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
@@ -228,6 +244,7 @@ class Assistant:
             sentences=sentences,
             dropped=dropped,
             instructing=[p.n for p in passages if instructs_assistant(p.text)],
+            short_answer=None if abstained else short_answer,
         )
 
 
@@ -239,7 +256,8 @@ def answer(
     model: str | None = None,
     on_token: OnToken | None = None,
     reranker: str | None = None,
-    drop_unsupported: bool = False,
+    show_unsupported: bool = False,
+    drop_unsupported: bool | None = None,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -248,14 +266,17 @@ def answer(
     (default: QA_INDEX, else the user data folder), built from the bundled seeds if missing.
     on_token: called with each piece of the answer as it is written. reranker: a
     sentence-transformers CrossEncoder name or folder to reorder the retrieved passages.
-    drop_unsupported: take out the sentences their citations do not support (Answer.dropped);
-    otherwise they stay, marked in Answer.sentences.
+    show_unsupported: keep the sentences their citations do not support, marked in
+    Answer.sentences; by default they are taken out (Answer.dropped) and, when nothing supported
+    is left, the documents' own sentences or the refusal answer instead. drop_unsupported: the
+    older switch, still accepted (True is the default now).
     """
     assistant = Assistant(
         index=index,
         backend=backend,
         model=model,
         reranker=reranker,
+        show_unsupported=show_unsupported,
         drop_unsupported=drop_unsupported,
     )
     return assistant.ask(question, k, on_token)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from embeddings.errors import QAError
+from qa.answering.base import message
 
 app = typer.Typer(
     add_completion=False,
@@ -45,19 +46,24 @@ RerankerOption = Annotated[
     ),
 ]
 
-DropOption = Annotated[
+ShowOption = Annotated[
     bool,
     typer.Option(
-        "--drop-unsupported",
-        help="Leave out answer sentences their cited passages do not support "
-        "(default: keep them, marked).",
+        "--show-unsupported",
+        help="Also show, marked, answer sentences their cited passages do not support "
+        "(default: leave them out, falling back to the documents' own sentences).",
     ),
 ]
-
-CHAT_MODEL_HINT = (
-    "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL to have a chat model "
-    "write answers)"
-)
+# The default since --show-unsupported exists; still accepted so that old scripts keep working.
+DropOption = Annotated[bool, typer.Option("--drop-unsupported", hidden=True)]
+ScriptOption = Annotated[
+    str,
+    typer.Option(
+        "--script",
+        help="Show quotes as written (original), in simplified (hans) or traditional (hant) "
+        "characters.",
+    ),
+]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -101,7 +107,7 @@ def _print_sources(answer) -> None:
     title and character offsets for plain text, which has none."""
     if not answer.citations:
         return
-    print("\nSources:")
+    print("\n" + message(answer.question, "sources"))
     for c in answer.citations:
         where = c.location.describe()
         if where:
@@ -110,10 +116,11 @@ def _print_sources(answer) -> None:
             continue
         doc_id, title = one_line(c.doc_id), one_line(c.title)
         title = doc_id if c.title == c.doc_id else f"{title} ({doc_id})"
-        print(f"[{c.n}] {title}, characters {c.start}-{c.end}\n    {one_line(c.quote)}")
+        where = message(answer.question, "characters", start=c.start, end=c.end)
+        print(f"[{c.n}] {title}, {where}\n    {one_line(c.quote)}")
 
 
-def _assistant(index, backend, model, reranker=None, drop_unsupported=False):
+def _assistant(index, backend, model, reranker=None, show_unsupported=False):
     from qa.api import Assistant
 
     return Assistant(
@@ -122,26 +129,27 @@ def _assistant(index, backend, model, reranker=None, drop_unsupported=False):
         model=model,
         on_seed=_seeding,
         reranker=reranker,
-        drop_unsupported=drop_unsupported,
+        show_unsupported=show_unsupported,
     )
 
 
 def _print_support(answer, backend: str) -> None:
     """backend: the one asked, which a fallback may have replaced."""
+    say = functools.partial(message, answer.question)
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
-        print("\nNot supported by the passages it cites (check before use):")
+        print("\n" + say("unsupported"))
         for sentence in unsupported:
-            cited = "".join(f"[{n}]" for n in sentence.citations) or "no citation"
+            cited = "".join(f"[{n}]" for n in sentence.citations) or say("no_citation")
             print(f"  ✗ {sentence.text} ({cited})")
     corrected = [s for s in answer.sentences if s.corrected_from is not None]
     if corrected:
-        print("\nCitations corrected to the passage that says it:")
+        print("\n" + say("corrected"))
         for sentence in corrected:
-            was = "".join(f"[{n}]" for n in sentence.corrected_from) or "no citation"
+            was = "".join(f"[{n}]" for n in sentence.corrected_from) or say("no_citation")
             print(f"  {was} → [{sentence.citations[0]}]  {sentence.text}")
     if answer.dropped:
-        _err(f"(left out {len(answer.dropped)} sentence(s) their citations do not support)")
+        _err(say("left_out", n=len(answer.dropped)))
     if answer.instructing:
         cited = "".join(f"[{n}]" for n in answer.instructing)
         _err(
@@ -149,26 +157,37 @@ def _print_support(answer, backend: str) -> None:
             "sentence)"
         )
     if answer.backend != backend:
-        _err(
-            "(the chat model refused, or said nothing its passages support: "
-            "the documents' own sentences instead)"
-        )
+        _err(say("fallback"))
 
 
-def _say(assistant, ask):
-    """Stream the answer as it is written, unless unsupported sentences are to be left out:
-    then only the checked answer is shown. A stream that breaks leaves its part marked as cut."""
+def highlighted(text: str, span: str | None) -> str:
+    """The answer with its short answer in bold, for a terminal."""
+    if not span or span not in text:
+        return text
+    return text.replace(span, f"\x1b[1m{span}\x1b[0m", 1)
+
+
+def _say(assistant, ask, script: str):
+    """Stream the answer as it is written when unsupported sentences are to be shown as they
+    come; otherwise show the checked answer, in the script asked for, its short answer bold.
+    A stream that breaks leaves its part marked as cut."""
     from qa.answering.chat_model import CUT_MARK, AnswerCut
+    from qa.script import in_script
 
-    if assistant.drop_unsupported:
-        answer = ask(None)
-        _write(answer.answer)
-        return answer
-    try:
-        return ask(_write)
-    except AnswerCut:
-        _write(f" {CUT_MARK}\n")
-        raise
+    if not assistant.drop_unsupported and script == "original":
+        try:
+            return ask(_write)
+        except AnswerCut:
+            _write(f" {CUT_MARK}\n")
+            raise
+    answer = in_script(ask(None), script)
+    shown = highlighted(answer.answer, answer.short_answer) if sys.stdout.isatty() else None
+    _write(shown or answer.answer)
+    return answer
+
+
+def _hint(question: str) -> None:
+    _err(message(question, "chat_model_hint"))
 
 
 def _print_explain(answer) -> None:
@@ -421,18 +440,22 @@ def ask(
     backend: BackendOption = None,
     model: ModelOption = None,
     reranker: RerankerOption = None,
+    show_unsupported: ShowOption = False,
     drop_unsupported: DropOption = False,
+    script: ScriptOption = "original",
     index_path: IndexOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    assistant = _assistant(index_path, backend, model, reranker, drop_unsupported)
+    from qa.script import in_script
+
+    assistant = _assistant(index_path, backend, model, reranker, show_unsupported)
     if as_json:
-        answer = assistant.ask(question, k)
+        answer = in_script(assistant.ask(question, k), script)
         print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
         return
     if assistant.backend_name == "extractive":
-        _err(CHAT_MODEL_HINT)
-    answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token))
+        _hint(question)
+    answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token), script)
     print()
     _print_support(answer, assistant.backend_name)
     _print_sources(answer)
@@ -447,20 +470,24 @@ def chat(
     backend: BackendOption = None,
     model: ModelOption = None,
     reranker: RerankerOption = None,
+    show_unsupported: ShowOption = False,
     drop_unsupported: DropOption = False,
+    script: ScriptOption = "original",
     index_path: IndexOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
     from qa.chat import ChatSession
+    from qa.script import SCRIPTS
 
-    assistant = _assistant(index_path, backend, model, reranker, drop_unsupported)
+    if script not in SCRIPTS:
+        raise QAError(f"unknown script {script!r}: choose one of {', '.join(SCRIPTS)}")
+    assistant = _assistant(index_path, backend, model, reranker, show_unsupported)
     session = ChatSession(assistant, k)
     _err(
         "Ask about your documents. /sources shows the last answer's sources, /reset forgets "
         "the conversation, /exit or Ctrl-D ends."
     )
-    if assistant.backend_name == "extractive":
-        _err(CHAT_MODEL_HINT)
+    hinted = assistant.backend_name != "extractive"
     while True:
         _err_prompt("> ")
         line = sys.stdin.readline()
@@ -485,9 +512,14 @@ def chat(
         if text.startswith("/"):
             _err(f"unknown command {text}: use /sources, /reset or /exit")
             continue
+        if not hinted:
+            _hint(text)
+            hinted = True
         try:
             answer = _say(
-                assistant, lambda on_token, text=text: session.ask(text, on_token=on_token)
+                assistant,
+                lambda on_token, text=text: session.ask(text, on_token=on_token),
+                script,
             )
         except QAError as exc:
             _err(f"error: {exc}")
@@ -520,6 +552,7 @@ def evaluate(
         Path | None,
         typer.Option("--index", help="Index folder (default: one per corpus in the user cache)."),
     ] = None,
+    show_unsupported: ShowOption = False,
     drop_unsupported: DropOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     report: Annotated[
@@ -547,7 +580,7 @@ def evaluate(
             model=model,
             on_index_progress=lambda done, total: bar.update(indexing, completed=done, total=total),
             on_question=asked,
-            drop_unsupported=drop_unsupported,
+            show_unsupported=show_unsupported,
         )
     if report:
         failures = run.failures()

@@ -312,7 +312,7 @@ def evaluate(
     model: str | None = None,
     on_index_progress: Callable[[int, int], None] | None = None,
     on_question: Callable[[int, int], None] | None = None,
-    drop_unsupported: bool = False,
+    show_unsupported: bool = False,
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score."""
     from embeddings.indexer import build_index, index_documents
@@ -337,7 +337,7 @@ def evaluate(
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(
-        index=root, backend=backend, model=model, drop_unsupported=drop_unsupported
+        index=root, backend=backend, model=model, show_unsupported=show_unsupported
     )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []

@@ -91,6 +91,9 @@ class Answer:
     dropped: list[str] = field(default_factory=list)
     # Passages whose text gives the assistant an instruction: read as data, they back no sentence.
     instructing: list[int] = field(default_factory=list)
+    # The answering span inside the first cited sentence (2020年 for 哪一年), when the kind of
+    # answer asked for is clear; extractive answers only.
+    short_answer: str | None = None
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -114,4 +117,5 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "dropped": self.dropped,
             "instructing": self.instructing,
+            "short_answer": self.short_answer,
         }

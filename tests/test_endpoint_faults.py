@@ -51,7 +51,8 @@ def _one_error_line(result) -> str:
 def test_an_unreadable_reply_is_one_line(ask, fault, said, streamed):
     if fault == "garbled" and not streamed:
         pytest.skip("the fault lives in the stream")
-    flags = () if streamed else ("--drop-unsupported",)  # that one asks for the whole answer
+    # --show-unsupported streams the answer; the default asks for the whole one, then checks it
+    flags = ("--show-unsupported",) if streamed else ()
     with ChatServer(lambda messages: REPLY, fault=fault) as server:
         result, _ = ask(server, *flags)
     error = _one_error_line(result)
@@ -70,18 +71,18 @@ def test_a_stream_cut_mid_answer_is_marked_as_cut(ask):
     with ChatServer(
         lambda messages: "镇江提出2020年实现碳峰值，并建立了云平台[1]。", fault="cut"
     ) as server:
-        result, _ = ask(server)
+        result, _ = ask(server, "--show-unsupported")
     error = _one_error_line(result)
     assert "broke off" in error and "cannot reach" not in error.split("broke off")[0]
     shown = result.stdout.strip()
     assert shown.startswith("镇江") and shown.endswith(CUT_MARK)
-    assert "Sources:" not in result.stdout
+    assert "来源：" not in result.stdout
 
 
 def test_qa_timeout_bounds_the_whole_answer_not_each_read(ask):
     # One piece every 0.8 s: each read is quick, the whole answer would take ~9 s.
     with ChatServer(lambda messages: REPLY, piece_chars=1, piece_delay_s=0.8) as server:
-        result, seconds = ask(server, timeout="2")
+        result, seconds = ask(server, "--show-unsupported", timeout="2")
     assert "did not answer in time" in _one_error_line(result) or CUT_MARK in result.stdout
     assert seconds < 3
 

@@ -73,12 +73,12 @@ def test_a_chat_reply_that_obeys_a_planted_instruction_is_flagged_and_dropped(
 ):
     with ChatServer(lambda messages: "镇江提出2035年实现碳峰值[1]。") as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        kept = Assistant(index=seed_index, backend="openai")
+        kept = Assistant(index=seed_index, backend="openai", show_unsupported=True)
         answer = kept.answer_from(QUESTION, _with_planted(kept, INSTRUCTING))
         assert answer.instructing == [1]
         assert [s.supported for s in answer.sentences] == [False]  # flagged, not re-pointed
         assert answer.sentences[0].corrected_from is None
-        dropping = Assistant(index=seed_index, backend="openai", drop_unsupported=True)
+        dropping = Assistant(index=seed_index, backend="openai")  # the default drops
         final = dropping.answer_from(QUESTION, _with_planted(dropping, INSTRUCTING))
     assert "2035" not in final.answer
     assert "2035" in final.dropped[0]

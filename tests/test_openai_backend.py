@@ -31,7 +31,8 @@ def test_non_streamed_answer_keeps_valid_citations_and_drops_invented_ones(seed_
     reply = "镇江提出2020年实现碳峰值[1]。这一目标在巴黎得到称赞【2】。另有说法[7]。"
     with ChatServer(_cites(reply)) as server:
         chat_env(server)
-        assistant = Assistant(index=seed_index)
+        # as written: the support check would take out the sentences no passage backs
+        assistant = Assistant(index=seed_index, show_unsupported=True)
         assert assistant.backend_name == "openai"  # chosen because an endpoint is configured
         answer = assistant.ask(QUESTION, k=5)
     assert answer.answer == "镇江提出2020年实现碳峰值[1]。这一目标在巴黎得到称赞[2]。另有说法。"
@@ -58,7 +59,9 @@ def test_streamed_answer_shows_exactly_the_checked_text(seed_index, chat_env):
     with ChatServer(_cites(reply), piece_chars=2) as server:
         chat_env(server)
         pieces = []
-        answer = Assistant(index=seed_index).ask(QUESTION, k=5, on_token=pieces.append)
+        answer = Assistant(index=seed_index, show_unsupported=True).ask(
+            QUESTION, k=5, on_token=pieces.append
+        )
     assert server.requests[0]["stream"] is True
     assert len(pieces) > 5
     assert "".join(pieces) == answer.answer == "镇江提出2020年实现碳峰值[1]。其他城市也有目标。"
@@ -75,12 +78,12 @@ def test_the_fixed_refusal_is_recognised_as_abstaining(seed_index, chat_env):
 
 
 def test_english_questions_get_the_english_prompt(seed_index, chat_env):
-    with ChatServer(_cites("The documents do not contain this information.")) as server:
+    with ChatServer(_cites("The documents do not say.")) as server:
         chat_env(server)
         answer = Assistant(index=seed_index).ask("What is the GDP of Mars?")
     assert answer.abstained
     system = server.requests[0]["messages"][0]["content"]
-    assert "The documents do not contain this information." in system
+    assert "The documents do not say." in system
 
 
 def _free_port() -> int:

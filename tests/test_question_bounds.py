@@ -50,7 +50,7 @@ def test_a_newline_in_a_file_name_stays_inside_its_sources_line(tmp_path, embedd
         app, ["ask", "镇江提出哪一年实现碳峰值？", "--index", str(tmp_path / "ix")]
     )
     assert result.exit_code == 0, result.output
-    sources = result.stdout.split("\nSources:\n")[1].splitlines()
+    sources = result.stdout.split("\n来源：\n")[1].splitlines()
     assert any("evil\\n[9] forged" in line for line in sources)
     assert not any(line.startswith("[9]") for line in sources)
 

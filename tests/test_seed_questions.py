@@ -43,7 +43,7 @@ def test_both_unanswerable_questions_get_the_refusal(assistant, seed_questions):
     for q in unanswerable:
         answer = assistant.ask(q["question"], k=5)
         assert answer.abstained, q["id"]
-        assert answer.answer == REFUSALS["zh"]
+        assert answer.answer == REFUSALS["hans"]  # both are asked in simplified characters
         assert answer.citations == []
 
 

@@ -132,17 +132,18 @@ def _chat_env(monkeypatch, server):
 
 
 def test_a_chat_models_answer_is_checked_sentence_by_sentence(seed_index, monkeypatch):
+    question = "镇江提出哪一年实现碳峰值？"
     with ChatServer(lambda messages: REPLY) as server:
         _chat_env(monkeypatch, server)
-        kept = Assistant(index=seed_index).ask("镇江提出哪一年实现碳峰值？")
-        dropped = Assistant(index=seed_index, drop_unsupported=True).ask(
-            "镇江提出哪一年实现碳峰值？"
-        )
+        kept = Assistant(index=seed_index, show_unsupported=True).ask(question)
+        dropped = Assistant(index=seed_index).ask(question)
+        compatible = Assistant(index=seed_index, drop_unsupported=True).ask(question)
         shown = runner.invoke(
-            app, ["ask", "镇江提出哪一年实现碳峰值？", "--index", str(seed_index)]
+            app, ["ask", question, "--show-unsupported", "--index", str(seed_index)]
         )
+        by_default = runner.invoke(app, ["ask", question, "--index", str(seed_index)])
         as_json = runner.invoke(
-            app, ["ask", "镇江提出哪一年实现碳峰值？", "--json", "--index", str(seed_index)]
+            app, ["ask", question, "--json", "--show-unsupported", "--index", str(seed_index)]
         )
     # passage [1] is the Zhenjiang text on the seeds, which says 2020 and nothing of vinegar
     assert kept.passages[0].doc_id.startswith("000_")
@@ -151,8 +152,12 @@ def test_a_chat_models_answer_is_checked_sentence_by_sentence(seed_index, monkey
     assert dropped.answer == "镇江提出2020年实现碳峰值[1]。"
     assert dropped.dropped == ["镇江的醋闻名全国，已有一千年历史。"]
     assert [s.supported for s in dropped.sentences] == [True]
-    assert "Not supported by the passages it cites" in shown.stdout
+    assert compatible.answer == dropped.answer
+    assert "所引资料不支持的句子" in shown.stdout  # said in the asker's script
     assert "✗ 镇江的醋闻名全国，已有一千年历史。 ([1])" in shown.stdout
+    # by default the unsupported sentence is not printed at all, only counted on stderr
+    assert "醋" not in by_default.stdout and "2020" in by_default.stdout
+    assert "略去了 1 句" in by_default.stderr
     sentences = json.loads(as_json.stdout)["sentences"]
     assert [(s["citations"], s["supported"]) for s in sentences] == [([1], True), ([1], False)]
 
@@ -160,7 +165,7 @@ def test_a_chat_models_answer_is_checked_sentence_by_sentence(seed_index, monkey
 def test_when_no_sentence_is_supported_dropping_them_leaves_the_refusal(seed_index, monkeypatch):
     with ChatServer(lambda messages: "镇江的醋闻名全国[1]。") as server:
         _chat_env(monkeypatch, server)
-        answer = Assistant(index=seed_index, drop_unsupported=True).ask("镇江有什么特产？")
+        answer = Assistant(index=seed_index).ask("镇江有什么特产？")
     assert answer.abstained and answer.answer == "资料中没有相关信息。"
     assert answer.citations == [] and answer.dropped == ["镇江的醋闻名全国。"]
 
@@ -188,7 +193,7 @@ def test_nothing_retrieved_gets_the_refusal_from_both_backends(seed_index, monke
         chat = Assistant(index=seed_index, backend="openai").answer_from("When will it peak?", [])
     # the model is not asked, so it cannot answer from its own knowledge
     assert server.requests == []
-    assert chat.abstained and chat.answer == "The documents do not contain this information."
+    assert chat.abstained and chat.answer == "The documents do not say."
 
 
 def test_an_irrelevant_index_gets_the_refusal(tmp_path, embedder):
@@ -235,21 +240,22 @@ def test_names_are_looked_up_in_the_cited_passages_whole_document(seed_index, mo
     )
     with ChatServer(lambda messages: next(replies)) as server:
         _chat_env(monkeypatch, server)
-        assistant = Assistant(index=seed_index)
+        assistant = Assistant(index=seed_index, show_unsupported=True)
         zhenjiang, nanjing = assistant.ask(question), assistant.ask(question)
     assert [s.supported for s in zhenjiang.sentences] == [True]
     assert [s.supported for s in nanjing.sentences] == [False]  # no seed names 南京
 
 
-def test_with_drop_unsupported_a_models_needless_refusal_gives_way_to_the_documents_words(
+def test_by_default_a_models_needless_refusal_gives_way_to_the_documents_words(
     seed_index, monkeypatch
 ):
     question = "镇江提出哪一年实现碳峰值？"
     with ChatServer(lambda messages: "资料中没有相关信息。") as server:
         _chat_env(monkeypatch, server)
-        as_written = Assistant(index=seed_index).ask(question)
-        checked = Assistant(index=seed_index, drop_unsupported=True).ask(question)
-        shown = runner.invoke(
+        as_written = Assistant(index=seed_index, show_unsupported=True).ask(question)
+        checked = Assistant(index=seed_index).ask(question)
+        shown = runner.invoke(app, ["ask", question, "--index", str(seed_index)])
+        old_flag = runner.invoke(
             app, ["ask", question, "--drop-unsupported", "--index", str(seed_index)]
         )
     assert as_written.abstained and as_written.backend == "openai"
@@ -257,4 +263,5 @@ def test_with_drop_unsupported_a_models_needless_refusal_gives_way_to_the_docume
     assert not checked.abstained and checked.backend == "extractive"
     assert "2020" in checked.answer and checked.citations
     assert checked.sentences and all(s.supported for s in checked.sentences)
-    assert "the documents' own sentences instead" in shown.stderr
+    assert "改用文档原句" in shown.stderr
+    assert old_flag.exit_code == 0 and old_flag.stdout == shown.stdout

@@ -1,4 +1,4 @@
-"""What every answer backend returns, and the one refusal sentence they all use."""
+"""What every answer backend returns, and the refusal sentence they all use, in the asker's script."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from embeddings.cleaning import question_language
+from embeddings.cleaning import question_script
 
-# One fixed sentence, so people and programs can tell a refusal from an answer.
+# One fixed sentence per script, so people and programs can tell a refusal from an answer, and
+# a reader gets it in the script they asked in (hans: simplified, hant: traditional).
 REFUSALS = {
-    "zh": "资料中没有相关信息。",
-    "en": "The documents do not contain this information.",
+    "hans": "资料中没有相关信息。",
+    "hant": "資料中沒有相關資訊。",
+    "en": "The documents do not say.",
 }
 
 OnToken = Callable[[str], None]
@@ -21,10 +23,11 @@ OnToken = Callable[[str], None]
 class Draft:
     text: str
     abstained: bool
+    short_answer: str | None = None  # the answering span, where the kind of answer is clear
 
 
 def refusal(question: str) -> str:
-    return REFUSALS[question_language(question)]
+    return REFUSALS[question_script(question)]
 
 
 def _bare(text: str) -> str:
@@ -32,6 +35,49 @@ def _bare(text: str) -> str:
 
 
 def is_refusal(text: str) -> bool:
-    """A reply that is, or opens with, either refusal sentence (models add a word or two)."""
+    """A reply that is, or opens with, one of the refusal sentences (models add a word or two)."""
     bare = _bare(text)
     return any(bare.startswith(_bare(sentence)) for sentence in REFUSALS.values())
+
+
+# Everything the terminal says around an answer, in the asker's script (one home, as the refusal).
+MESSAGES = {
+    "hans": {
+        "sources": "来源：",
+        "characters": "第 {start}-{end} 字",
+        "unsupported": "所引资料不支持的句子（使用前请核对）：",
+        "no_citation": "无引用",
+        "corrected": "引用已改为说出该句的资料：",
+        "left_out": "（略去了 {n} 句所引资料不支持的话）",
+        "fallback": "（聊天模型拒答，或所说内容都没有资料支持：改用文档原句）",
+        "chat_model_hint": "（摘录式回答：设置 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
+        "即可由聊天模型写回答）",
+    },
+    "hant": {
+        "sources": "來源：",
+        "characters": "第 {start}-{end} 字",
+        "unsupported": "所引資料不支持的句子（使用前請核對）：",
+        "no_citation": "無引用",
+        "corrected": "引用已改為說出該句的資料：",
+        "left_out": "（略去了 {n} 句所引資料不支持的話）",
+        "fallback": "（聊天模型拒答，或所說內容都沒有資料支持：改用文件原句）",
+        "chat_model_hint": "（摘錄式回答：設定 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
+        "即可由聊天模型寫回答）",
+    },
+    "en": {
+        "sources": "Sources:",
+        "characters": "characters {start}-{end}",
+        "unsupported": "Not supported by the passages it cites (check before use):",
+        "no_citation": "no citation",
+        "corrected": "Citations corrected to the passage that says it:",
+        "left_out": "(left out {n} sentence(s) their citations do not support)",
+        "fallback": "(the chat model refused, or said nothing its passages support: "
+        "the documents' own sentences instead)",
+        "chat_model_hint": "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL "
+        "to have a chat model write answers)",
+    },
+}
+
+
+def message(question: str, key: str, **values) -> str:
+    return MESSAGES[question_script(question)][key].format(**values)

@@ -9,14 +9,16 @@ import sys
 import threading
 import time
 
-from embeddings.cleaning import question_language, to_simplified
+from embeddings.cleaning import question_language, question_script, to_simplified
 from embeddings.errors import QAError
-from qa.answering.base import REFUSALS, Draft, OnToken, is_refusal
+from qa.answering.base import Draft, OnToken, is_refusal, refusal
 from qa.citations import neutralized
 from qa.config import chat_model_name, masked, prompt_text
 from qa.records import Passage
 
 DEFAULT_TIMEOUT_S = 120.0
+# The passages reach the model in simplified characters; the answer goes back in the asker's.
+SCRIPT_NAMES = {"hans": "简体字", "hant": "繁體字", "en": "English"}
 # A retry is worth it for these (the server was busy or restarting), and only while at least
 # this much of QA_TIMEOUT is left: a server that hung for all of it is not asked again.
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -213,20 +215,22 @@ class ChatModelAnswerer:
     def answer(
         self, question: str, passages: list[Passage], on_token: OnToken | None = None
     ) -> Draft:
-        language = question_language(question)
+        language, declined = question_language(question), refusal(question)
         if not passages:  # never let the model answer from its own knowledge
-            text = REFUSALS[language]
+            text = declined
             if on_token:
                 on_token(text)
             return Draft(text, abstained=True)
-        system = prompt_text(f"answer_system_{language}").format(refusal=REFUSALS[language])
+        script = SCRIPT_NAMES[question_script(question)]
+        system = prompt_text(f"answer_system_{language}").format(refusal=declined, script=script)
         # The refusal is repeated after the passages: small models follow the last thing they read.
         user = prompt_text(f"answer_user_{language}").format(
-            passages=format_passages(passages), question=question, refusal=REFUSALS[language]
+            passages=format_passages(passages), question=question, refusal=declined, script=script
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         text = self.complete(messages, on_token).strip()
-        return Draft(text, abstained=is_refusal(text))
+        # A model's refusal, in whatever script it chose, becomes the asker's own.
+        return Draft(declined, abstained=True) if is_refusal(text) else Draft(text, False)
 
     def rewrite(self, history: list[tuple[str, str]], question: str) -> str:
         """A follow-up made standalone, from the conversation quoted inside one message."""

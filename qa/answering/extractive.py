@@ -1,9 +1,14 @@
 """Answers without a chat model: the best one to three sentences of the passages, each cited.
 
-A sentence is scored by two signals: how much of the question's wording it contains (character
-bigrams of the matching form, so 鎮江 = 镇江) and how close its embedding is to the question's.
-Wording carries Chinese questions; the embedding carries English questions over Chinese text, where
-no characters are shared. When the best evidence is too weak the answer is the fixed refusal.
+The question is segmented and tagged by jieba (rjieba, the tagger qa/support.py uses). Its content
+words are weighted by their IDF in the index's own BM25 statistics, names and numbers more; what
+only asks (the interrogative words) or only joins (particles, prepositions, conjunctions, adverbs,
+pronouns: 之, 皆, 乃, 的, 与) weighs nothing, by part of speech rather than by a list of one
+region's phrasings. A sentence's evidence is the weighted share of those words that it and the
+text before it hold, graded, so a word the segmenter cut oddly costs a little and a missing name
+costs much. Evidence, embedding similarity, whether the sentence holds the kind of thing asked for
+(a year for 哪一年) and the passage's rank add up to one score; below MIN_SCORE the answer is the
+refusal. An English question over Chinese text shares no wording: its embedding decides alone.
 """
 
 from __future__ import annotations
@@ -20,109 +25,225 @@ from embeddings.embedders import Embedder
 from qa.answering.base import Draft, OnToken, refusal
 from qa.records import Passage
 
-# Question words and particles say what is asked, not what the answer sentence contains.
-_QUESTION_WORDS = re.compile(
-    r"哪一年|哪一天|哪几|哪些|哪个|哪里|哪儿|哪|什么|多少|几个|几|谁|如何|怎么样|怎么|怎样|为什么|"
-    r"是否|吗|呢|吧|的|了|是|在|有|请问|分别|啥|[？?！!。，,、：:；;\s]"
-)
-# A piece that only names the kind of answer wanted need not be repeated by the answer sentence,
-# which says 足球运动员, not 职业: the Y of 「X的Y是什么」 and the noun after a question
-# determiner (哪个国家, 什么理论, 啥特征).
-_ASKING = re.compile(
-    r"哪一年|哪一天|哪几|哪些|哪个|哪里|哪儿|哪|什么|多少|几个|几|谁|如何|怎么样|怎么|怎样|为什么|啥"
-)
-_DETERMINER = re.compile(r"(?:什么样的?|什么|哪个|哪些|哪种|哪类|哪一种|啥|几个|几种|几类)$")
-_PARTICLES = "的了是在有为"
 _SHORTEST_SENTENCE = 6
 _CONTEXT_CHARS = 200
 _HEAD_CHARS = 100
 
-# Calibrated by bench/refusal.py on the 500 CMRC dev questions, each asked as it is and with its
-# own paragraph left out (made unanswerable), and checked on the seed questions; the curve is in
-# docs/BENCHMARKS.md. A Chinese question is answered from a sentence holding at least
-# MIN_WORDING of its wording (in and before it), close to it by embedding (MIN_SIMILARITY_ZH),
-# with every named piece of the question in that context (EVERY_PIECE_NAMED). 0.4 / 0.88 / yes
-# refuses 90.4 % of the unanswerable and 12.8 % of the answerable: of the settings that refuse
-# 90 %, the one that refuses fewest answerable questions; without the named pieces the seeds'
-# 北京 and 镇江-2019 questions get answered from the wrong city or year.
-# An English question needs MIN_SIMILARITY_EN (seeds plus five off-topic English questions,
-# bench/extractive_threshold.py: 0.78 keeps the answer and refuses all five).
-MIN_WORDING = 0.4
-MIN_SIMILARITY_ZH = 0.88
-EVERY_PIECE_NAMED = True
+# Calibrated by bench/refusal.py on two development sets, each question asked as it is and with
+# its own paragraph left out (made unanswerable): the CMRC 2018 dev subset (mainland usage) and
+# the DRCD subset (Taiwan usage); checked on the seed questions (docs/BENCHMARKS.md has the
+# curves and how many decisions lie within 0.01 of each threshold).
+NAME_WEIGHT = 3.0  # a name or number of the question counts this many times its IDF
+MISSING_NAMES_WEIGHT = 1.0  # and, missing from the context, costs this times its share
+SIMILARITY_WEIGHT = 6.0  # e5 similarities bunch within a few hundredths: spread them out
+SIMILARITY_ORIGIN = 0.8
+TYPE_WEIGHT = 0.15  # the sentence holds the kind of answer asked for (a year, a number, a name)
+RANK_WEIGHT = 0.2  # the first passage's sentence gets this much more than the fifth's
+MIN_SCORE = 1.075
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
-KEEP_WITHIN = 0.9
-MAX_SENTENCES = 3
+KEEP_WITHIN = 0.1
+MAX_SENTENCES = 2
 MOST_EMBEDDED = 8
+# An English question has no wording to pre-select by: the first sentences in passage order.
+MOST_EMBEDDED_EN = 24
+
+# Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
+# 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
+_ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢]|什么|怎|多少|多久|多长|多大|多高|多远")
+# jieba's tags of words that join or point rather than name: particles (u*), prepositions (p),
+# conjunctions (c), modal particles (y), interjections (e), onomatopoeia (o), pronouns (r),
+# adverbs (d), punctuation (x).
+_FUNCTION_TAGS = ("u", "p", "c", "y", "e", "o", "r", "d", "x")
+_NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
+_NUMBER = re.compile(r"\d")
+
+# What an interrogative (with the word after it) asks for, judged by the characters it holds.
+_ANSWER_TYPES = (
+    ("year", re.compile(r"年(?!龄|纪|级)")),
+    ("date", re.compile(r"何时|时候|时间|时期|日期|哪天|哪一天|几月|几日|何日|世纪")),
+    ("person", re.compile(r"谁|何人|哪位|哪一位|什么人|孰")),
+    ("place", re.compile(r"哪里|哪儿|何地|何处|在哪|国家|城市|地区|省|州|县|岛|地方|国")),
+    ("organisation", re.compile(r"公司|组织|机构|大学|学校|球队|俱乐部|团体|政党|部门|企业|银行")),
+    ("number", re.compile(r"多少|几|多久|多长|多大|多高|多远")),
+)
+# Measure words and units a number is said with (30个, 13.52亿元, 56.5%), so the span is what
+# the question counts.
+_UNITS = (
+    r"%|个|人|元|美元|米|公里|千米|平方公里|公顷|吨|年|岁|次|位|名|座|家|所|条|项|种|件|台|辆|倍|号"
+    r"|届|场|天|日|月|周|小时|分钟|秒|公斤|千克|克|度|层|册|部|首|本|集|户|株|只|头|枚|间|英尺|英里"
+)
+_MEASURE = rf"(?:[万亿千百]*[多余]?(?:{_UNITS}))?"
+_UNIT = re.compile(rf"(?:{_UNITS})")
+# The kinds whose span the rules find reliably (bench/refusal.py on DRCD: a year's span is in the
+# gold answer 9 times in 10, a place's not one in two): the others get no short answer.
+SHORT_ANSWER_TYPES = ("year", "date", "number", "person")
+_TYPE_SPANS = {
+    "year": re.compile(r"\d{3,4}年|[一二三四五六七八九〇零]{4}年"),
+    "date": re.compile(r"\d{3,4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日|\d{1,2}世纪"),
+    "number": re.compile(r"\d+(?:[.,]\d+)*" + _MEASURE),
+}
+# A place or an organisation is any proper name: the tagger often files one under another
+# class (马祖 as a person, 清华 as a place); they get no short answer, only the type's credit.
+_TYPE_TAGS = {
+    "person": frozenset({"nr", "nrt", "nrfg"}),
+    "place": _NAME_TAGS - {"eng"},
+    "organisation": _NAME_TAGS - {"eng"},
+}
 
 
 @dataclass(frozen=True)
-class Candidate:
-    passage: Passage
-    text: str
-    wording: float
-    similarity: float
-    touched: bool  # every piece of the question is named in or before the sentence
-
-    @property
-    def score(self) -> float:
-        return self.wording + self.similarity
+class Term:
+    text: str  # matching form
+    weight: float
+    whole: bool  # a number or Latin word: matched whole (2019 is not found in 2020)
+    name: bool  # a proper name or a number: what the answer must be about
 
 
-# Numbers and Latin words are pieces of their own, matched whole: 2019 is not found in 2020.
-_RUNS = re.compile(r"\d+(?:\.\d+)?%?|[a-z]+|[^\da-z]+")
+@dataclass(frozen=True)
+class Question:
+    terms: list[Term]
+    answer_type: str | None  # year, date, number, person, place, organisation, or not clear
+    unit: str  # the measure word a number is asked in (多少人 → 人), "" when none is said
+    form: str  # the matching form, to tell a span the question already says
 
 
-def _is_whole(piece: str) -> bool:
-    return piece[0].isdigit() or piece[0].isascii()
+def _tagged(text: str) -> list[tuple[str, str]]:
+    import rjieba
+
+    return rjieba.tag(text)
 
 
-def question_pieces(question: str) -> list[str]:
-    """The question's content, split at question words and between scripts
-    (镇江2019年的地区生产总值是多少 → 镇江 | 2019 | 地区生产总值)."""
-    pieces = []
-    for part in _QUESTION_WORDS.split(matching_form(question)):
-        pieces += [run for run in _RUNS.findall(part) if len(run) >= 2]
-    return pieces
-
-
-def answer_kinds(question: str) -> set[str]:
-    """The pieces that only say what kind of answer is asked for (张世昌的职业是什么 → 职业,
-    额亦都是哪个国家的开国大臣 → 国家)."""
+def analyse(question: str, idf: Callable[[str], float]) -> Question:
+    """The question's weighted content words and the kind of answer it asks for (linear in its
+    length: one pass of the tagger, one look at each word's neighbour)."""
     form = matching_form(question)
-    kinds = set()
-    for piece in question_pieces(question):
-        for found in re.finditer(re.escape(piece), form):
-            before, after = form[: found.start()], form[found.end() :]
-            attribute = before.endswith("的") and _ASKING.match(after.lstrip(_PARTICLES))
-            if attribute or _DETERMINER.search(before):
-                kinds.add(piece)
-    return kinds
+    tagged = _tagged(form)
+    weights: dict[str, Term] = {}
+    answer_type, unit = None, ""
+    for i, (word, tag) in enumerate(tagged):
+        if _ASKING_MORPHEMES.search(word):
+            if answer_type is None:
+                # the noun it asks about may follow a numeral (哪/一/地区)
+                following = "".join(w for w, _ in tagged[i + 1 : i + 3])
+                answer_type = _answer_type(word + following)
+                unit = _asked_unit(word, following)
+            continue
+        if not word.strip() or tag.startswith(_FUNCTION_TAGS):
+            continue
+        whole = bool(_NUMBER.search(word)) or word.isascii()
+        name = whole or tag in _NAME_TAGS
+        weight = idf(word) * (NAME_WEIGHT if name else 1.0)
+        if word not in weights or weights[word].weight < weight:
+            weights[word] = Term(word, weight, whole, name)
+    return Question(list(weights.values()), answer_type, unit, form)
 
 
-def _bigrams(piece: str) -> set[str]:
-    return {piece[i : i + 2] for i in range(len(piece) - 1)}
+def _asked_unit(asking: str, following: str) -> str:
+    """几岁 → 岁, 多少 个 → 个: the measure word right after 几 or 多少, in or after the word."""
+    found = re.search(r"(?:几|多少)(.*)", asking + following)
+    if not found:
+        return ""
+    unit = _UNIT.match(found.group(1))
+    return unit.group() if unit else ""
+
+
+def _answer_type(asking: str) -> str | None:
+    for name, pattern in _ANSWER_TYPES:
+        if pattern.search(asking):
+            return name
+    return None
+
+
+def _bigrams(word: str) -> list[str]:
+    return [word[i : i + 2] for i in range(len(word) - 1)]
+
+
+def _held(term: Term, form: str) -> float:
+    """1 when the text holds the word; for a longer Chinese word the share of its bigrams it
+    holds (碳峰值 in 碳排放峰值 counts a half); a number or Latin word only whole."""
+    if term.text in form:
+        return 1.0
+    if term.whole or len(term.text) < 3:
+        return 0.0
+    grams = _bigrams(term.text)
+    return sum(gram in form for gram in grams) / len(grams)
+
+
+def coverage(terms: list[Term], text: str, empty: float = 0.0) -> float:
+    """The IDF-weighted share of the terms that the text holds (`empty` when there are none)."""
+    total = sum(term.weight for term in terms)
+    if not total:
+        return empty
+    form = _form(text)
+    return sum(term.weight * _held(term, form) for term in terms) / total
 
 
 def _form(text: str) -> str:
     return re.sub(r"\s+", "", matching_form(text))
 
 
-def wording(pieces: list[str], context: str) -> float:
-    """Share of the question's bigrams that occur in the context."""
-    form = _form(context)
-    grams = [gram for piece in pieces for gram in _bigrams(piece)]
-    return sum(gram in form for gram in grams) / len(grams) if grams else 0.0
+def answer_span(question: Question, sentence: str) -> str | None:
+    """The span of the sentence of the kind the question asks for, not said by the question,
+    nearest to the question's own words there (镇江提出哪一年实现碳峰值 → 2020年); None when the
+    kind is not clear or the sentence holds none."""
+    kind = question.answer_type
+    form = matching_form(sentence)
+    if kind is None or len(form) != len(sentence):
+        return None  # (a span's place in the original is unknown when the forms differ)
+    if kind in _TYPE_SPANS:
+        spans = [(m.start(), m.end()) for m in _TYPE_SPANS[kind].finditer(form)]
+    else:
+        spans, at = [], 0
+        for word, tag in _tagged(form):
+            if tag in _TYPE_TAGS[kind] and len(word) > 1:
+                spans.append((at, at + len(word)))
+            at += len(word)
+    spans = [(a, b) for a, b in spans if form[a:b] not in question.form]
+    if kind == "number":  # 多少人 is answered by 29.48万人, not by 5760.72亿元 beside it
+        spans = [(a, b) for a, b in spans if form[a:b].endswith(question.unit)]
+    if not spans:
+        return None
+    held = [
+        (found.start(), found.end())
+        for term in question.terms
+        for found in re.finditer(re.escape(term.text), form)
+    ]
+
+    def distance(span: tuple[int, int]) -> int:
+        return min((max(a - span[1], span[0] - b, 0) for a, b in held), default=0)
+
+    start, end = min(spans, key=distance)
+    return sentence[start:end]
 
 
-def every_piece_touched(pieces: list[str], context: str) -> bool:
-    """False when some piece of the question has no bigram in the context (北京 asked about,
-    a passage about 深圳 found)."""
-    form = _form(context)
-    return all(
-        piece in form if _is_whole(piece) else any(gram in form for gram in _bigrams(piece))
-        for piece in pieces
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    text: str
+    evidence: float  # coverage of the sentence and of its context, half each
+    names: float  # coverage of the question's names and numbers by the context (1: none asked)
+    similarity: float
+    short_answer: str | None
+    typed: bool | None  # holds a span of the kind asked for; None when the kind is not clear
+
+    @property
+    def score(self) -> float:
+        return combined_score(
+            self.evidence, self.names, self.similarity, self.typed, self.passage.n
+        )
+
+
+def combined_score(
+    evidence: float, names: float, similarity: float, typed: bool | None, rank: int
+) -> float:
+    type_term = 0.0 if typed is None else (TYPE_WEIGHT if typed else -TYPE_WEIGHT)
+    return (
+        evidence
+        - MISSING_NAMES_WEIGHT * (1 - names)
+        + SIMILARITY_WEIGHT * (similarity - SIMILARITY_ORIGIN)
+        + type_term
+        + RANK_WEIGHT / rank
     )
 
 
@@ -134,21 +255,20 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         document_text: Callable[[str], str | None],
         query_vector: Callable[[str], np.ndarray],
+        idf: Callable[[str], float],
     ):
         self.embedder = embedder
         self.document_text = document_text
         self.query_vector = query_vector  # the retriever's, so a question is embedded once
+        self.idf = idf  # the index's BM25 statistics
 
-    def candidates(
-        self, question: str, passages: list[Passage], least_wording: float = 0.0
-    ) -> list[Candidate]:
-        """Sentences of the passages that could answer: for a Chinese question those holding
-        at least `least_wording` of its wording, for an English one all (their embeddings
-        decide)."""
+    def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
+        """The sentences of the passages likeliest to answer, with their evidence and
+        similarity: for a Chinese question the best MOST_EMBEDDED by evidence, for an English
+        one the first MOST_EMBEDDED in passage order (their embeddings decide)."""
         chinese = has_cjk(question)
-        pieces = question_pieces(question)
-        kinds = answer_kinds(question)
-        named = [piece for piece in pieces if piece not in kinds]
+        asked = analyse(question, self.idf)
+        names = [term for term in asked.terms if term.name]
         found, seen = [], set()
         for passage in passages:
             document = self.document_text(passage.doc_id) or passage.text
@@ -166,57 +286,60 @@ class ExtractiveAnswerer:
                 seen.add((passage.doc_id, start))  # overlapping chunks repeat sentences
                 # What a sentence is about is often named earlier in its paragraph (会上，镇江和
                 # 北京…做主旨发言 comes two sentences after the summit's name), so its own
-                # wording and that of its context count half each.
+                # evidence and that of its context count half each.
                 paragraph_start = document.rfind("\n", 0, start) + 1
                 before = document[max(paragraph_start, start - _CONTEXT_CHARS) : start]
                 text = document[start:end]
                 context = head + before + text
-                touched = every_piece_touched(named, context)
-                share = (wording(pieces, text) + wording(pieces, context)) / 2
-                if not chinese or share >= least_wording:
-                    found.append((passage, text, share, touched))
+                evidence = (coverage(asked.terms, text) + coverage(asked.terms, context)) / 2
+                held = coverage(names, context, empty=1.0)
+                found.append((passage, text, evidence, held))
         if not found:
             return []
-        # Embedding sentences is most of an answer's time: only the likeliest are compared,
-        # by wording for Chinese, by passage rank (the order found) for English.
+        # Embedding sentences is most of an answer's time: only the likeliest are compared.
         if chinese:
-            found.sort(key=lambda item: -item[2])
-        found = found[:MOST_EMBEDDED]
+            found.sort(key=lambda item: -(item[2] - MISSING_NAMES_WEIGHT * (1 - item[3])))
+        found = found[: MOST_EMBEDDED if chinese else MOST_EMBEDDED_EN]
         query = self.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals.
         vectors = self.embedder.embed_passages([matching_form(item[1]) for item in found])
         similarities = vectors @ query
-        return [
-            Candidate(passage, text, share, float(similarity), touched)
-            for (passage, text, share, touched), similarity in zip(found, similarities, strict=True)
-        ]
+        candidates = []
+        for (passage, text, evidence, held), similarity in zip(found, similarities, strict=True):
+            span = answer_span(asked, text) if chinese else None
+            typed = None if asked.answer_type is None or not chinese else span is not None
+            short = span if asked.answer_type in SHORT_ANSWER_TYPES else None
+            candidates.append(
+                Candidate(passage, text, evidence, held, float(similarity), short, typed)
+            )
+        return candidates
 
     def answer(self, question: str, passages: list[Passage], on_token: OnToken | None = None):
-        candidates = self.candidates(question, passages, MIN_WORDING)
-        most = MAX_SENTENCES
-        if has_cjk(question):
-            # Every piece must be named: a question about 深圳 is not answered by a sentence
-            # about 镇江, however much of the rest matches.
-            candidates = [
-                c
-                for c in candidates
-                if (c.touched or not EVERY_PIECE_NAMED) and c.similarity >= MIN_SIMILARITY_ZH
-            ]
-        else:
-            candidates = [c for c in candidates if c.similarity >= MIN_SIMILARITY_EN]
-            # Cross-language similarities bunch within a few hundredths: they can pick the best
-            # sentence, not tell a second good one from a poor one.
-            most = 1
-        chosen: list[Candidate] = []
-        for candidate in sorted(candidates, key=lambda c: -c.score):
-            if chosen and (len(chosen) == most or candidate.score < KEEP_WITHIN * chosen[0].score):
-                break
-            chosen.append(candidate)
+        candidates = self.candidates(question, passages)
+        chosen = choose(candidates, has_cjk(question))
         if chosen:
-            draft = Draft("".join(f"{c.text}[{c.passage.n}]" for c in chosen), abstained=False)
+            draft = Draft(
+                "".join(f"{c.text}[{c.passage.n}]" for c in chosen),
+                abstained=False,
+                short_answer=chosen[0].short_answer,
+            )
         else:
             draft = Draft(refusal(question), abstained=True)
         if on_token:
             on_token(draft.text)
         return draft
+
+
+def choose(candidates: list[Candidate], chinese: bool) -> list[Candidate]:
+    """The sentences that answer, best first; none when the best is below the refusal line."""
+    if not chinese:
+        # Cross-language similarities bunch within a few hundredths: they can pick the best
+        # sentence, not tell a second good one from a poor one.
+        best = max(candidates, key=lambda c: c.similarity, default=None)
+        return [best] if best is not None and best.similarity >= MIN_SIMILARITY_EN else []
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    if not ranked or ranked[0].score < MIN_SCORE:
+        return []
+    top = ranked[0].score
+    return [c for c in ranked[:MAX_SENTENCES] if c.score >= top - KEEP_WITHIN]

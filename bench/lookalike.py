@@ -1,0 +1,73 @@
+"""Retrieval among look-alike paragraphs: does the passage's own wording, weighted by the question's
+IDF (the extractive answerer's evidence), reorder the fused top passages for the better?
+
+Run: python bench/lookalike.py [--set cmrc|drcd ...] [--index-root DIR]
+For each question: recall@1 of the fused ranking, and of the top RERANK passages re-sorted by
+fused score + w × coverage (qa/answering/extractive.py coverage of the passage and its title),
+for several w. Only questions whose top passages include another paragraph of the same article
+(the same title) are "look-alike"; they are counted separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cmrc_subset
+import refusal
+
+from qa.answering.extractive import analyse, coverage
+
+RERANK = 5
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def run(datasets: list[str], root: Path) -> dict:
+    figures = {}
+    for dataset in datasets:
+        corpus, _, _ = cmrc_subset.load(False, dataset)
+        title = {d.doc_id: d.title for d in corpus}
+        with refusal.cached_retriever(dataset, False, root) as (retriever, questions):
+            rows = []
+            for q in questions:
+                passages = retriever.search(q.question, RERANK)
+                asked = analyse(q.question, retriever.store.lexical.idf)
+                held = [coverage(asked.terms, f"{p.title}\n{p.text}") for p in passages]
+                rows.append(
+                    (
+                        q.doc_id,
+                        [p.doc_id for p in passages],
+                        [p.score for p in passages],
+                        held,
+                    )
+                )
+        found = {}
+        for weight in WEIGHTS:
+            hits = lookalike = lookalike_hits = 0
+            for gold, ids, scores, held in rows:
+                order = sorted(range(len(ids)), key=lambda i: -(scores[i] + weight * held[i]))
+                hit = bool(ids) and ids[order[0]] == gold
+                hits += hit
+                if len({d for d in ids if title[d] == title[gold]}) > 1:
+                    lookalike += 1
+                    lookalike_hits += hit
+            found[str(weight)] = {
+                "recall@1": round(hits / len(rows), 3),
+                "lookalike_questions": lookalike,
+                "lookalike_recall@1": round(lookalike_hits / lookalike, 3) if lookalike else None,
+            }
+        figures[dataset] = found
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--set", action="append", choices=["cmrc", "drcd"])
+    parser.add_argument("--index-root", type=Path, default=refusal.RESULTS)
+    args = parser.parse_args()
+    print(json.dumps(run(args.set or ["cmrc", "drcd"], args.index_root), indent=2))
+
+
+if __name__ == "__main__":
+    main()
