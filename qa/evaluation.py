@@ -299,7 +299,7 @@ def load_eval_inputs(docs: Path, questions_path: Path) -> EvalInputs:
         from embeddings.loading import find_files
 
         corpus = None
-        doc_ids = {doc_id for _, doc_id in find_files([docs])}
+        doc_ids = {doc_id for _, doc_id in find_files([docs]).files}
     check_doc_ids(questions, doc_ids, questions_path)
     return EvalInputs(docs, questions_path, questions, corpus)
 

@@ -232,3 +232,14 @@ def test_evals_own_cached_index_from_an_older_qa_is_rebuilt_a_users_is_not(tmp_p
     assert evaluate(inputs).metrics["answer_accuracy"] == 1.0
     with pytest.raises(QAError, match="another version of qa"):
         evaluate(inputs, index=tmp_path / "mine")
+
+
+def test_a_folder_of_documents_is_checked_against_the_questions_doc_ids():
+    from pathlib import Path
+
+    from qa.config import seeds_dir
+    from qa.evaluation import load_eval_inputs
+
+    questions = Path(__file__).parent / "data" / "seed_qa.jsonl"
+    inputs = load_eval_inputs(seeds_dir(), questions)
+    assert inputs.corpus is None and len(inputs.questions) == 16
