@@ -111,11 +111,13 @@ class Assistant:
             )
         return self._extractive_answerer
 
-    def _supported(self, text: str, citations: list, passages: list[Passage]):
+    def _supported(
+        self, text: str, citations: list, passages: list[Passage], instructing: set[int]
+    ):
         """The answer with misfiled citations re-pointed, its citations and judged sentences.
-        A passage that instructs the assistant backs nothing: what it asks for is data, and a
-        sentence it alone would back is flagged as unsupported (and dropped if asked)."""
-        evidence = [p for p in passages if not instructs_assistant(p.text)]
+        A passage that instructs the assistant (its number in `instructing`) backs nothing: what
+        it asks for is data, and a sentence it alone would back is flagged as unsupported."""
+        evidence = [p for p in passages if p.n not in instructing]
         text, sentences = repair_citations(
             text, evidence, self._similarity(), self._names_context()
         )
@@ -190,6 +192,7 @@ class Assistant:
                     on_token(text)
 
         asked = standalone_question or question
+        instructing = {p.n for p in passages if instructs_assistant(p.text)}
         # Document text is data: what looks like a citation marker in it is neutralised before
         # any answerer sees it (the answer's own markers are then the only ones).
         shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
@@ -203,7 +206,7 @@ class Assistant:
         text, citations, sentences = checked.text, checked.citations, []
         short_answer = draft.short_answer
         if not abstained:
-            text, citations, sentences = self._supported(text, citations, passages)
+            text, citations, sentences = self._supported(text, citations, passages, instructing)
         dropped = []
         if self.drop_unsupported and not all(s.supported for s in sentences):
             dropped = [s.text for s in sentences if not s.supported]
@@ -216,12 +219,12 @@ class Assistant:
             # The model refused, or said nothing its passages back, yet they may hold the answer
             # (small models refuse what they were given): the document's own sentences, which
             # the extractive backend gives only past its calibrated refusal, beat a refusal.
-            data = [p for p in shown if not instructs_assistant(p.text)]
+            data = [p for p in shown if p.n not in instructing]
             fallback = self._extractive().answer(asked, data, None)
             if not fallback.abstained:
                 checked = check_citations(fallback.text, passages)
                 text, citations, sentences = self._supported(
-                    checked.text, checked.citations, passages
+                    checked.text, checked.citations, passages, instructing
                 )
                 backend, abstained, short_answer = "extractive", False, fallback.short_answer
         if on_token is not None and self.drop_unsupported:
@@ -243,7 +246,7 @@ class Assistant:
             invented_citations=invented,
             sentences=sentences,
             dropped=dropped,
-            instructing=[p.n for p in passages if instructs_assistant(p.text)],
+            instructing=sorted(instructing),
             short_answer=None if abstained else short_answer,
         )
 
