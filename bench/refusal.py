@@ -93,7 +93,7 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
             retriever.embedder,
             retriever.store.document_text,
             retriever.query_vector,
-            retriever.store.lexical.idf,
+            retriever.store.idf,
         )
         answerable, unanswerable = [], []
         for q in questions:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +13,14 @@ import numpy as np
 
 from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
 from embeddings.cleaning import CLEANER_VERSION
-from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
+from embeddings.embedders import (
+    DEFAULT_EMBEDDER,
+    Embedder,
+    EmbedderChoice,
+    chosen_name,
+    load_embedder,
+    resolve_embedder,
+)
 from embeddings.errors import QAError
 from embeddings.lexical import TOKENIZER_VERSION, tokenize
 from embeddings.loading import file_hash, find_files, load_file, load_warnings, unsupported_reason
@@ -120,28 +127,21 @@ def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> lis
 
 
 def _open_for_writing(
-    writer: StoreWriter, embedder: Embedder | str | None, rebuild: bool
+    writer: StoreWriter, embedder: EmbedderChoice, threads: int | None, rebuild: bool
 ) -> tuple[Store | None, Embedder, Manifest]:
     """The index there now (if any), the embedder to use and the recipe this run will write.
     embedder: a loaded one, a name, or None for the existing index's (else the default)."""
     if not rebuild:
         writer.refuse_unreadable()
     existing = writer.existing()
-    if isinstance(embedder, str) or embedder is None:
-        name = (
-            embedder
-            or os.environ.get("QA_EMBEDDER")
-            or (existing.manifest.embedder if existing else DEFAULT_EMBEDDER)
-        )
-    else:
-        name = embedder.name
+    name = chosen_name(embedder, existing.manifest.embedder if existing else DEFAULT_EMBEDDER)
     if existing and not rebuild and name != existing.manifest.embedder:
         raise IndexMismatch(
             f"the index at {writer.location} was built with embedder "
             f"{existing.manifest.embedder}, not {name}; run `qa index --rebuild` to rebuild it "
             f"with {name}"
         )
-    loaded = load_embedder(name) if isinstance(embedder, str) or embedder is None else embedder
+    loaded = resolve_embedder(embedder, name, threads)
     wanted = recipe(loaded.name, loaded.dim)
     if existing and not rebuild:
         check_recipe(existing.manifest, wanted, writer.location)
@@ -151,12 +151,13 @@ def _open_for_writing(
 def build_index(
     root: str | Path,
     paths: list[Path],
-    embedder: Embedder | str | None = None,
+    embedder: EmbedderChoice = None,
     rebuild: bool = False,
     progress: Progress | None = None,
     reading: ReadingProgress | None = None,
     warn: Warn | None = None,
     on_wait: OnWait | None = None,
+    threads: int | None = None,
 ) -> IndexReport:
     """Index `paths` into `root`, refreshing every document already there.
 
@@ -167,13 +168,14 @@ def build_index(
     """
     writer = open_writer(root)
     with writer.writing(on_wait):
-        return _build_index(writer, paths, embedder, rebuild, progress, reading, warn)
+        return _build_index(writer, paths, embedder, threads, rebuild, progress, reading, warn)
 
 
 def _build_index(
     writer: StoreWriter,
     paths: list[Path],
-    embedder: Embedder | str | None,
+    embedder: EmbedderChoice,
+    threads: int | None,
     rebuild: bool,
     progress: Progress | None,
     reading: ReadingProgress | None,
@@ -181,7 +183,7 @@ def _build_index(
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
-    existing, loaded, wanted = _open_for_writing(writer, embedder, rebuild)
+    existing, loaded, wanted = _open_for_writing(writer, embedder, threads, rebuild)
     reusable = existing if existing and not rebuild else None
     if reusable and set(reusable.damage()) - {"bm25"}:
         reusable = None  # its documents cannot be trusted: every file is read again
@@ -201,10 +203,10 @@ def _build_index(
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
     with load_warnings() as found_warnings:
         found = find_files(paths)
-    for path, what in found_warnings:
-        partly(Path(path), what)
-    for path in found.unsupported:
-        skip(path, unsupported_reason(path))
+    for warned, what in found_warnings:
+        partly(Path(warned), what)
+    for unsupported in found.unsupported:
+        skip(unsupported, unsupported_reason(unsupported))
     files = found.files
     given = {str(p.resolve()) for p, _ in files}
     for source, doc_id in known_sources.items():
@@ -222,23 +224,31 @@ def _build_index(
                 doc = _unchanged(reusable, path, doc_id) or load_file(
                     path,
                     doc_id,
-                    progress=(lambda done, total, path=path: reading(path, done, total))
-                    if reading
-                    else None,
-                    warn=lambda message, path=path: partly(path, message),
+                    progress=_pages_of(reading, path),
+                    warn=functools.partial(partly, path),
                 )
             except (OSError, ValueError) as exc:
                 skip(path, str(exc))
                 continue
             documents.append(doc)
             report.count(doc)
-    for path, what in loading_warnings:
-        partly(Path(path), what)
+    for warned, what in loading_warnings:
+        partly(Path(warned), what)
     if not documents:
         if not paths:
             raise QAError("nothing to index: name the files or folders to index")
         raise QAError("no readable documents in " + ", ".join(map(str, paths)))
-    return _write(writer, existing, loaded, wanted, rebuild, documents, report, progress, started)
+    return _write(
+        writer, existing, loaded, threads, wanted, rebuild, documents, report, progress, started
+    )
+
+
+def _pages_of(reading: ReadingProgress | None, path: Path) -> Callable[[int, int], None] | None:
+    """reading, told which file its pages are of."""
+    if reading is None:
+        return None
+    told = reading
+    return lambda done, total: told(path, done, total)
 
 
 def _unchanged(reusable: Store | None, path: Path, doc_id: str) -> Document | None:
@@ -255,40 +265,45 @@ def _unchanged(reusable: Store | None, path: Path, doc_id: str) -> Document | No
 def index_documents(
     root: str | Path,
     documents: list[Document],
-    embedder: Embedder | str | None = None,
+    embedder: EmbedderChoice = None,
     rebuild: bool = False,
     progress: Progress | None = None,
     on_wait: OnWait | None = None,
+    threads: int | None = None,
 ) -> IndexReport:
     """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
     embedding only those it does not already hold with the same content hash."""
     writer = open_writer(root)
     with writer.writing(on_wait):
-        return _index_documents(writer, documents, embedder, rebuild, progress)
+        return _index_documents(writer, documents, embedder, threads, rebuild, progress)
 
 
 def _index_documents(
     writer: StoreWriter,
     documents: list[Document],
-    embedder: Embedder | str | None,
+    embedder: EmbedderChoice,
+    threads: int | None,
     rebuild: bool,
     progress: Progress | None,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
-    existing, loaded, wanted = _open_for_writing(writer, embedder, rebuild)
+    existing, loaded, wanted = _open_for_writing(writer, embedder, threads, rebuild)
     if existing:
         keep = {doc.doc_id for doc in documents}
         report.removed = [d for d in existing.manifest.documents if d not in keep]
     if not documents:
         raise QAError("nothing to index: the corpus has no documents")
-    return _write(writer, existing, loaded, wanted, rebuild, documents, report, progress, started)
+    return _write(
+        writer, existing, loaded, threads, wanted, rebuild, documents, report, progress, started
+    )
 
 
 def _write(
     writer: StoreWriter,
     existing: Store | None,
     embedder: Embedder,
+    threads: int | None,
     wanted: Manifest,
     rebuild: bool,
     documents: list[Document],
@@ -332,7 +347,7 @@ def _write(
     vectors, report.resumed = _embed(embedder, texts, progress, cache)
     crosslingual = None
     if wanted.crosslingual and texts:
-        crosslingual, _ = _embed(load_embedder(wanted.crosslingual), texts, None, cache)
+        crosslingual, _ = _embed(load_embedder(wanted.crosslingual, threads), texts, None, cache)
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])

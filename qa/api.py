@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embeddings.errors import QAError
-from qa.answering.base import OnToken, refusal
+from qa.answering.base import Answerer, OnToken, Rewriter, refusal
 from qa.citations import StreamingMarkerFilter, check_citations, neutralized
-from qa.config import chat_endpoint_configured, default_index_dir, index_dir, seeds_dir
+from qa.config import default_index_dir, seeds_dir
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
+from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.answering.extractive import ExtractiveAnswerer
 from qa.support import (
     embedding_similarity,
     instructs_assistant,
@@ -31,10 +35,14 @@ _CONTENT = re.compile(r"[^\W_]")  # a letter, digit or CJK character: something 
 
 
 def default_backend() -> str:
-    return "openai" if chat_endpoint_configured() else "extractive"
+    return Settings.load().default_backend()
 
 
-def ensure_index(index: Path, on_seed: Callable[[Path], None] | None = None) -> None:
+def ensure_index(
+    index: Path,
+    on_seed: Callable[[Path], None] | None = None,
+    settings: Settings | None = None,
+) -> None:
     """A first question with no index yet at the default location gets one built from the
     bundled seeds. Any other folder, or one whose manifest was lost, is left for IndexStore.open
     to report: seeds there would hide the user's mistake, or replace the user's index."""
@@ -46,9 +54,10 @@ def ensure_index(index: Path, on_seed: Callable[[Path], None] | None = None) -> 
         return
     from embeddings.indexer import build_index
 
+    settings = settings or Settings.load()
     if on_seed:
         on_seed(index)
-    build_index(index, [seeds_dir()])
+    build_index(index, [seeds_dir()], embedder=settings.embedder, threads=settings.threads)
 
 
 class Assistant:
@@ -64,34 +73,55 @@ class Assistant:
         reranker: str | None = None,
         show_unsupported: bool = False,
         drop_unsupported: bool | None = None,
+        settings: Settings | None = None,
     ):
-        """show_unsupported: keep, marked, the answer sentences their citations do not support;
-        by default they are taken out and, when nothing supported is left, the documents' own
-        sentences (or the refusal) answer instead. drop_unsupported: the older switch, kept
-        for callers that pass it (True is now the default; False shows them)."""
-        self.index = index_dir(index)
+        """settings: every setting (default: Settings.load(), the environment's); the keyword
+        arguments before it override it, as flags do. show_unsupported: keep, marked, the answer
+        sentences their citations do not support; by default they are taken out and, when
+        nothing supported is left, the documents' own sentences (or the refusal) answer instead.
+        drop_unsupported: the older switch, kept for callers that pass it (True is now the
+        default; False shows them)."""
         if drop_unsupported is not None:
             show_unsupported = not drop_unsupported
-        self.drop_unsupported = not show_unsupported
-        self._extractive_answerer = None
-        ensure_index(self.index, on_seed)
-        self.retriever = Retriever.open(self.index, embedder)
-        reranker = reranker or os.environ.get("QA_RERANKER")
-        if reranker:
+        self.settings = (settings or Settings.load()).but(
+            index=index,
+            backend=backend,
+            model=model,
+            embedder=embedder,
+            reranker=reranker,
+            show_unsupported=show_unsupported or None,
+        )
+        self.index = self.settings.index_path
+        self.drop_unsupported = not self.settings.show_unsupported
+        self._extractive_answerer: ExtractiveAnswerer | None = None
+        if self.settings.store is None:
+            ensure_index(self.index, on_seed, self.settings)
+        self.retriever = Retriever.open(
+            self.settings.store_location,
+            self.settings.embedder,
+            self.settings.threads,
+            self.settings.kb,
+        )
+        if self.settings.reranker:
             from qa.rerank import CrossEncoderReranker
 
-            self.retriever.reranker = CrossEncoderReranker(reranker)
-        self.backend_name = backend or default_backend()
+            self.retriever.reranker = CrossEncoderReranker(self.settings.reranker)
+        self.backend_name = self.settings.default_backend()
+        # Who makes a chat follow-up standalone: the chat model, else qa/followup.py's rules.
+        self.rewriter: Rewriter | None = None
+        self.backend: Answerer
         if self.backend_name == "extractive":
             self.backend = self._extractive()
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 
-            self.backend = ChatModelAnswerer(model=model)
+            self.backend = self.rewriter = ChatModelAnswerer(self.settings)
         else:
-            raise QAError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+            raise QAError(
+                f"unknown backend {self.backend_name!r}: choose one of {', '.join(BACKENDS)}"
+            )
 
-    def _extractive(self):
+    def _extractive(self) -> ExtractiveAnswerer:
         from qa.answering.extractive import ExtractiveAnswerer
 
         if self._extractive_answerer is None:
@@ -197,7 +227,7 @@ class Assistant:
         # any answerer sees it (the answer's own markers are then the only ones).
         shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
         draft = self.backend.answer(asked, shown, stream)
-        if stream is not None:
+        if stream is not None and on_token is not None:
             rest = marker_filter.flush()
             if rest:
                 on_token(rest)
@@ -261,6 +291,7 @@ def answer(
     reranker: str | None = None,
     show_unsupported: bool = False,
     drop_unsupported: bool | None = None,
+    settings: Settings | None = None,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -281,5 +312,6 @@ def answer(
         reranker=reranker,
         show_unsupported=show_unsupported,
         drop_unsupported=drop_unsupported,
+        settings=settings,
     )
     return assistant.ask(question, k, on_token)

@@ -118,7 +118,8 @@ def recite(sentence: str, numbers: list[int]) -> str:
     """The sentence citing these passage numbers instead of its own: its markers are removed and
     the new ones put where the prompts ask for them, before the closing punctuation."""
     bare = MARKER.sub("", sentence).rstrip()
-    cut = _CLOSING_PUNCTUATION.search(bare).start()
+    closing = _CLOSING_PUNCTUATION.search(bare)
+    cut = closing.start() if closing else len(bare)  # it matches every text, if only at its end
     space = "" if cut == 0 or has_cjk(bare[cut - 1]) else " "
     return bare[:cut] + space + "".join(f"[{n}]" for n in numbers) + bare[cut:].strip()
 

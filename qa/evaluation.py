@@ -22,6 +22,7 @@ from embeddings.cleaning import clean_text, matching_form
 from embeddings.errors import QAError
 from embeddings.records import Document
 from qa.records import Answer
+from qa.settings import Settings
 
 RETRIEVAL_DEPTH = 10  # recall@10 and MRR look this deep, whatever k the answerer gets
 
@@ -313,20 +314,37 @@ def evaluate(
     on_index_progress: Callable[[int, int], None] | None = None,
     on_question: Callable[[int, int], None] | None = None,
     show_unsupported: bool = False,
+    settings: Settings | None = None,
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch
     from qa.api import Assistant
 
+    settings = settings or Settings.load()
     root = index or _default_eval_index(inputs.docs)
     started = time.perf_counter()
+    embedder, threads = settings.embedder, settings.threads
 
     def build(rebuild: bool) -> None:
         if inputs.corpus is not None:
-            index_documents(root, inputs.corpus, rebuild=rebuild, progress=on_index_progress)
+            index_documents(
+                root,
+                inputs.corpus,
+                embedder,
+                rebuild=rebuild,
+                progress=on_index_progress,
+                threads=threads,
+            )
         else:
-            build_index(root, [inputs.docs], rebuild=rebuild, progress=on_index_progress)
+            build_index(
+                root,
+                [inputs.docs],
+                embedder,
+                rebuild=rebuild,
+                progress=on_index_progress,
+                threads=threads,
+            )
 
     try:
         build(rebuild=False)
@@ -337,7 +355,11 @@ def evaluate(
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(
-        index=root, backend=backend, model=model, show_unsupported=show_unsupported
+        index=root,
+        backend=backend,
+        model=model,
+        show_unsupported=show_unsupported,
+        settings=settings.but(store=str(root)),
     )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []

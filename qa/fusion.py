@@ -44,9 +44,10 @@ def zscore(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarra
 
 def weighted_zscore(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """Any number of retrievers' scores, each standardised over the candidates, then mixed."""
-    return sum(
-        w * _zscore(np.asarray(scores[name], dtype=np.float64)) for name, w in weights.items()
-    )
+    mixed = np.zeros(len(next(iter(scores.values()))), dtype=np.float64)
+    for name, w in weights.items():
+        mixed = mixed + w * _zscore(np.asarray(scores[name], dtype=np.float64))
+    return mixed
 
 
 def dense_only(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embeddings.cleaning import clean_text, has_cjk
-from embeddings.embedders import Embedder, load_embedder
+from embeddings.embedders import (
+    Embedder,
+    EmbedderChoice,
+    chosen_name,
+    load_embedder,
+    resolve_embedder,
+)
 from embeddings.lexical import tokenize
+from embeddings.records import Chunk
 from embeddings.store import IndexMismatch, Space, Store, open_store
 from qa.bridge import EnglishBridge
 from qa.fusion import weighted_zscore
 from qa.records import Passage
+
+if TYPE_CHECKING:
+    from qa.rerank import CrossEncoderReranker
 
 # Weights of each retriever's z-scored candidates scores. Chosen on the CMRC dev subset
 # (bench/fusion.py, docs/BENCHMARKS.md). Chinese, 500 questions in simplified and traditional
@@ -64,7 +74,7 @@ def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder):
+    def __init__(self, store: Store, embedder: Embedder, threads: int | None = None):
         if embedder.name != store.manifest.embedder or embedder.dim != store.manifest.dim:
             raise IndexMismatch(
                 f"the index at {store.location} was built with embedder {store.manifest.embedder} "
@@ -73,23 +83,29 @@ class Retriever:
             )
         self.store = store
         self.embedder = embedder
-        self.reranker = None
-        self._crosslingual_model = None
+        self._threads = threads
+        self.reranker: CrossEncoderReranker | None = None
+        self._crosslingual_model: Embedder | None = None
         self._bridge: EnglishBridge | None = None
         self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
-    def open(cls, index: Path, embedder: Embedder | str | None = None) -> Retriever:
-        store = open_store(index)
-        embedder = embedder or os.environ.get("QA_EMBEDDER")
-        if not hasattr(embedder, "embed_queries"):
-            if embedder and embedder != store.manifest.embedder:
-                raise IndexMismatch(
-                    f"the index at {index} was built with embedder {store.manifest.embedder}, "
-                    f"not {embedder}; run `qa index --rebuild --embedder {embedder}`"
-                )
-            embedder = load_embedder(store.manifest.embedder)
-        return cls(store, embedder)
+    def open(
+        cls,
+        location: str | Path,
+        embedder: EmbedderChoice = None,
+        threads: int | None = None,
+        kb: str = "default",
+    ) -> Retriever:
+        """The index at location, read with embedder (loaded, by name, or None: the index's)."""
+        store = open_store(location, kb)
+        name = chosen_name(embedder, store.manifest.embedder)
+        if isinstance(embedder, str) and name != store.manifest.embedder:
+            raise IndexMismatch(
+                f"the index at {store.location} was built with embedder "
+                f"{store.manifest.embedder}, not {name}; run `qa index --rebuild --embedder {name}`"
+            )
+        return cls(store, resolve_embedder(embedder, name, threads), threads)
 
     def candidates(self, question: str, depth: int = CANDIDATES) -> Candidates:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
@@ -147,7 +163,9 @@ class Retriever:
 
     def _crosslingual_embedder(self) -> Embedder:
         if self._crosslingual_model is None:
-            self._crosslingual_model = load_embedder(self.store.manifest.crosslingual)
+            self._crosslingual_model = load_embedder(
+                self.store.manifest.crosslingual, self._threads
+            )
         return self._crosslingual_model
 
     def _source(self, doc_id: str) -> str:
@@ -187,7 +205,9 @@ class Retriever:
     def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
         """The best `keep` candidates whose texts differ, with their chunks: a file indexed
         twice (or a paragraph pasted into many) would otherwise fill every place with one text."""
-        order, chunks, seen = [], [], set()
+        order: list[int] = []
+        chunks: list[Chunk] = []
+        seen: set[str] = set()
         for begin in range(0, len(ranked), keep):
             batch = ranked[begin : begin + keep]
             for i, chunk in zip(

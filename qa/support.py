@@ -50,7 +50,7 @@ def numbers(text: str) -> set[str]:
 def units(text: str) -> set[str]:
     """Character bigrams of Chinese runs (single characters when alone), whole words and
     numbers otherwise."""
-    found = set()
+    found: set[str] = set()
     for run in _UNITS.findall(matching_form(text)):
         if has_cjk(run) and len(run) > 1:
             found.update(run[i : i + 2] for i in range(len(run) - 1))

@@ -457,6 +457,11 @@ class VectorCache:
             )
         return self._db
 
+    def _created(self) -> sqlite3.Connection:
+        db = self._open(create=True)
+        assert db is not None  # create=True always opens it
+        return db
+
     @staticmethod
     def key(embedder: str, text: str) -> str:
         return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
@@ -482,7 +487,7 @@ class VectorCache:
             (k, np.asarray(v, dtype=np.float32).tobytes())
             for k, v in zip(keys, vectors, strict=True)
         ]
-        db = self._open(create=True)
+        db = self._created()
         db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         db.commit()
 
@@ -539,7 +544,7 @@ def write_generation(
             all_tokens.extend(tokens)
             if len(vectors):
                 index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-                if crosslingual is not None:
+                if crosslingual is not None and crosslingual_by_doc is not None:
                     crosslingual.add(
                         np.ascontiguousarray(crosslingual_by_doc[doc.doc_id], dtype=np.float32)
                     )
