@@ -28,7 +28,7 @@ from embeddings.lexical import tokenize
 from embeddings.records import Chunk, Document
 from embeddings.store.local import IndexStore, write_generation
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 
 DATA = Path(__file__).resolve().parent / "data"
 CMRC_DOCS = DATA / "cmrc_dev_docs.jsonl"

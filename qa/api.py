@@ -1,30 +1,19 @@
-"""The question side end to end: retrieve, answer, check citations. `answer()` is the public door."""
+"""The public doors: `answer()` for one question, `Assistant` for many; both run qa/pipeline.py."""
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from embeddings.errors import QAError
-from qa.answering.base import Answerer, OnToken, Rewriter, refusal
-from qa.citations import StreamingMarkerFilter, check_citations, neutralized
+from qa.answering.base import Answerer, OnToken, Rewriter
+from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import default_index_dir, seeds_dir
+from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 from qa.settings import Settings
-
-if TYPE_CHECKING:
-    from qa.answering.extractive import ExtractiveAnswerer
-from qa.support import (
-    embedding_similarity,
-    instructs_assistant,
-    repair_citations,
-    without_sentences,
-)
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
@@ -93,7 +82,6 @@ class Assistant:
         )
         self.index = self.settings.index_path
         self.drop_unsupported = not self.settings.show_unsupported
-        self._extractive_answerer: ExtractiveAnswerer | None = None
         if self.settings.store is None:
             ensure_index(self.index, on_seed, self.settings)
         self.retriever = Retriever.open(
@@ -101,17 +89,14 @@ class Assistant:
             self.settings.embedder,
             self.settings.threads,
             self.settings.kb,
+            self.settings.reranker,
         )
-        if self.settings.reranker:
-            from qa.rerank import CrossEncoderReranker
-
-            self.retriever.reranker = CrossEncoderReranker(self.settings.reranker)
         self.backend_name = self.settings.default_backend()
         # Who makes a chat follow-up standalone: the chat model, else qa/followup.py's rules.
         self.rewriter: Rewriter | None = None
         self.backend: Answerer
         if self.backend_name == "extractive":
-            self.backend = self._extractive()
+            self.backend = ExtractiveAnswerer(self.retriever.embedder, self.retriever.store.idf)
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 
@@ -120,55 +105,12 @@ class Assistant:
             raise QAError(
                 f"unknown backend {self.backend_name!r}: choose one of {', '.join(BACKENDS)}"
             )
+        self.pipeline = Pipeline(
+            self.retriever, self.backend, self.backend_name, self.drop_unsupported
+        )
 
     def _extractive(self) -> ExtractiveAnswerer:
-        from qa.answering.extractive import ExtractiveAnswerer
-
-        if self._extractive_answerer is None:
-            store = self.retriever.store
-
-            def document_text(doc_id: str) -> str | None:
-                # The answer copies document sentences: a document's own [2][3] must not turn
-                # into citations of passages 2 and 3.
-                text = store.document_text(doc_id)
-                return None if text is None else neutralized(text)
-
-            self._extractive_answerer = ExtractiveAnswerer(
-                self.retriever.embedder,
-                document_text,
-                self.retriever.query_vector,
-                self.retriever.store.idf,
-            )
-        return self._extractive_answerer
-
-    def _supported(
-        self, text: str, citations: list, passages: list[Passage], instructing: set[int]
-    ):
-        """The answer with misfiled citations re-pointed, its citations and judged sentences.
-        A passage that instructs the assistant (its number in `instructing`) backs nothing: what
-        it asks for is data, and a sentence it alone would back is flagged as unsupported."""
-        evidence = [p for p in passages if p.n not in instructing]
-        text, sentences = repair_citations(
-            text, evidence, self._similarity(), self._names_context()
-        )
-        if any(s.corrected_from is not None for s in sentences):
-            citations = check_citations(text, passages).citations
-        return text, citations, sentences
-
-    def _similarity(self):
-        return embedding_similarity(self.retriever.embedder)
-
-    def _names_context(self):
-        """A passage's document (title and cleaned text), read once per answer."""
-        documents: dict[str, str] = {}
-
-        def context(passage: Passage) -> str:
-            if passage.doc_id not in documents:
-                text = self.retriever.store.document_text(passage.doc_id)
-                documents[passage.doc_id] = f"{passage.title}\n{text or passage.text}"
-            return documents[passage.doc_id]
-
-        return context
+        return self.pipeline.extractive()
 
     def ask(
         self,
@@ -191,13 +133,7 @@ class Assistant:
             raise QAError("the question has no words to search for, only punctuation or symbols")
         if k < 1:
             raise QAError(f"k must be at least 1, not {k}")
-        started = time.perf_counter()
-        if standalone_question and standalone_question.strip() != question:
-            passages = self.retriever.search_followup(standalone_question, question, k)
-        else:
-            passages = self.retriever.search(question, k)
-        retrieval_ms = (time.perf_counter() - started) * 1000
-        return self.answer_from(question, passages, on_token, standalone_question, retrieval_ms)
+        return self.pipeline.ask(question, k, on_token, standalone_question)
 
     def answer_from(
         self,
@@ -207,77 +143,10 @@ class Assistant:
         standalone_question: str | None = None,
         retrieval_ms: float = 0.0,
     ) -> Answer:
-        """Answer from passages already retrieved, checking the citations against them.
-
-        on_token gets the answer as it is written with show_unsupported, else the checked
-        answer once: a sentence no passage supports is never shown by default."""
-        started = time.perf_counter()
-        stream = None
-        if on_token is not None and not self.drop_unsupported:
-            marker_filter = StreamingMarkerFilter({p.n for p in passages})
-
-            def stream(piece: str) -> None:
-                text = marker_filter.feed(piece)
-                if text:
-                    on_token(text)
-
-        asked = standalone_question or question
-        instructing = {p.n for p in passages if instructs_assistant(p.text)}
-        # Document text is data: what looks like a citation marker in it is neutralised before
-        # any answerer sees it (the answer's own markers are then the only ones).
-        shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
-        draft = self.backend.answer(asked, shown, stream)
-        if stream is not None and on_token is not None:
-            rest = marker_filter.flush()
-            if rest:
-                on_token(rest)
-        checked = check_citations(draft.text, passages)
-        invented, backend, abstained = checked.invented, self.backend_name, draft.abstained
-        text, citations, sentences = checked.text, checked.citations, []
-        short_answer = draft.short_answer
-        if not abstained:
-            text, citations, sentences = self._supported(text, citations, passages, instructing)
-        dropped = []
-        if self.drop_unsupported and not all(s.supported for s in sentences):
-            dropped = [s.text for s in sentences if not s.supported]
-            sentences = [s for s in sentences if s.supported]
-            text = without_sentences(text, set(dropped))
-            if not sentences:
-                text, abstained = refusal(asked), True
-            citations = [c for c in citations if any(c.n in s.citations for s in sentences)]
-        if abstained and self.drop_unsupported and backend != "extractive" and passages:
-            # The model refused, or said nothing its passages back, yet they may hold the answer
-            # (small models refuse what they were given): the document's own sentences, which
-            # the extractive backend gives only past its calibrated refusal, beat a refusal.
-            data = [p for p in shown if p.n not in instructing]
-            fallback = self._extractive().answer(asked, data, None)
-            if not fallback.abstained:
-                checked = check_citations(fallback.text, passages)
-                text, citations, sentences = self._supported(
-                    checked.text, checked.citations, passages, instructing
-                )
-                backend, abstained, short_answer = "extractive", False, fallback.short_answer
-        if on_token is not None and self.drop_unsupported:
-            on_token(text)
-        answer_ms = (time.perf_counter() - started) * 1000
-        return Answer(
-            question=question,
-            answer=text,
-            citations=[] if abstained else citations,
-            passages=passages,
-            backend=backend,
-            abstained=abstained,
-            timings_ms={
-                "retrieve": round(retrieval_ms, 1),
-                "answer": round(answer_ms, 1),
-                "total": round(retrieval_ms + answer_ms, 1),
-            },
-            standalone_question=standalone_question,
-            invented_citations=invented,
-            sentences=sentences,
-            dropped=dropped,
-            instructing=sorted(instructing),
-            short_answer=None if abstained else short_answer,
+        """Answer from passages already retrieved, checking the citations against them
+        (Pipeline.answer_from)."""
+        return self.pipeline.answer_from(
+            question, passages, on_token, standalone_question, retrieval_ms
         )
 
 

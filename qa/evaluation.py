@@ -1,4 +1,4 @@
-"""`qa eval`: retrieval and answer quality on a question set, scored as ../shared/eval/README.md says.
+"""`qa eval`: retrieval and answer quality on a question set, asked through the pipeline.
 
 Answers are normalised on both sides (traditional → simplified, full-width → half-width, lower
 case, white space removed) and an answer is correct when one gold string occurs in it (and every
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import resource
 import statistics
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embeddings.cleaning import clean_text, matching_form
+from embeddings.cleaning import clean_text, spaceless_form
 from embeddings.errors import QAError
 from embeddings.records import Document
 from qa.records import Answer
@@ -29,7 +28,7 @@ RETRIEVAL_DEPTH = 10  # recall@10 and MRR look this deep, whatever k the answere
 
 def normalise_answer(text: str) -> str:
     """Traditional → simplified, full-width → half-width, lower case, white space removed."""
-    return re.sub(r"\s+", "", matching_form(text))
+    return spaceless_form(text)
 
 
 def answer_is_correct(answer: str, answers: list[str], all_of: list[str] | None = None) -> bool:
@@ -211,7 +210,7 @@ def score_question(
 
 
 def _without_markers(text: str) -> str:
-    from qa.citations import MARKER
+    from qa.markers import MARKER
 
     return MARKER.sub("", text)
 

@@ -182,7 +182,7 @@ for i in range(int(sys.argv[3])):
 
 @pytest.mark.slow
 def test_readers_never_lose_the_generation_they_opened(index_copy, docs, embedder):
-    from qa.retrieval import Retriever
+    from qa.retrieve.retriever import Retriever
 
     rewrites = 4
     writer = subprocess.Popen(

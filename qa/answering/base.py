@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from embeddings.cleaning import question_script
 
 if TYPE_CHECKING:
+    from qa.context import QuestionContext
     from qa.records import Passage
 
 # One fixed sentence per script, so people and programs can tell a refusal from an answer, and
@@ -35,10 +36,14 @@ class Answerer(Protocol):
     name: str  # reported as Answer.backend
 
     def answer(
-        self, question: str, passages: list[Passage], on_token: OnToken | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        context: QuestionContext,
+        on_token: OnToken | None = None,
     ) -> Draft:
         """A draft answer citing passages by their numbers [n], or the refusal; streamed to
-        on_token as it is written when given."""
+        on_token as it is written when given. context: the question's vectors and documents."""
         ...
 
 

@@ -11,8 +11,9 @@ import time
 from embeddings.cleaning import question_language, question_script, to_simplified
 from embeddings.errors import QAError
 from qa.answering.base import Draft, OnToken, is_refusal, refusal
-from qa.citations import neutralized
 from qa.config import masked, prompt_text
+from qa.context import QuestionContext
+from qa.markers import neutralized
 from qa.records import Passage
 from qa.settings import Settings
 
@@ -208,7 +209,11 @@ class ChatModelAnswerer:
         )
 
     def answer(
-        self, question: str, passages: list[Passage], on_token: OnToken | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        context: QuestionContext,
+        on_token: OnToken | None = None,
     ) -> Draft:
         language, declined = question_language(question), refusal(question)
         if not passages:  # never let the model answer from its own knowledge

@@ -21,12 +21,13 @@ from embeddings.embedders import (
 from embeddings.lexical import tokenize
 from embeddings.records import Chunk
 from embeddings.store import IndexMismatch, Space, Store, open_store
-from qa.bridge import EnglishBridge
-from qa.fusion import weighted_zscore
+from qa.context import QuestionContext
 from qa.records import Passage
+from qa.retrieve.bridge import EnglishBridge
+from qa.retrieve.fusion import reciprocal_rank, weighted_zscore
 
 if TYPE_CHECKING:
-    from qa.rerank import CrossEncoderReranker
+    from qa.retrieve.rerank import CrossEncoderReranker
 
 # Weights of each retriever's z-scored candidates scores. Chosen on the CMRC dev subset
 # (bench/fusion.py, docs/BENCHMARKS.md). Chinese, 500 questions in simplified and traditional
@@ -56,7 +57,7 @@ class Candidates:
 
     A question with Chinese characters is read by dense and BM25. One without (English over
     Chinese text, where BM25 finds nothing real) by dense, the cross-lingual embedder (use),
-    BM25 over the Chinese terms a dictionary gives for its words (dict_bm25, qa/bridge.py), and
+    BM25 over the Chinese terms a dictionary gives for its words (dict_bm25, qa/retrieve/bridge.py), and
     dense again on the question with those terms added (dict_dense).
     """
 
@@ -74,7 +75,13 @@ def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, threads: int | None = None):
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        threads: int | None = None,
+        reranker: CrossEncoderReranker | None = None,
+    ):
         if embedder.name != store.manifest.embedder or embedder.dim != store.manifest.dim:
             raise IndexMismatch(
                 f"the index at {store.location} was built with embedder {store.manifest.embedder} "
@@ -84,10 +91,9 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._threads = threads
-        self.reranker: CrossEncoderReranker | None = None
+        self.reranker = reranker  # set once: search_followup reranks its merged list itself
         self._crosslingual_model: Embedder | None = None
         self._bridge: EnglishBridge | None = None
-        self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
     def open(
@@ -96,8 +102,10 @@ class Retriever:
         embedder: EmbedderChoice = None,
         threads: int | None = None,
         kb: str = "default",
+        reranker: str | None = None,
     ) -> Retriever:
-        """The index at location, read with embedder (loaded, by name, or None: the index's)."""
+        """The index at location, read with embedder (loaded, by name, or None: the index's);
+        reranker: a sentence-transformers CrossEncoder's name or folder."""
         store = open_store(location, kb)
         name = chosen_name(embedder, store.manifest.embedder)
         if isinstance(embedder, str) and name != store.manifest.embedder:
@@ -105,14 +113,25 @@ class Retriever:
                 f"the index at {store.location} was built with embedder "
                 f"{store.manifest.embedder}, not {name}; run `qa index --rebuild --embedder {name}`"
             )
-        return cls(store, resolve_embedder(embedder, name, threads), threads)
+        loaded = resolve_embedder(embedder, name, threads)
+        if reranker:
+            from qa.retrieve.rerank import CrossEncoderReranker
 
-    def candidates(self, question: str, depth: int = CANDIDATES) -> Candidates:
+            return cls(store, loaded, threads, CrossEncoderReranker(reranker))
+        return cls(store, loaded, threads)
+
+    def context(self) -> QuestionContext:
+        """A new question's context: its vectors and documents, shared with the answerer."""
+        return QuestionContext(self.store, self.embedder)
+
+    def candidates(
+        self, question: str, depth: int = CANDIDATES, context: QuestionContext | None = None
+    ) -> Candidates:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
         store = self.store
-        vector = self.query_vector(question)
+        vector = (context or self.context()).query_vector(question)
         dense: dict[str, tuple[Space, np.ndarray]] = {"dense": ("dense", vector)}
         lexical: dict[str, Mapping[str, float]] = {}
         if self.language(question) == "zh":
@@ -154,13 +173,6 @@ class Retriever:
             self._bridge = EnglishBridge(self.store.vocabulary())
         return self._bridge
 
-    def query_vector(self, question: str) -> np.ndarray:
-        """The question's dense vector, kept for the answerer that asks next (one embedding
-        per question on `qa ask`, not two)."""
-        if self._last_query is None or self._last_query[0] != question:
-            self._last_query = (question, self.embedder.embed_queries([clean_text(question)])[0])
-        return self._last_query[1]
-
     def _crosslingual_embedder(self) -> Embedder:
         if self._crosslingual_model is None:
             self._crosslingual_model = load_embedder(
@@ -172,12 +184,24 @@ class Retriever:
         entry = self.store.manifest.documents.get(doc_id)
         return entry.source if entry else ""
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
+    def search(
+        self, question: str, k: int = 5, context: QuestionContext | None = None
+    ) -> list[Passage]:
+        """The k best passages, reordered by the reranker when there is one."""
+        return self._search(question, k, context or self.context(), self.reranker)
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        context: QuestionContext,
+        reranker: CrossEncoderReranker | None,
+    ) -> list[Passage]:
         if self.store.chunk_count() == 0:
             return []
-        found = self.candidates(question, max(CANDIDATES, k))
+        found = self.candidates(question, max(CANDIDATES, k), context)
         fused = found.fused(WEIGHTS[self.language(question)])
-        keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
+        keep = max(k, RERANK_DEPTH) if reranker is not None else k
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         passages = [
             Passage(
@@ -198,8 +222,8 @@ class Retriever:
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
-        if self.reranker is not None:
-            passages = self.reranker.rerank(question, passages)[:k]
+        if reranker is not None:
+            passages = reranker.rerank(question, passages)[:k]
         return passages
 
     def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
@@ -229,6 +253,7 @@ class Retriever:
         k: int = 5,
         merge: str = "max",
         own_weight: float = 1.0,
+        context: QuestionContext | None = None,
     ) -> list[Passage]:
         """Passages for a chat follow-up that was made standalone: retrieved with the rewrite and
         with the user's own words, so a rewrite that kept the wrong subject cannot hide what the
@@ -238,17 +263,13 @@ class Retriever:
         "max" ranked the right document first most often (docs/BENCHMARKS.md)."""
         from dataclasses import replace
 
-        from qa.fusion import RRF_K
-
         depth = max(CANDIDATES, k)
-        reranker, self.reranker = self.reranker, None
-        try:  # the rewrite last: its query vector stays cached for the answerer
-            lists = [
-                (own_weight, self.search(own_words, depth)),
-                (1.0, self.search(standalone, depth)),
-            ]
-        finally:
-            self.reranker = reranker
+        context = context or self.context()
+        # Unreranked: the reranker reorders the merged list once, against the rewrite.
+        lists = [
+            (own_weight, self._search(own_words, depth, context, None)),
+            (1.0, self._search(standalone, depth, context, None)),
+        ]
         score: dict[tuple[str, int], float] = {}
         passage: dict[tuple[str, int], Passage] = {}
         for weight, passages in lists:
@@ -259,7 +280,7 @@ class Retriever:
                     if key not in score or value > score[key]:
                         score[key], passage[key] = value, p
                 else:
-                    score[key] = score.get(key, 0.0) + weight / (RRF_K + rank)
+                    score[key] = score.get(key, 0.0) + float(reciprocal_rank(rank, weight))
                     passage.setdefault(key, p)
         order = sorted(score, key=lambda key: -score[key])
         keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
