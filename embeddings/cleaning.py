@@ -99,6 +99,7 @@ def has_cjk(text: str) -> bool:
 
 
 def question_language(question: str) -> str:
+    """ "zh" for a question with Chinese characters, else "en": the one place qa decides it."""
     return "zh" if has_cjk(question) else "en"
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from embeddings.chunking import sentence_spans
-from embeddings.cleaning import has_cjk, matching_form, spaceless_form
+from embeddings.cleaning import matching_form, question_language, spaceless_form
 from embeddings.embedders import Embedder
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
@@ -265,7 +265,7 @@ class ExtractiveAnswerer:
         """The sentences of the passages likeliest to answer, with their evidence and
         similarity: for a Chinese question the best MOST_EMBEDDED by evidence, for an English
         one the first MOST_EMBEDDED in passage order (their embeddings decide)."""
-        chinese = has_cjk(question)
+        chinese = question_language(question) == "zh"
         asked = analyse(question, self.idf)
         names = [term for term in asked.terms if term.name]
         found, seen = [], set()
@@ -322,7 +322,7 @@ class ExtractiveAnswerer:
         on_token: OnToken | None = None,
     ) -> Draft:
         candidates = self.candidates(question, passages, context)
-        chosen = choose(candidates, has_cjk(question))
+        chosen = choose(candidates, question_language(question) == "zh")
         if chosen:
             draft = Draft(
                 "".join(f"{c.text}[{c.passage.n}]" for c in chosen),

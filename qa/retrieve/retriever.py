@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.cleaning import clean_text, has_cjk
+from embeddings.cleaning import clean_text, question_language
 from embeddings.embedders import (
     Embedder,
     EmbedderChoice,
@@ -166,7 +166,9 @@ class Retriever:
     def language(self, question: str) -> str:
         """Which retrievers read the question: "zh" for one with Chinese characters (or any
         question when the index has no cross-lingual vectors), else "en"."""
-        return "zh" if has_cjk(question) or not self.store.has_space("crosslingual") else "en"
+        if question_language(question) == "zh" or not self.store.has_space("crosslingual"):
+            return "zh"
+        return "en"
 
     def bridge(self) -> EnglishBridge:
         if self._bridge is None:
