@@ -15,7 +15,7 @@ from embeddings.embedders import load_embedder
 from embeddings.indexer import build_index
 from qa.config import seeds_dir
 from qa.evaluation import normalise_answer
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_qa.jsonl"
 SIZES = (150, 200, 300, 400, 600)

@@ -11,7 +11,7 @@ from pathlib import Path
 from embeddings.indexer import index_documents
 from embeddings.records import Document
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 
 DATA = Path(__file__).resolve().parent / "data"
 QUICK_DOCS = 80  # --quick keeps the first documents and their questions

@@ -52,7 +52,9 @@ def margins(assistant: Assistant, questions: list[dict]) -> list[dict]:
     answerer = assistant._extractive()
     rows = []
     for q in questions:
-        candidates = answerer.candidates(q["question"], assistant.retriever.search(q["question"]))
+        context = assistant.retriever.context()
+        passages = assistant.retriever.search(q["question"], context=context)
+        candidates = answerer.candidates(q["question"], passages, context)
         if has_cjk(q["question"]):
             value = max((c.score for c in candidates), default=float("-inf"))
             threshold = extractive.MIN_SCORE

@@ -198,7 +198,7 @@ def run(
                 if backend == "openai":  # the model rewrites; answers stay extractive
                     from qa.answering.chat_model import ChatModelAnswerer
 
-                    assistant.backend.rewrite = ChatModelAnswerer().rewrite
+                    assistant.rewriter = ChatModelAnswerer()
                 results += [play(assistant, d) for d in dialogues if d["source"] == source]
             key = "model_free" if backend == "extractive" else "chat_model"
             figures[key] = summarize_all(results)

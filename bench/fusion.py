@@ -7,7 +7,7 @@ a passage of the question's document among the top k. Also compares BM25 without
 document title in its tokens (the index has it since tokenizer v2), alone and fused, and for the
 fused ranking with and without titles the share of questions whose top 5 passages hold an answer
 (answer_recall@5). English questions get their own table: the four signals they are read with
-(qa/retrieval.py), alone and mixed.
+(qa/retrieve/retriever.py), alone and mixed.
 """
 
 from __future__ import annotations
@@ -21,9 +21,50 @@ import numpy as np
 
 from embeddings.lexical import LexicalIndex, tokenize
 from qa.evaluation import normalise_answer
-from qa.fusion import FUSIONS, weighted_zscore
-from qa.retrieval import CANDIDATES, Retriever
-from qa.retrieval import WEIGHTS as RETRIEVAL_WEIGHTS
+from qa.retrieve.fusion import reciprocal_rank, weighted_zscore, zscored
+from qa.retrieve.retriever import CANDIDATES, Retriever
+from qa.retrieve.retriever import WEIGHTS as RETRIEVAL_WEIGHTS
+
+# The fusions compared. Each takes, per candidate, the dense cosine, the BM25 score and the
+# 1-based rank in each list (0 when not in that list), and returns one score, higher better.
+
+
+def rrf(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
+    """Scores thrown away, only ranks count."""
+    return weight * reciprocal_rank(dense_rank) + (1 - weight) * reciprocal_rank(lexical_rank)
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    spread = values.max() - values.min() if len(values) else 0.0
+    return (values - values.min()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def minmax(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
+    """Both scores rescaled to 0..1 over the candidates, then mixed. A question that shares no
+    term with the corpus (English over Chinese) has BM25 all zero and falls back to dense alone."""
+    return weight * _minmax(dense) + (1 - weight) * _minmax(lexical)
+
+
+def zscore(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
+    return weight * zscored(dense) + (1 - weight) * zscored(lexical)
+
+
+def dense_only(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
+    return np.asarray(dense, dtype=np.float64)
+
+
+def lexical_only(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
+    # dense breaks ties among chunks BM25 cannot tell apart (all zero for an English question)
+    return np.asarray(lexical, dtype=np.float64) + 1e-6 * np.asarray(dense)
+
+
+FUSIONS = {
+    "dense": dense_only,
+    "bm25": lexical_only,
+    "rrf": rrf,
+    "minmax": minmax,
+    "zscore": zscore,
+}
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 ENGLISH_VARIANTS = {
@@ -101,7 +142,7 @@ def _evaluate(retriever: Retriever, questions, untitled: LexicalIndex | None) ->
         untitled_rankings.append([doc_of[int(i)] for i in top[:10]])
         # the chosen fusion, with the untitled BM25 in place of the titled one
         positions = np.union1d(found.positions[found.ranks["dense"] > 0], top)
-        vector = retriever.query_vector(q.question)
+        vector = retriever.context().query_vector(q.question)
         dense_all = np.stack([retriever.store.vectors.reconstruct(int(p)) for p in positions])
         fused = weighted_zscore(
             {"dense": dense_all @ vector, "bm25": scores[positions]}, RETRIEVAL_WEIGHTS["zh"]

@@ -32,7 +32,7 @@ def run(datasets: list[str], root: Path) -> dict:
             rows = []
             for q in questions:
                 passages = retriever.search(q.question, RERANK)
-                asked = analyse(q.question, retriever.store.lexical.idf)
+                asked = analyse(q.question, retriever.store.idf)
                 held = [coverage(asked.terms, f"{p.title}\n{p.text}") for p in passages]
                 rows.append(
                     (

@@ -89,19 +89,15 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
     (the first `limit` questions only, when given)."""
     with cached_retriever(dataset, quick, root) as (retriever, questions):
         questions = questions[:limit]
-        answerer = ExtractiveAnswerer(
-            retriever.embedder,
-            retriever.store.document_text,
-            retriever.query_vector,
-            retriever.store.lexical.idf,
-        )
+        answerer = ExtractiveAnswerer(retriever.embedder, retriever.store.idf)
         answerable, unanswerable = [], []
         for q in questions:
-            found = retriever.search(q.question, K + 10)
+            context = retriever.context()
+            found = retriever.search(q.question, K + 10, context)
             gold = [normalise_answer(g) for g in q.answers]
-            answerable.append((answerer.candidates(q.question, found[:K]), gold))
+            answerable.append((answerer.candidates(q.question, found[:K], context), gold))
             others = [p for p in found if p.doc_id != q.doc_id][:K]
-            unanswerable.append((answerer.candidates(q.question, others), gold))
+            unanswerable.append((answerer.candidates(q.question, others, context), gold))
     return answerable, unanswerable
 
 

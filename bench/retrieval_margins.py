@@ -20,8 +20,8 @@ from pathlib import Path
 import cmrc_subset
 import numpy as np
 
-from qa.fusion import weighted_zscore
-from qa.retrieval import WEIGHTS
+from qa.retrieve.fusion import weighted_zscore
+from qa.retrieve.retriever import WEIGHTS
 
 DELTAS = (1e-4, 2e-3, 1e-2)
 DENSE_SIGNALS = ("dense", "use", "dict_dense")

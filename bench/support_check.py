@@ -1,4 +1,4 @@
-"""Calibrates the support check (qa/support.py) on claims made from the CMRC dev subset.
+"""Calibrates the support check (qa/verify/support.py) on claims made from the CMRC dev subset.
 
 Run: python bench/support_check.py [--quick] [--json] [--index DIR]
 A claim is a question with its gold answer put in place of the question word (赵鹏…没有出场的
@@ -11,7 +11,7 @@ checked three ways, which the check must tell apart:
 - wrong name: a claim naming a place, person or organisation, with that name swapped for one
   from another claim that the passage's document does not hold, citing the right passage
   (should not be).
-  Each kind is also judged without the name rule (qa/support.py names_agree), to show what it costs.
+  Each kind is also judged without the name rule (qa/verify/support.py names_agree), to show what it costs.
 English claims (the translated question, its gold answer appended) over the Chinese passages test
 the embedding similarity the same way. Prints each threshold's share of each kind judged right.
 """
@@ -26,15 +26,15 @@ from pathlib import Path
 import cmrc_subset
 import numpy as np
 
-from qa.retrieval import Retriever
-from qa.support import (
+from qa.overlap import unit_share
+from qa.retrieve.retriever import Retriever
+from qa.verify.support import (
     MIN_OVERLAP,
     MIN_SIMILARITY,
     embedding_similarity,
     names,
     names_agree,
     numbers_agree,
-    overlap,
     sentences_of,
 )
 
@@ -82,7 +82,7 @@ def _verdicts(claim: str, passage, document: str, thresholds, check_names=True) 
     """document: the passage's title and document text, where the product looks up names."""
     evidence = passage.text
     agree = numbers_agree(claim, evidence) and (not check_names or names_agree(claim, document))
-    score = overlap(claim, evidence)
+    score = unit_share(claim, evidence)
     return [agree and score >= t for t in thresholds]
 
 
@@ -153,7 +153,7 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             for kind, text, passage, supported in cases:
                 document = document_of(passage)
                 if numbers_agree(text, passage.text) and names_agree(text, document):
-                    overlaps.append((overlap(text, passage.text), supported))
+                    overlaps.append((unit_share(text, passage.text), supported))
                 kinds[kind].append(
                     [v == supported for v in _verdicts(text, passage, document, OVERLAPS)]
                 )

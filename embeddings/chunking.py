@@ -50,7 +50,7 @@ def _cut_long(text: str, start: int, end: int, limit: int):
 
 
 def sentence_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]:
-    spans = []
+    spans: list[tuple[int, int]] = []
     for line_start, line_end in _line_spans(text):
         line = text[line_start:line_end]
         pos = 0

@@ -88,11 +88,18 @@ def matching_form(text: str) -> str:
     return unicodedata.normalize("NFKC", to_simplified(text)).lower()
 
 
+def spaceless_form(text: str) -> str:
+    """The matching form without white space, where text is compared character by character:
+    a line break inside 碳达峰 must not split it."""
+    return re.sub(r"\s+", "", matching_form(text))
+
+
 def has_cjk(text: str) -> bool:
     return re.search(f"[{CJK}]", text) is not None
 
 
 def question_language(question: str) -> str:
+    """ "zh" for a question with Chinese characters, else "en": the one place qa decides it."""
     return "zh" if has_cjk(question) else "en"
 
 

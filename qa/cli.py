@@ -122,15 +122,16 @@ def _print_sources(answer) -> None:
 
 def _assistant(index, backend, model, reranker=None, show_unsupported=False):
     from qa.api import Assistant
+    from qa.settings import Settings
 
-    return Assistant(
+    settings = Settings.load(
         index=index,
         backend=backend,
         model=model,
-        on_seed=_seeding,
         reranker=reranker,
-        show_unsupported=show_unsupported,
+        show_unsupported=show_unsupported or None,
     )
+    return Assistant(settings=settings, on_seed=_seeding)
 
 
 def _print_support(answer, backend: str) -> None:
@@ -249,11 +250,15 @@ def index(
     if dry_run:
         _dry_run(paths or [])
         return
+    from rich.progress import TaskID
+
     from embeddings.indexer import build_index
     from embeddings.store import MANIFEST, has_generations, read_manifest
-    from qa.config import default_index_dir, index_dir, seeds_dir
+    from qa.config import default_index_dir, seeds_dir
+    from qa.settings import Settings
 
-    root = index_dir(index_path)
+    settings = Settings.load(index=index_path, embedder=embedder)
+    root = settings.index_path
     if check:
         _check_index(root)
         return
@@ -271,7 +276,9 @@ def index(
     try:
         with _progress_bar() as bar:
             embedding = bar.add_task("embedding chunks", total=None, visible=False)
-            file_bar = {}  # the file being read now → its bar, which counts its pages
+            file_bar: dict[
+                Path, TaskID
+            ] = {}  # the file being read now → its bar, which counts its pages
 
             def reading(path: Path, done: int, total: int) -> None:
                 if path not in file_bar:
@@ -284,7 +291,7 @@ def index(
             report = build_index(
                 root,
                 list(paths or []),
-                embedder=embedder,
+                embedder=settings.embedder,
                 rebuild=rebuild,
                 progress=lambda done, total: bar.update(
                     embedding, completed=done, total=total, visible=True
@@ -292,6 +299,7 @@ def index(
                 reading=reading,
                 warn=warnings.append,
                 on_wait=waiting,
+                threads=settings.threads,
             )
     finally:
         for line in warnings:
@@ -326,13 +334,13 @@ def show(
     index_path: IndexOption = None,
 ) -> None:
     """Print the text the index holds for a document, page by page (slide, sheet, section)."""
-    from embeddings.store import IndexStore
+    from embeddings.store import open_store
     from qa.config import index_dir
 
-    store = IndexStore.open(index_dir(index_path))
+    store = open_store(index_dir(index_path))
     doc = store.document(doc_id) if doc_id in store.manifest.documents else None
     if doc is None:
-        raise QAError(f"no document {doc_id!r} in the index at {store.root}")
+        raise QAError(f"no document {doc_id!r} in the index at {store.location}")
     _print_document(doc)
 
 
@@ -398,9 +406,9 @@ def _page_by_page(doc):
 
 
 def _check_index(root: Path) -> None:
-    from embeddings.store import IndexStore
+    from embeddings.store import open_store
 
-    store = IndexStore.open(root)
+    store = open_store(root)
     damage = store.damage()
     for line in damage.values():
         _err(f"error: {one_line(line)}")
@@ -599,6 +607,27 @@ def evaluate(
     from rich.console import Console
 
     Console().print(table)
+
+
+@app.command(name="config")
+@_user_errors
+def show_config(index_path: IndexOption = None) -> None:
+    """Print every setting in effect, its value and where it came from (flag, environment,
+    default); the API key masked."""
+    from qa.config import masked
+    from qa.settings import Settings, described
+
+    settings = Settings.load(index=index_path)
+    for f in described():
+        value = getattr(settings, f.name)
+        if f.name == "api_key" and value:
+            value = "***"
+        elif f.name == "index" and value is None:
+            value = settings.index_path
+        env = f.metadata["env"]
+        where = settings.source(f.name) + (f" (${env})" if env else "")
+        print(masked(f"{f.name} = {'-' if value is None else value}  [{where}]"))
+        print(f"    {f.metadata['help']}")
 
 
 def _err_prompt(text: str) -> None:

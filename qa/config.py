@@ -1,21 +1,17 @@
-"""Where things live and which chat model to use, from flags, then the environment, then defaults."""
+"""Where things live (the index, the bundled seeds and prompts) and how secrets are masked."""
 
 from __future__ import annotations
 
-import os
 import re
 from importlib.resources import files
 from pathlib import Path
 
-DEFAULT_MODEL = "gpt-4o-mini"
+from qa.settings import Settings, configured_api_key
 
 
 def index_dir(explicit: str | Path | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get("QA_INDEX"):
-        return Path(os.environ["QA_INDEX"]).expanduser()
-    return default_index_dir()
+    """The index folder: explicit, else QA_INDEX, else the user data folder."""
+    return Settings.load(index=explicit or None).index_path
 
 
 def default_index_dir() -> Path:
@@ -33,7 +29,7 @@ _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{6,}|(?<=Bearer )[A-Za-z0-
 def masked(text: str, *secrets: str) -> str:
     """The text with the configured key (and these secrets, and anything shaped like a key)
     replaced by ***: error messages echo what servers say, and servers echo keys."""
-    for secret in (*secrets, os.environ.get("OPENAI_API_KEY", "")):
+    for secret in (*secrets, configured_api_key()):
         if len(secret) >= 6:
             text = text.replace(secret, "***")
     return _KEY_LIKE.sub("***", text)
@@ -45,11 +41,3 @@ def seeds_dir() -> Path:
 
 def prompt_text(name: str) -> str:
     return files("qa.prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8")
-
-
-def chat_endpoint_configured() -> bool:
-    return bool(os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"))
-
-
-def chat_model_name(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("QA_MODEL") or DEFAULT_MODEL

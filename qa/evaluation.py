@@ -1,4 +1,4 @@
-"""`qa eval`: retrieval and answer quality on a question set, scored as ../shared/eval/README.md says.
+"""`qa eval`: retrieval and answer quality on a question set, asked through the pipeline.
 
 Answers are normalised on both sides (traditional → simplified, full-width → half-width, lower
 case, white space removed) and an answer is correct when one gold string occurs in it (and every
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import resource
 import statistics
 import time
@@ -18,17 +17,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embeddings.cleaning import clean_text, matching_form
+from embeddings.cleaning import clean_text, spaceless_form
 from embeddings.errors import QAError
 from embeddings.records import Document
 from qa.records import Answer
+from qa.settings import Settings
 
 RETRIEVAL_DEPTH = 10  # recall@10 and MRR look this deep, whatever k the answerer gets
 
 
 def normalise_answer(text: str) -> str:
     """Traditional → simplified, full-width → half-width, lower case, white space removed."""
-    return re.sub(r"\s+", "", matching_form(text))
+    return spaceless_form(text)
 
 
 def answer_is_correct(answer: str, answers: list[str], all_of: list[str] | None = None) -> bool:
@@ -210,7 +210,7 @@ def score_question(
 
 
 def _without_markers(text: str) -> str:
-    from qa.citations import MARKER
+    from qa.markers import MARKER
 
     return MARKER.sub("", text)
 
@@ -313,20 +313,37 @@ def evaluate(
     on_index_progress: Callable[[int, int], None] | None = None,
     on_question: Callable[[int, int], None] | None = None,
     show_unsupported: bool = False,
+    settings: Settings | None = None,
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch
     from qa.api import Assistant
 
+    settings = settings or Settings.load()
     root = index or _default_eval_index(inputs.docs)
     started = time.perf_counter()
+    embedder, threads = settings.embedder, settings.threads
 
     def build(rebuild: bool) -> None:
         if inputs.corpus is not None:
-            index_documents(root, inputs.corpus, rebuild=rebuild, progress=on_index_progress)
+            index_documents(
+                root,
+                inputs.corpus,
+                embedder,
+                rebuild=rebuild,
+                progress=on_index_progress,
+                threads=threads,
+            )
         else:
-            build_index(root, [inputs.docs], rebuild=rebuild, progress=on_index_progress)
+            build_index(
+                root,
+                [inputs.docs],
+                embedder,
+                rebuild=rebuild,
+                progress=on_index_progress,
+                threads=threads,
+            )
 
     try:
         build(rebuild=False)
@@ -337,7 +354,11 @@ def evaluate(
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(
-        index=root, backend=backend, model=model, show_unsupported=show_unsupported
+        index=root,
+        backend=backend,
+        model=model,
+        show_unsupported=show_unsupported,
+        settings=settings.but(store=str(root)),
     )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []

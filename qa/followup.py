@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from embeddings.cleaning import has_cjk, matching_form
+from embeddings.cleaning import has_cjk, matching_form, question_language
 
 # 「那深圳呢？」「深圳的呢」「如果是深圳呢」: a subject and 呢, and nothing asked besides
 _ZH_ELLIPSIS = re.compile(
@@ -143,7 +143,7 @@ def _zh_pointing(words: list[tuple[str, str]]) -> list[int]:
 def _ellipsis_subject(text: str) -> str | None:
     """The new subject of an ellipsis: 深圳 in 「那深圳呢？」, Shenzhen in "What about Shenzhen?"."""
     text = text.strip()
-    match = _ZH_ELLIPSIS.match(text) if has_cjk(text) else None
+    match = _ZH_ELLIPSIS.match(text) if question_language(text) == "zh" else None
     if match:
         subject = _ZH_SUBJECT_AFFIXES.sub("", _ZH_LEADS.sub("", match.group("subject").strip()))
         if not subject or _ZH_QUESTION_WORDS.search(_simplified(subject)):
@@ -179,7 +179,7 @@ def refers_back(text: str) -> bool:
     pronoun (他还说了什么, when was it founded?) or no subject at all (哪一年建成的？, why?)."""
     if _ellipsis_subject(text):
         return True
-    if not has_cjk(text):
+    if question_language(text) == "en":
         return _en_points_back(text)
     words = [(w, f) for w, f in _cut(_simplified(text.strip())) if w.strip()]
     if _zh_pointing(words):
@@ -263,7 +263,7 @@ def _en_names(question: str) -> list[str]:
 
 
 def _names(question: str) -> list[str]:
-    return _zh_names(question) if has_cjk(question) else _en_names(question)
+    return _zh_names(question) if question_language(question) == "zh" else _en_names(question)
 
 
 def _title_in(question: str, titles: Sequence[str]) -> str | None:
@@ -289,7 +289,7 @@ def subject_of(question: str, titles: Sequence[str] = ()) -> str | None:
     if found:
         return found
     names = _names(question)
-    phrase = _zh_leading_phrase(question) if has_cjk(question) else None
+    phrase = _zh_leading_phrase(question) if question_language(question) == "zh" else None
     if phrase and (not names or names[0] in phrase):
         return phrase
     return names[0] if names else None
@@ -316,7 +316,9 @@ def carry_subject(previous: str, follow_up: str, titles: Sequence[str] = ()) -> 
     """Make a follow-up standalone without a model, from the last standalone question (and the
     titles of the documents retrieved for it, which often name its subject)."""
     follow_up = follow_up.strip()
-    if has_cjk(previous):  # read and rewritten in simplified characters, as jieba knows them
+    if (
+        question_language(previous) == "zh"
+    ):  # read and rewritten in simplified characters, as jieba knows them
         previous = _simplified(previous)
     new_subject = _ellipsis_subject(follow_up)
     old_subject = subject_of(previous, titles)
@@ -326,7 +328,7 @@ def carry_subject(previous: str, follow_up: str, titles: Sequence[str] = ()) -> 
         return f"{new_subject} {previous}"
     if not old_subject:
         return f"{previous} {follow_up}"
-    if not has_cjk(follow_up):
+    if question_language(follow_up) == "en":
         replaced = _en_replace_pronouns(follow_up, old_subject)
         return replaced if replaced != follow_up else f"{follow_up} {old_subject}"
     text = _simplified(follow_up)

@@ -20,7 +20,7 @@ class Passage:
     score: float  # what the passages are ordered by: the fused (or reranked) score
     # Why it came back (`qa ask --explain`): each retriever's (score, rank), rank None when the
     # passage was not among that retriever's candidates. Retrievers: "dense" and "bm25" for a
-    # Chinese question; for an English one "dense", "use", "dict_bm25", "dict_dense" (qa/retrieval.py).
+    # Chinese question; for an English one "dense", "use", "dict_bm25", "dict_dense" (qa/retrieve/retriever.py).
     signals: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     rerank_score: float | None = None
     location: Location = field(default_factory=Location)  # where the passage sits in its file
@@ -66,9 +66,9 @@ class Citation:
 class AnswerSentence:
     text: str  # without its citation markers
     citations: list[int]  # the passage numbers it cites
-    supported: bool  # cited, and its cited passages say it (qa/support.py)
+    supported: bool  # cited, and its cited passages say it (qa/verify/support.py)
     # The numbers the answerer cited, when they did not back the sentence and the passage that
-    # does was cited instead (qa/support.py repair_citations); None when left as written.
+    # does was cited instead (qa/verify/support.py repair_citations); None when left as written.
     corrected_from: list[int] | None = None
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from qa.citations import StreamingMarkerFilter, check_citations, rewrite_markers
 from qa.records import Passage
+from qa.verify.citations import StreamingMarkerFilter, check_citations, rewrite_markers
 
 DOC = "深圳碳排放市場配額累計總成交額13.52億元。公交機動化分擔率達56.5%。垃圾回收利用率超過30%。"
 

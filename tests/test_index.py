@@ -8,7 +8,7 @@ import pytest
 from embeddings.indexer import build_index
 from embeddings.store import IndexMismatch, IndexStore
 from qa.config import seeds_dir
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 
 ZHENJIANG = "000_7aa804dae9d1415a"
 SHENZHEN = "003_bc47f9885a0855f0"

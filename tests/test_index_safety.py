@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from embeddings.indexer import build_index
-from embeddings.store import MARKER, VECTOR_CACHE, IndexStore
+from embeddings.store.local import MARKER, VECTOR_CACHE, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
 
@@ -182,7 +182,7 @@ for i in range(int(sys.argv[3])):
 
 @pytest.mark.slow
 def test_readers_never_lose_the_generation_they_opened(index_copy, docs, embedder):
-    from qa.retrieval import Retriever
+    from qa.retrieve.retriever import Retriever
 
     rewrites = 4
     writer = subprocess.Popen(

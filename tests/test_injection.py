@@ -11,9 +11,9 @@ from openai_server import ChatServer
 
 from qa.answering.chat_model import format_passages
 from qa.api import Assistant
-from qa.citations import neutralized
+from qa.markers import neutralized
 from qa.records import Passage
-from qa.support import instructs_assistant
+from qa.verify.support import instructs_assistant
 
 QUESTION = "镇江提出哪一年实现碳峰值？"
 FORGED = (
@@ -34,7 +34,7 @@ def _with_planted(assistant: Assistant, text: str, k: int = 5) -> list[Passage]:
 def test_document_text_cannot_forge_a_header_or_a_marker():
     passages = [_planted(FORGED), Passage(2, "d", "标题", "真的资料。", 0, 5, 0.5)]
     prompt = format_passages(passages)
-    from qa.citations import MARKER
+    from qa.markers import MARKER
 
     headers = re.findall(r"^\[(\d+)\] 《", prompt, flags=re.MULTILINE)
     assert headers == ["1", "2"]  # only the ones qa wrote, each at the start of a line
@@ -48,7 +48,7 @@ def test_document_text_cannot_forge_a_header_or_a_marker():
     "marker", ["[2]", "【2】", "［2］", "[2, 3]", "[ 4 ]", "【2，3】"], ids=lambda m: m
 )
 def test_every_form_the_citation_scanner_reads_is_neutralised(marker):
-    from qa.citations import MARKER
+    from qa.markers import MARKER
 
     assert MARKER.search(marker) and not MARKER.search(neutralized(marker))
 

@@ -1,4 +1,5 @@
-"""The indexing side (embeddings/) never reaches into the question side (qa/)."""
+"""Imports point one way: the indexing side (embeddings/) never reaches into the question side
+(qa/), and each stage of qa/ never reaches into the stages after it."""
 
 from __future__ import annotations
 
@@ -28,3 +29,28 @@ def test_embeddings_never_imports_qa():
         for path in sources
     }
     assert {path: mods for path, mods in offenders.items() if mods} == {}
+
+
+# Each stage folder of qa/ and the modules it must never import: the flow runs retrieve → answer
+# → verify → pipeline → the doors (api, chat, cli, evaluation), and imports point back along it.
+_LATER = {
+    "qa/retrieve": ("qa.answering", "qa.verify", "qa.pipeline", "qa.api", "qa.chat", "qa.cli"),
+    "qa/answering": ("qa.verify", "qa.pipeline", "qa.api", "qa.chat", "qa.cli"),
+    "qa/verify": ("qa.pipeline", "qa.api", "qa.chat", "qa.cli"),
+}
+
+
+def _reaches(module: str, banned: tuple[str, ...]) -> bool:
+    return any(module == b or module.startswith(f"{b}.") for b in banned)
+
+
+def test_each_stage_imports_only_the_stages_before_it():
+    offenders = {}
+    for folder, banned in _LATER.items():
+        sources = sorted((ROOT / folder).rglob("*.py"))
+        assert sources, f"no {folder}/ sources found"
+        for path in sources:
+            found = sorted(m for m in _imported_modules(path) if _reaches(m, banned))
+            if found:
+                offenders[str(path.relative_to(ROOT))] = found
+    assert offenders == {}

@@ -10,7 +10,7 @@ from embeddings.indexer import build_index
 from embeddings.lexical import tokenize
 from embeddings.store import IndexStore
 from qa.cli import app
-from qa.retrieval import Retriever
+from qa.retrieve.retriever import Retriever
 
 runner = CliRunner()
 
@@ -178,7 +178,7 @@ def tiny_cross_encoder(tmp_path_factory):
 def test_a_reranker_reorders_the_fused_passages(tmp_path, corpus, embedder, tiny_cross_encoder):
     from sentence_transformers import CrossEncoder
 
-    from qa.rerank import CrossEncoderReranker
+    from qa.retrieve.rerank import CrossEncoderReranker
 
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)

@@ -8,7 +8,12 @@ from typer.testing import CliRunner
 from qa.api import Assistant
 from qa.cli import app
 from qa.records import Passage
-from qa.support import check_support, embedding_similarity, repair_citations, without_sentences
+from qa.verify.support import (
+    check_support,
+    embedding_similarity,
+    repair_citations,
+    without_sentences,
+)
 
 runner = CliRunner()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from embeddings.loading import decode
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile, labelled_row
@@ -35,7 +36,7 @@ def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[
     import trafilatura
     from lxml import etree
 
-    options = dict(output_format="xml", include_tables=True, include_comments=False)
+    options: dict[str, Any] = dict(output_format="xml", include_tables=True, include_comments=False)
     default = trafilatura.extract(html, **options)
     precise = trafilatura.extract(html, favor_precision=True, **options)
     chosen = default

@@ -39,7 +39,7 @@ def _table_rows(table) -> list[str]:
     rows = []
     header = None
     for row in table.rows:
-        cells = []
+        cells: list[str] = []
         for cell in row.cells:
             text = " ".join(cell.text.split())
             if not cells or text != cells[-1]:  # a merged cell repeats in every column it spans

@@ -1,12 +1,18 @@
-"""What every answer backend returns, and the refusal sentence they all use, in the asker's script."""
+"""What an answer backend is (Answerer, and Rewriter for one that can make a follow-up
+standalone), what it returns, and the refusal sentence they all use, in the asker's script."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from embeddings.cleaning import question_script
+
+if TYPE_CHECKING:
+    from qa.context import QuestionContext
+    from qa.records import Passage
 
 # One fixed sentence per script, so people and programs can tell a refusal from an answer, and
 # a reader gets it in the script they asked in (hans: simplified, hant: traditional).
@@ -24,6 +30,27 @@ class Draft:
     text: str
     abstained: bool
     short_answer: str | None = None  # the answering span, where the kind of answer is clear
+
+
+class Answerer(Protocol):
+    name: str  # reported as Answer.backend
+
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        context: QuestionContext,
+        on_token: OnToken | None = None,
+    ) -> Draft:
+        """A draft answer citing passages by their numbers [n], or the refusal; streamed to
+        on_token as it is written when given. context: the question's vectors and documents."""
+        ...
+
+
+class Rewriter(Protocol):
+    def rewrite(self, history: list[tuple[str, str]], question: str) -> str:
+        """A follow-up question made standalone from the (question, answer) turns before it."""
+        ...
 
 
 def refusal(question: str) -> str:

@@ -3,7 +3,6 @@ Ollama, llama.cpp server), from numbered passages, citing them as [n]."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import threading
@@ -12,11 +11,12 @@ import time
 from embeddings.cleaning import question_language, question_script, to_simplified
 from embeddings.errors import QAError
 from qa.answering.base import Draft, OnToken, is_refusal, refusal
-from qa.citations import neutralized
-from qa.config import chat_model_name, masked, prompt_text
+from qa.config import masked, prompt_text
+from qa.context import QuestionContext
+from qa.markers import neutralized
 from qa.records import Passage
+from qa.settings import Settings
 
-DEFAULT_TIMEOUT_S = 120.0
 # The passages reach the model in simplified characters; the answer goes back in the asker's.
 SCRIPT_NAMES = {"hans": "简体字", "hant": "繁體字", "en": "English"}
 # A retry is worth it for these (the server was busy or restarting), and only while at least
@@ -65,22 +65,17 @@ class _OutOfTime(Exception):
 class ChatModelAnswerer:
     name = "openai"
 
-    def __init__(
-        self,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-    ):
+    def __init__(self, settings: Settings | None = None):
         import openai  # 0.8 s to import: only the chat-model path pays for it
 
+        settings = settings or Settings.load()
         self._openai = openai
-        self.model = chat_model_name(model)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.model = settings.model
+        self.base_url = settings.base_url or "https://api.openai.com/v1"
         # Local servers (Ollama, llama.cpp, vLLM) accept any key; the client insists on one.
-        self._key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self._key = settings.api_key or "not-needed"
         # The whole answer, retries included, not each read: QA_TIMEOUT is how long a user waits.
-        self.timeout = timeout or float(os.environ.get("QA_TIMEOUT", DEFAULT_TIMEOUT_S))
+        self.timeout = settings.timeout
 
     def _say(self, text: str) -> str:
         return masked(text, self._key)
@@ -94,7 +89,8 @@ class ChatModelAnswerer:
 
         def show(piece: str) -> None:
             shown.append(piece)
-            on_token(piece)
+            if on_token is not None:
+                on_token(piece)
 
         retried = False
         while True:
@@ -135,7 +131,7 @@ class ChatModelAnswerer:
         outcome: dict = {}
 
         def show(piece: str) -> None:
-            if not abandoned.is_set():
+            if not abandoned.is_set() and on_token is not None:
                 on_token(piece)
 
         def work() -> None:
@@ -213,7 +209,11 @@ class ChatModelAnswerer:
         )
 
     def answer(
-        self, question: str, passages: list[Passage], on_token: OnToken | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        context: QuestionContext,
+        on_token: OnToken | None = None,
     ) -> Draft:
         language, declined = question_language(question), refusal(question)
         if not passages:  # never let the model answer from its own knowledge

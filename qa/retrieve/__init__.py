@@ -1,0 +1,1 @@
+"""Question → the k best passages: dense and BM25 candidates from the store, fused, reranked."""

@@ -1,0 +1,29 @@
+"""One ranking from several retrievers' scores of the same candidates, and reciprocal-rank
+fusion's term for merging two rankings (a chat follow-up's two searches). bench/fusion.py
+compares these with the other fusions it tried."""
+
+from __future__ import annotations
+
+import numpy as np
+
+RRF_K = 60
+
+
+def reciprocal_rank(ranks: np.ndarray | int, weight: float = 1.0) -> np.ndarray:
+    """Cormack et al.'s RRF term for 1-based ranks, weighted; rank 0 (not ranked) earns 0."""
+    ranks = np.asarray(ranks, dtype=np.int64)
+    return np.where(ranks > 0, weight / (RRF_K + ranks), 0.0)
+
+
+def zscored(values: np.ndarray) -> np.ndarray:
+    """Scores standardised over the candidates: mixing them is less swayed by one outlier."""
+    spread = values.std() if len(values) else 0.0
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def weighted_zscore(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Any number of retrievers' scores, each standardised over the candidates, then mixed."""
+    mixed = np.zeros(len(next(iter(scores.values()))), dtype=np.float64)
+    for name, w in weights.items():
+        mixed = mixed + w * zscored(np.asarray(scores[name], dtype=np.float64))
+    return mixed
