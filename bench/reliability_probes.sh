@@ -55,8 +55,13 @@ done
 
 probe "9. a question of punctuation only, and one of 100,000 characters"
 qa ask "？？？！！。，,.?!" --index ix; echo "exit $?"
+# 100,000 characters do not fit one command-line argument (Linux takes 128 KiB, 300 KB here), so
+# the shell gets 40,000 and the library the whole 100,000.
 start=$(date +%s)
-qa ask "$(python -c 'print("镇江的碳峰值" * 16667)')" --index ix 2>&1 | tail -1
+qa ask "$(python -c 'print("镇江的碳峰值" * 6667)')" --index ix 2>&1 | tail -1
+echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
+start=$(date +%s)
+python -c 'from qa import answer; answer("镇江的碳峰值" * 16667, index="ix")' 2>&1 | tail -1
 echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
 
 probe "loading: 4 bad bytes, UTF-16 with BOM, a symlink loop, a newline in a file name"

@@ -49,6 +49,22 @@ def ensure_index(
     build_index(index, [seeds_dir()], embedder=settings.embedder, threads=settings.threads)
 
 
+def checked_question(question: str) -> str:
+    """The question stripped, or the one reason it cannot be asked (before anything is loaded
+    or said about it)."""
+    question = question.strip()
+    if not question:
+        raise QAError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QAError(
+            f"the question is {len(question)} characters long; ask it in at most "
+            f"{MAX_QUESTION_CHARS}"
+        )
+    if not _CONTENT.search(question):
+        raise QAError("the question has no words to search for, only punctuation or symbols")
+    return question
+
+
 class Assistant:
     """A retriever and an answer backend, loaded once and reused for many questions."""
 
@@ -121,16 +137,7 @@ class Assistant:
     ) -> Answer:
         """Answer `question`. When chat rewrote it into `standalone_question`, retrieval runs on
         both the rewrite and the user's own words (Retriever.search_followup)."""
-        question = question.strip()
-        if not question:
-            raise QAError("the question is empty")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise QAError(
-                f"the question is {len(question)} characters long; ask it in at most "
-                f"{MAX_QUESTION_CHARS}"
-            )
-        if not _CONTENT.search(question):
-            raise QAError("the question has no words to search for, only punctuation or symbols")
+        question = checked_question(question)
         if k < 1:
             raise QAError(f"k must be at least 1, not {k}")
         return self.pipeline.ask(question, k, on_token, standalone_question)

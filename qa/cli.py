@@ -454,8 +454,10 @@ def ask(
     index_path: IndexOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
+    from qa.api import checked_question
     from qa.script import in_script
 
+    question = checked_question(question)
     assistant = _assistant(index_path, backend, model, reranker, show_unsupported)
     if as_json:
         answer = in_script(assistant.ask(question, k), script)
@@ -484,6 +486,7 @@ def chat(
     index_path: IndexOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
+    from qa.api import checked_question
     from qa.chat import ChatSession
     from qa.script import SCRIPTS
 
@@ -519,6 +522,11 @@ def chat(
             continue
         if text.startswith("/"):
             _err(f"unknown command {text}: use /sources, /reset or /exit")
+            continue
+        try:
+            text = checked_question(text)
+        except QAError as exc:
+            _err(f"error: {exc}")
             continue
         if not hinted:
             _hint(text)
