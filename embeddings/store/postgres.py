@@ -159,8 +159,18 @@ class PostgresStore:
     def __init__(self, url: str, kb: str, connection: psycopg.Connection | None = None):
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"
-        self._connection = connection or _connect(url)
         self._owns_connection = connection is None
+        if connection is None:
+            connection = _connect(url)
+            # Every read of this store in one snapshot, taken at its first: two writes while a
+            # question is answered cannot remove the generation it is reading, nor mix two.
+            # Readers still take no locks, and writers never wait for them.
+            connection.autocommit = False
+            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            connection.read_only = True
+        self._connection = connection
+        self._ef_search = 0
+        self._last_lexical: tuple[tuple, np.ndarray] | None = None
         self.manifest = self._read_manifest()
         self._generation_filter = sql.SQL("kb = {} AND generation = {}").format(
             sql.Literal(kb), sql.Literal(self.manifest.generation)
@@ -205,7 +215,7 @@ class PostgresStore:
 
     def _rows(self, query: sql.Composable | str, parameters=()) -> list[tuple]:
         try:
-            return self._connection.execute(query, parameters).fetchall()
+            return self._connection.execute(query, parameters, binary=True).fetchall()
         except psycopg.OperationalError as exc:
             raise QAError(
                 f"lost the PostgreSQL store at {self.location}: {' '.join(str(exc).split())[:300]}"
@@ -248,14 +258,16 @@ class PostgresStore:
             where=self._where(),
             depth=sql.Literal(depth),
         )
-        with self._connection.transaction():
-            if not exact:
-                self._connection.execute(
-                    sql.SQL("SET LOCAL hnsw.ef_search = {}").format(
-                        sql.Literal(max(HNSW_EF_SEARCH, depth))
-                    )
+        # HNSW returns at most ef_search rows: at least the depth asked for
+        ef_search = max(HNSW_EF_SEARCH, depth)
+        if not exact and self._ef_search != ef_search:
+            self._rows(
+                sql.SQL("SELECT set_config('hnsw.ef_search', {}, false)").format(
+                    sql.Literal(str(ef_search))
                 )
-            rows = self._rows(statement, (vector, vector))
+            )
+            self._ef_search = ef_search
+        rows = self._rows(statement, (vector, vector))
         positions = np.array([r[0] for r in rows], dtype=np.int64)
         return positions, -np.array([r[1] for r in rows], dtype=np.float32)
 
@@ -303,12 +315,16 @@ class PostgresStore:
     def _all_lexical_scores(self, terms: Mapping[str, float]) -> np.ndarray:
         """Each term's BM25 weights times the term's weight, summed per chunk, in the order and
         precision of LexicalIndex.weighted_scores."""
+        key = tuple(terms.items())
+        if self._last_lexical is not None and self._last_lexical[0] == key:
+            return self._last_lexical[1]  # lexical_scores right after lexical_search
         total = np.zeros(self.chunk_count(), dtype=np.float32)
         postings = self._term_postings(list(terms))
         for token, weight in terms.items():
             if token in postings:
                 positions, weights = postings[token]
                 np.add.at(total, positions, weight * weights)
+        self._last_lexical = (key, total)
         return total
 
     def lexical_search(
