@@ -26,7 +26,7 @@ from embeddings.indexer import EMBED_BATCH
 from embeddings.indexer import recipe as index_recipe
 from embeddings.lexical import tokenize
 from embeddings.records import Chunk, Document
-from embeddings.store import IndexStore, write_generation
+from embeddings.store.local import IndexStore, write_generation
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
 from qa.retrieval import Retriever
 
@@ -132,7 +132,7 @@ def _time_searches(
     faiss_searches = []
     for vector in query_vectors:
         started = time.perf_counter()
-        retriever.store.search(vector, K)
+        retriever.store.dense_search("dense", vector[0], K)
         faiss_searches.append(time.perf_counter() - started)
     return {
         **_ms_percentiles("search", searches),

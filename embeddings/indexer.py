@@ -19,17 +19,15 @@ from embeddings.lexical import TOKENIZER_VERSION, tokenize
 from embeddings.loading import file_hash, find_files, load_file, load_warnings, unsupported_reason
 from embeddings.records import Chunk, Document
 from embeddings.store import (
-    IndexCorrupt,
     IndexMismatch,
-    IndexStore,
     Manifest,
+    Store,
+    StoreWriter,
     VectorCache,
     check_recipe,
-    has_generations,
-    read_manifest,
-    write_generation,
-    writing,
+    open_writer,
 )
+from embeddings.store.base import VectorCacheLike
 
 EMBED_BATCH = 16
 # Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured and
@@ -103,15 +101,6 @@ def tokenized_text(chunk: Chunk) -> str:
     return _titled(chunk)
 
 
-def _open_existing(root: Path) -> IndexStore | None:
-    if not (root / "manifest.json").exists():
-        return None
-    try:
-        return IndexStore.open(root, for_writing=True)
-    except (IndexMismatch, IndexCorrupt):
-        return None  # an unreadable old index is only ever replaced when rebuilding
-
-
 def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> list[tuple[Path, str]]:
     """Keep a file's doc_id across runs; give a new file whose name is taken a suffixed one."""
     taken = set(known.values())
@@ -131,13 +120,13 @@ def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> lis
 
 
 def _open_for_writing(
-    root: Path, embedder: Embedder | str | None, rebuild: bool
-) -> tuple[IndexStore | None, Embedder, Manifest]:
-    """The index there now (if any), the embedder to use and the recipe this run will write."""
-    existing = _open_existing(root)
-    lost = (root / "manifest.json").exists() or has_generations(root)
-    if existing is None and lost and not rebuild:
-        read_manifest(root)  # raises the precise reason the old index cannot be used
+    writer: StoreWriter, embedder: Embedder | str | None, rebuild: bool
+) -> tuple[Store | None, Embedder, Manifest]:
+    """The index there now (if any), the embedder to use and the recipe this run will write.
+    embedder: a loaded one, a name, or None for the existing index's (else the default)."""
+    if not rebuild:
+        writer.refuse_unreadable()
+    existing = writer.existing()
     if isinstance(embedder, str) or embedder is None:
         name = (
             embedder
@@ -148,19 +137,19 @@ def _open_for_writing(
         name = embedder.name
     if existing and not rebuild and name != existing.manifest.embedder:
         raise IndexMismatch(
-            f"the index at {root} was built with embedder {existing.manifest.embedder}, not "
-            f"{name}; run `qa index --rebuild` to rebuild it with {name}"
+            f"the index at {writer.location} was built with embedder "
+            f"{existing.manifest.embedder}, not {name}; run `qa index --rebuild` to rebuild it "
+            f"with {name}"
         )
-    if not hasattr(embedder, "embed_passages"):
-        embedder = load_embedder(name)
-    wanted = recipe(embedder.name, embedder.dim)
+    loaded = load_embedder(name) if isinstance(embedder, str) or embedder is None else embedder
+    wanted = recipe(loaded.name, loaded.dim)
     if existing and not rebuild:
-        check_recipe(existing.manifest, wanted, root)
-    return existing, embedder, wanted
+        check_recipe(existing.manifest, wanted, writer.location)
+    return existing, loaded, wanted
 
 
 def build_index(
-    root: Path,
+    root: str | Path,
     paths: list[Path],
     embedder: Embedder | str | None = None,
     rebuild: bool = False,
@@ -176,14 +165,23 @@ def build_index(
     already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
     """
-    with writing(root, on_wait):
-        return _build_index(root, paths, embedder, rebuild, progress, reading, warn)
+    writer = open_writer(root)
+    with writer.writing(on_wait):
+        return _build_index(writer, paths, embedder, rebuild, progress, reading, warn)
 
 
-def _build_index(root, paths, embedder, rebuild, progress, reading, warn) -> IndexReport:
+def _build_index(
+    writer: StoreWriter,
+    paths: list[Path],
+    embedder: Embedder | str | None,
+    rebuild: bool,
+    progress: Progress | None,
+    reading: ReadingProgress | None,
+    warn: Warn | None,
+) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
-    existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
+    existing, loaded, wanted = _open_for_writing(writer, embedder, rebuild)
     reusable = existing if existing and not rebuild else None
     if reusable and set(reusable.damage()) - {"bm25"}:
         reusable = None  # its documents cannot be trusted: every file is read again
@@ -198,7 +196,7 @@ def _build_index(root, paths, embedder, rebuild, progress, reading, warn) -> Ind
         if warn:
             warn(f"{path}: {message}")
 
-    known_sources = {}
+    known_sources: dict[str, str] = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
     with load_warnings() as found_warnings:
@@ -240,14 +238,14 @@ def _build_index(root, paths, embedder, rebuild, progress, reading, warn) -> Ind
         if not paths:
             raise QAError("nothing to index: name the files or folders to index")
         raise QAError("no readable documents in " + ", ".join(map(str, paths)))
-    return _write(root, existing, embedder, wanted, rebuild, documents, report, progress, started)
+    return _write(writer, existing, loaded, wanted, rebuild, documents, report, progress, started)
 
 
-def _unchanged(reusable: IndexStore | None, path: Path, doc_id: str) -> Document | None:
+def _unchanged(reusable: Store | None, path: Path, doc_id: str) -> Document | None:
     """The indexed document of a file whose bytes have not changed since, so that a scanned
     PDF is not read by OCR again."""
     entry = reusable.manifest.documents.get(doc_id) if reusable else None
-    if entry is None or entry.source != str(path.resolve()):
+    if reusable is None or entry is None or entry.source != str(path.resolve()):
         return None
     if file_hash(path) != entry.content_hash:
         return None
@@ -255,7 +253,7 @@ def _unchanged(reusable: IndexStore | None, path: Path, doc_id: str) -> Document
 
 
 def index_documents(
-    root: Path,
+    root: str | Path,
     documents: list[Document],
     embedder: Embedder | str | None = None,
     rebuild: bool = False,
@@ -264,25 +262,32 @@ def index_documents(
 ) -> IndexReport:
     """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
     embedding only those it does not already hold with the same content hash."""
-    with writing(root, on_wait):
-        return _index_documents(root, documents, embedder, rebuild, progress)
+    writer = open_writer(root)
+    with writer.writing(on_wait):
+        return _index_documents(writer, documents, embedder, rebuild, progress)
 
 
-def _index_documents(root, documents, embedder, rebuild, progress) -> IndexReport:
+def _index_documents(
+    writer: StoreWriter,
+    documents: list[Document],
+    embedder: Embedder | str | None,
+    rebuild: bool,
+    progress: Progress | None,
+) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
-    existing, embedder, wanted = _open_for_writing(root, embedder, rebuild)
+    existing, loaded, wanted = _open_for_writing(writer, embedder, rebuild)
     if existing:
         keep = {doc.doc_id for doc in documents}
         report.removed = [d for d in existing.manifest.documents if d not in keep]
     if not documents:
         raise QAError("nothing to index: the corpus has no documents")
-    return _write(root, existing, embedder, wanted, rebuild, documents, report, progress, started)
+    return _write(writer, existing, loaded, wanted, rebuild, documents, report, progress, started)
 
 
 def _write(
-    root: Path,
-    existing: IndexStore | None,
+    writer: StoreWriter,
+    existing: Store | None,
     embedder: Embedder,
     wanted: Manifest,
     rebuild: bool,
@@ -309,10 +314,10 @@ def _write(
     for doc in documents:
         entry = reusable.manifest.documents.get(doc.doc_id) if reusable else None
         if entry and entry.content_hash == doc.content_hash:
-            vectors_by_doc[doc.doc_id] = reusable.vectors_of(doc.doc_id)
-            tokens_by_doc[doc.doc_id] = reusable.tokens_of(doc.doc_id)
+            vectors_by_doc[doc.doc_id] = writer.vectors_of(doc.doc_id, "dense")
+            tokens_by_doc[doc.doc_id] = writer.tokens_of(doc.doc_id)
             if wanted.crosslingual:
-                crosslingual_by_doc[doc.doc_id] = reusable.crosslingual_vectors_of(doc.doc_id)
+                crosslingual_by_doc[doc.doc_id] = writer.vectors_of(doc.doc_id, "crosslingual")
             report.unchanged.append(doc.doc_id)
         else:
             to_embed.append(doc)
@@ -323,7 +328,7 @@ def _write(
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     texts = [embedded_text(c) for c in pending]
-    cache = VectorCache(root)
+    cache = writer.vector_cache()
     vectors, report.resumed = _embed(embedder, texts, progress, cache)
     crosslingual = None
     if wanted.crosslingual and texts:
@@ -339,13 +344,11 @@ def _write(
     if existing:
         existing.close()
     unchanged = reusable and not to_embed and not report.removed and not report.repaired
-    if unchanged and len(documents) == len(reusable.manifest.documents):
+    if reusable and unchanged and len(documents) == len(reusable.manifest.documents):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
     else:
-        wanted.generation = existing.manifest.generation if existing else 0
-        manifest = write_generation(
-            root,
+        manifest = writer.replace_all(
             wanted,
             documents,
             chunks_by_doc,
@@ -361,7 +364,7 @@ def _write(
 
 
 def _embed(
-    embedder: Embedder, texts: list[str], progress: Progress | None, cache: VectorCache
+    embedder: Embedder, texts: list[str], progress: Progress | None, cache: VectorCacheLike
 ) -> tuple[np.ndarray, int]:
     """The texts' vectors, and how many of them an earlier stopped run had already embedded."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)

@@ -107,7 +107,7 @@ class Assistant:
                 self.retriever.embedder,
                 document_text,
                 self.retriever.query_vector,
-                self.retriever.store.lexical.idf,
+                self.retriever.store.idf,
             )
         return self._extractive_answerer
 

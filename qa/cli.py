@@ -326,13 +326,13 @@ def show(
     index_path: IndexOption = None,
 ) -> None:
     """Print the text the index holds for a document, page by page (slide, sheet, section)."""
-    from embeddings.store import IndexStore
+    from embeddings.store import open_store
     from qa.config import index_dir
 
-    store = IndexStore.open(index_dir(index_path))
+    store = open_store(index_dir(index_path))
     doc = store.document(doc_id) if doc_id in store.manifest.documents else None
     if doc is None:
-        raise QAError(f"no document {doc_id!r} in the index at {store.root}")
+        raise QAError(f"no document {doc_id!r} in the index at {store.location}")
     _print_document(doc)
 
 
@@ -398,9 +398,9 @@ def _page_by_page(doc):
 
 
 def _check_index(root: Path) -> None:
-    from embeddings.store import IndexStore
+    from embeddings.store import open_store
 
-    store = IndexStore.open(root)
+    store = open_store(root)
     damage = store.damage()
     for line in damage.values():
         _err(f"error: {one_line(line)}")

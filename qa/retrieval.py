@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import numpy as np
 from embeddings.cleaning import clean_text, has_cjk
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.lexical import tokenize
-from embeddings.store import IndexMismatch, IndexStore
+from embeddings.store import IndexMismatch, Space, Store, open_store
 from qa.bridge import EnglishBridge
 from qa.fusion import weighted_zscore
 from qa.records import Passage
@@ -61,16 +63,11 @@ def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.array([rank_of.get(int(p), 0) for p in positions], dtype=np.int64)
 
 
-def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-    top = np.argsort(-scores, kind="stable")[:depth]
-    return top[scores[top] > 0]
-
-
 class Retriever:
-    def __init__(self, store: IndexStore, embedder: Embedder):
+    def __init__(self, store: Store, embedder: Embedder):
         if embedder.name != store.manifest.embedder or embedder.dim != store.manifest.dim:
             raise IndexMismatch(
-                f"the index at {store.root} was built with embedder {store.manifest.embedder} "
+                f"the index at {store.location} was built with embedder {store.manifest.embedder} "
                 f"({store.manifest.dim}-d), not {embedder.name} ({embedder.dim}-d); "
                 "run `qa index --rebuild` or choose the index's embedder"
             )
@@ -83,7 +80,7 @@ class Retriever:
 
     @classmethod
     def open(cls, index: Path, embedder: Embedder | str | None = None) -> Retriever:
-        store = IndexStore.open(index)
+        store = open_store(index)
         embedder = embedder or os.environ.get("QA_EMBEDDER")
         if not hasattr(embedder, "embed_queries"):
             if embedder and embedder != store.manifest.embedder:
@@ -98,51 +95,47 @@ class Retriever:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
+        store = self.store
         vector = self.query_vector(question)
-        found = {"dense": (vector, self.store.vectors)}
-        lexical: dict[str, np.ndarray] = {}
+        dense: dict[str, tuple[Space, np.ndarray]] = {"dense": ("dense", vector)}
+        lexical: dict[str, Mapping[str, float]] = {}
         if self.language(question) == "zh":
-            lexical["bm25"] = self.store.lexical.scores(tokenize(question))
+            lexical["bm25"] = Counter(tokenize(question))
         else:
-            crosslingual = self.store.crosslingual
-            found["use"] = (
+            dense["use"] = (
+                "crosslingual",
                 self._crosslingual_embedder().embed_queries([question])[0],
-                crosslingual,
             )
             terms = self.bridge().terms(question)
-            lexical["dict_bm25"] = self.store.lexical.weighted_scores(terms)
+            lexical["dict_bm25"] = terms
             strongest = sorted(
                 (t for t, w in terms.items() if w >= DICT_TERM_MIN_WEIGHT), key=lambda t: -terms[t]
             )[:DICT_TERMS_IN_QUERY]
             with_terms = f"{clean_text(question)} {' '.join(strongest)}"
-            found["dict_dense"] = (
-                self.embedder.embed_queries([with_terms])[0],
-                self.store.vectors,
-            )
-        listed = {}
-        for name, (query, index) in found.items():
-            _, top = index.search(query[None, :], min(depth, index.ntotal))
-            listed[name] = top[0][top[0] >= 0]
-        for name, scores in lexical.items():
-            listed[name] = _top(scores, depth)
+            dense["dict_dense"] = ("dense", self.embedder.embed_queries([with_terms])[0])
+        listed = {
+            name: store.dense_search(space, query, depth)[0]
+            for name, (space, query) in dense.items()
+        }
+        listed |= {name: store.lexical_search(terms, depth)[0] for name, terms in lexical.items()}
         positions = np.unique(np.concatenate(list(listed.values())))
         # exact scores for the candidates only some lists proposed, from the stored vectors
         scores = {
-            name: np.stack([index.reconstruct(int(p)) for p in positions]) @ query
-            for name, (query, index) in found.items()
+            name: store.dense_scores(space, query, positions)
+            for name, (space, query) in dense.items()
         }
-        scores |= {name: all_scores[positions] for name, all_scores in lexical.items()}
+        scores |= {name: store.lexical_scores(terms, positions) for name, terms in lexical.items()}
         ranks = {name: _ranks(positions, top) for name, top in listed.items()}
         return Candidates(positions, scores, ranks)
 
     def language(self, question: str) -> str:
         """Which retrievers read the question: "zh" for one with Chinese characters (or any
         question when the index has no cross-lingual vectors), else "en"."""
-        return "zh" if has_cjk(question) or self.store.crosslingual is None else "en"
+        return "zh" if has_cjk(question) or not self.store.has_space("crosslingual") else "en"
 
     def bridge(self) -> EnglishBridge:
         if self._bridge is None:
-            self._bridge = EnglishBridge(self.store.lexical.vocabulary)
+            self._bridge = EnglishBridge(self.store.vocabulary())
         return self._bridge
 
     def query_vector(self, question: str) -> np.ndarray:
@@ -162,7 +155,7 @@ class Retriever:
         return entry.source if entry else ""
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
-        if self.store.vectors.ntotal == 0:
+        if self.store.chunk_count() == 0:
             return []
         found = self.candidates(question, max(CANDIDATES, k))
         fused = found.fused(WEIGHTS[self.language(question)])

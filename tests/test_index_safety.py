@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from embeddings.indexer import build_index
-from embeddings.store import MARKER, VECTOR_CACHE, IndexStore
+from embeddings.store.local import MARKER, VECTOR_CACHE, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
 

