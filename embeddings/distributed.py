@@ -19,6 +19,14 @@ _PASSED_ON = ("QA_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "HF_HUB_OFFLIN
 LOCAL = "local"
 
 
+def require_ray() -> None:
+    """Refuse `--ray` before any work when the extra is missing."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise QAError("`qa index --ray` needs `pip install 'qa[ray]'`") from None
+
+
 class _EmbedWorker:
     """One per CPU of the cluster: the embedders it has loaded, by name."""
 
@@ -38,11 +46,10 @@ class RayEmbedding:
     num_cpus CPUs, default all), any other is handed to ray.init (auto, ray://host:10001)."""
 
     def __init__(self, address: str, num_cpus: int | None = None, workers: int | None = None):
-        try:
-            import ray
-            from ray.util import ActorPool
-        except ImportError:
-            raise QAError("`qa index --ray` needs `pip install 'qa[ray]'`") from None
+        require_ray()
+        import ray
+        from ray.util import ActorPool
+
         env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
         options = {"num_cpus": num_cpus} if address == LOCAL else {"address": address}
         try:

@@ -12,7 +12,13 @@ from pathlib import Path
 from embeddings.errors import QAError
 from qa.answering.base import OnToken, refusal
 from qa.citations import StreamingMarkerFilter, check_citations, neutralized
-from qa.config import chat_endpoint_configured, default_index_dir, index_dir, seeds_dir
+from qa.config import (
+    chat_endpoint_configured,
+    default_index_dir,
+    kb_name,
+    seeds_dir,
+    store_location,
+)
 from qa.records import Answer, Passage
 from qa.retrieval import Retriever
 from qa.support import (
@@ -64,18 +70,23 @@ class Assistant:
         reranker: str | None = None,
         show_unsupported: bool = False,
         drop_unsupported: bool | None = None,
+        store: str | None = None,
+        kb: str | None = None,
     ):
-        """show_unsupported: keep, marked, the answer sentences their citations do not support;
+        """store: a folder or a postgresql:// URL (default: QA_STORE, else the index folder);
+        kb: the knowledge base in a database (default: QA_KB, else "default").
+        show_unsupported: keep, marked, the answer sentences their citations do not support;
         by default they are taken out and, when nothing supported is left, the documents' own
         sentences (or the refusal) answer instead. drop_unsupported: the older switch, kept
         for callers that pass it (True is now the default; False shows them)."""
-        self.index = index_dir(index)
+        self.index = store_location(store, index)
         if drop_unsupported is not None:
             show_unsupported = not drop_unsupported
         self.drop_unsupported = not show_unsupported
         self._extractive_answerer = None
-        ensure_index(self.index, on_seed)
-        self.retriever = Retriever.open(self.index, embedder)
+        if isinstance(self.index, Path):  # a database is never filled with the seeds unasked
+            ensure_index(self.index, on_seed)
+        self.retriever = Retriever.open(self.index, embedder, kb_name(kb))
         reranker = reranker or os.environ.get("QA_RERANKER")
         if reranker:
             from qa.rerank import CrossEncoderReranker
@@ -261,6 +272,8 @@ def answer(
     reranker: str | None = None,
     show_unsupported: bool = False,
     drop_unsupported: bool | None = None,
+    store: str | None = None,
+    kb: str | None = None,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -272,7 +285,8 @@ def answer(
     show_unsupported: keep the sentences their citations do not support, marked in
     Answer.sentences; by default they are taken out (Answer.dropped) and, when nothing supported
     is left, the documents' own sentences or the refusal answer instead. drop_unsupported: the
-    older switch, still accepted (True is the default now).
+    older switch, still accepted (True is the default now). store, kb: a postgresql:// URL
+    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default").
     """
     assistant = Assistant(
         index=index,
@@ -281,5 +295,7 @@ def answer(
         reranker=reranker,
         show_unsupported=show_unsupported,
         drop_unsupported=drop_unsupported,
+        store=store,
+        kb=kb,
     )
     return assistant.ask(question, k, on_token)

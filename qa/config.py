@@ -18,6 +18,20 @@ def index_dir(explicit: str | Path | None = None) -> Path:
     return default_index_dir()
 
 
+def store_location(store: str | None = None, index: str | Path | None = None) -> str | Path:
+    """Where the index lives: --store, else QA_STORE (a folder, or a postgresql:// URL of a
+    database holding many knowledge bases), else the index folder (--index, QA_INDEX)."""
+    chosen = store or os.environ.get("QA_STORE")
+    if chosen and chosen.startswith(("postgresql://", "postgres://")):
+        return chosen
+    return index_dir(chosen or index)
+
+
+def kb_name(kb: str | None = None) -> str:
+    """The knowledge base inside a database store: --kb, else QA_KB, else "default"."""
+    return kb or os.environ.get("QA_KB") or "default"
+
+
 def default_index_dir() -> Path:
     """The one index that gets the bundled seeds on first use: a folder the user named
     (--index, QA_INDEX) and that holds no index is a mistake to report, not to fill."""

@@ -79,13 +79,17 @@ class Retriever:
         self._last_query: tuple[str, np.ndarray] | None = None
 
     @classmethod
-    def open(cls, index: Path, embedder: Embedder | str | None = None) -> Retriever:
-        store = open_store(index)
+    def open(
+        cls, index: str | Path, embedder: Embedder | str | None = None, kb: str = "default"
+    ) -> Retriever:
+        """index: a folder or a postgresql:// URL, where kb names the knowledge base."""
+        store = open_store(index, kb)
         embedder = embedder or os.environ.get("QA_EMBEDDER")
         if not hasattr(embedder, "embed_queries"):
             if embedder and embedder != store.manifest.embedder:
                 raise IndexMismatch(
-                    f"the index at {index} was built with embedder {store.manifest.embedder}, "
+                    f"the index at {store.location} was built with embedder "
+                    f"{store.manifest.embedder}, "
                     f"not {embedder}; run `qa index --rebuild --embedder {embedder}`"
                 )
             embedder = load_embedder(store.manifest.embedder)

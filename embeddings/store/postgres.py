@@ -567,7 +567,8 @@ class PostgresWriter:
                 tokens_by_doc,
                 crosslingual_by_doc,
             )
-            self._copy_terms(generation, LexicalIndex.build(all_tokens), len(all_tokens))
+            if all_tokens:  # bm25s cannot index nothing; an empty kb has no terms
+                self._copy_terms(generation, LexicalIndex.build(all_tokens))
             if written.chunk_count >= HNSW_FROM:
                 self._build_hnsw(generation, written, crosslingual_by_doc)
             recipe = json.dumps(written.recipe())
@@ -657,7 +658,7 @@ class PostgresWriter:
                 )
         return all_tokens
 
-    def _copy_terms(self, generation: int, lexical: LexicalIndex, chunk_count: int) -> None:
+    def _copy_terms(self, generation: int, lexical: LexicalIndex) -> None:
         starts, chunks, weights = lexical._starts, lexical._chunks, lexical._weights
         with self.connection.cursor().copy(
             "COPY qa_terms (kb, generation, term, positions, weights) FROM STDIN"
