@@ -597,6 +597,13 @@ def evaluate(
         Path | None,
         typer.Option("--index", help="Index folder (default: one per corpus in the user cache)."),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="A postgresql:// URL to index the documents into and ask from."
+        ),
+    ] = None,
+    kb: KbOption = None,
     show_unsupported: ShowOption = False,
     drop_unsupported: DropOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
@@ -606,6 +613,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a question set (indexing the documents first)."""
+    from qa.config import kb_name
     from qa.evaluation import evaluate as run_eval
     from qa.evaluation import load_eval_inputs
 
@@ -626,6 +634,8 @@ def evaluate(
             on_index_progress=lambda done, total: bar.update(indexing, completed=done, total=total),
             on_question=asked,
             show_unsupported=show_unsupported,
+            store=store,
+            kb=kb_name(kb),
         )
     if report:
         failures = run.failures()

@@ -313,31 +313,39 @@ def evaluate(
     on_index_progress: Callable[[int, int], None] | None = None,
     on_question: Callable[[int, int], None] | None = None,
     show_unsupported: bool = False,
+    store: str | None = None,
+    kb: str = "default",
 ) -> EvalRun:
-    """Index the documents (reusing what an earlier run embedded), then ask and score."""
+    """Index the documents (reusing what an earlier run embedded), then ask and score.
+    store: a postgresql:// URL to index into and ask from, in the knowledge base kb."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch
     from qa.api import Assistant
 
-    root = index or _default_eval_index(inputs.docs)
+    root = store or index or _default_eval_index(inputs.docs)
     started = time.perf_counter()
 
     def build(rebuild: bool) -> None:
         if inputs.corpus is not None:
-            index_documents(root, inputs.corpus, rebuild=rebuild, progress=on_index_progress)
+            index_documents(root, inputs.corpus, rebuild=rebuild, progress=on_index_progress, kb=kb)
         else:
-            build_index(root, [inputs.docs], rebuild=rebuild, progress=on_index_progress)
+            build_index(root, [inputs.docs], rebuild=rebuild, progress=on_index_progress, kb=kb)
 
     try:
         build(rebuild=False)
     except IndexMismatch:
-        if index is not None:  # the user's own index: theirs to rebuild
+        if index is not None or store is not None:  # the user's own index: theirs to rebuild
             raise
         build(rebuild=True)  # our cache, from an older qa: made again
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(
-        index=root, backend=backend, model=model, show_unsupported=show_unsupported
+        index=None if store else root,
+        store=store,
+        kb=kb,
+        backend=backend,
+        model=model,
+        show_unsupported=show_unsupported,
     )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []
