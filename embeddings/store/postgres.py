@@ -57,7 +57,8 @@ from embeddings.store.local import (
 # Below this many chunks an exact scan is fast (about 5 ms at 20k × 384) and equals FAISS's
 # ranking; above it the HNSW index keeps a question's search in milliseconds.
 HNSW_FROM = 20_000
-HNSW_EF_SEARCH = 100
+HNSW_EF_SEARCH = 200
+HNSW_BUILD_MEMORY = "1GB"
 _COPY_BATCH = 2_000
 
 # The schema, one step per version; a database is brought to the newest by the steps it lacks.
@@ -120,7 +121,10 @@ def _schema_version(connection: psycopg.Connection) -> int:
     exists = connection.execute("SELECT to_regclass('qa_schema') IS NOT NULL").fetchone()[0]
     if not exists:
         return 0
-    return connection.execute("SELECT version FROM qa_schema").fetchone()[0]
+    # The catalog is read as of now, the table as of the reader's snapshot: a schema made by a
+    # writer after the snapshot has a table but, to this reader, no row yet.
+    row = connection.execute("SELECT version FROM qa_schema").fetchone()
+    return row[0] if row else 0
 
 
 def migrate(connection: psycopg.Connection, location: str) -> None:
@@ -683,6 +687,11 @@ class PostgresWriter:
         return f"qa_hnsw_{space}_{digest}_{generation}"
 
     def _build_hnsw(self, generation: int, manifest: Manifest, crosslingual_by_doc) -> None:
+        # The graph is built in memory while it fits maintenance_work_mem (64 MB by default, a
+        # 100k × 384 graph does not); past it pgvector goes on inserting on disk, far slower.
+        self.connection.execute(
+            sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY))
+        )
         spaces = [("vector", manifest.dim)]
         if crosslingual_by_doc:
             spaces.append(("crosslingual", next(iter(crosslingual_by_doc.values())).shape[1]))
