@@ -13,6 +13,7 @@ import numpy as np
 
 from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
 from embeddings.cleaning import CLEANER_VERSION
+from embeddings.distributed import RayEmbedding, require_ray
 from embeddings.embedders import (
     DEFAULT_EMBEDDER,
     Embedder,
@@ -158,6 +159,8 @@ def build_index(
     warn: Warn | None = None,
     on_wait: OnWait | None = None,
     threads: int | None = None,
+    kb: str = "default",
+    ray: str | None = None,
 ) -> IndexReport:
     """Index `paths` into `root`, refreshing every document already there.
 
@@ -165,10 +168,14 @@ def build_index(
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
     already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
+    root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: embed
+    on a Ray cluster at this address ("local": one started on this machine).
     """
-    writer = open_writer(root)
+    if ray:
+        require_ray()
+    writer = open_writer(root, kb)
     with writer.writing(on_wait):
-        return _build_index(writer, paths, embedder, threads, rebuild, progress, reading, warn)
+        return _build_index(writer, paths, embedder, threads, rebuild, progress, reading, warn, ray)
 
 
 def _build_index(
@@ -180,6 +187,7 @@ def _build_index(
     progress: Progress | None,
     reading: ReadingProgress | None,
     warn: Warn | None,
+    ray: str | None,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
@@ -239,7 +247,17 @@ def _build_index(
             raise QAError("nothing to index: name the files or folders to index")
         raise QAError("no readable documents in " + ", ".join(map(str, paths)))
     return _write(
-        writer, existing, loaded, threads, wanted, rebuild, documents, report, progress, started
+        writer,
+        existing,
+        loaded,
+        threads,
+        wanted,
+        rebuild,
+        documents,
+        report,
+        progress,
+        started,
+        ray,
     )
 
 
@@ -270,12 +288,17 @@ def index_documents(
     progress: Progress | None = None,
     on_wait: OnWait | None = None,
     threads: int | None = None,
+    kb: str = "default",
+    ray: str | None = None,
 ) -> IndexReport:
     """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
-    embedding only those it does not already hold with the same content hash."""
-    writer = open_writer(root)
+    embedding only those it does not already hold with the same content hash. kb and ray as
+    for build_index."""
+    if ray:
+        require_ray()
+    writer = open_writer(root, kb)
     with writer.writing(on_wait):
-        return _index_documents(writer, documents, embedder, threads, rebuild, progress)
+        return _index_documents(writer, documents, embedder, threads, rebuild, progress, ray)
 
 
 def _index_documents(
@@ -285,6 +308,7 @@ def _index_documents(
     threads: int | None,
     rebuild: bool,
     progress: Progress | None,
+    ray: str | None,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
@@ -295,7 +319,17 @@ def _index_documents(
     if not documents:
         raise QAError("nothing to index: the corpus has no documents")
     return _write(
-        writer, existing, loaded, threads, wanted, rebuild, documents, report, progress, started
+        writer,
+        existing,
+        loaded,
+        threads,
+        wanted,
+        rebuild,
+        documents,
+        report,
+        progress,
+        started,
+        ray,
     )
 
 
@@ -310,6 +344,7 @@ def _write(
     report: IndexReport,
     progress: Progress | None,
     started: float,
+    ray: str | None = None,
 ) -> IndexReport:
     reusable = existing if existing and not rebuild else None
     if reusable:
@@ -344,10 +379,17 @@ def _write(
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     texts = [embedded_text(c) for c in pending]
     cache = writer.vector_cache()
-    vectors, report.resumed = _embed(embedder, texts, progress, cache)
-    crosslingual = None
-    if wanted.crosslingual and texts:
-        crosslingual, _ = _embed(load_embedder(wanted.crosslingual, threads), texts, None, cache)
+    distributed = RayEmbedding(ray) if ray and texts else None
+    try:
+        vectors, report.resumed = _embed(embedder, texts, progress, cache, distributed)
+        crosslingual = None
+        if wanted.crosslingual and texts:
+            crosslingual, _ = _embed(
+                load_embedder(wanted.crosslingual, threads), texts, None, cache, distributed
+            )
+    finally:
+        if distributed:
+            distributed.close()
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])
@@ -379,9 +421,15 @@ def _write(
 
 
 def _embed(
-    embedder: Embedder, texts: list[str], progress: Progress | None, cache: VectorCacheLike
+    embedder: Embedder,
+    texts: list[str],
+    progress: Progress | None,
+    cache: VectorCacheLike,
+    distributed: RayEmbedding | None = None,
 ) -> tuple[np.ndarray, int]:
-    """The texts' vectors, and how many of them an earlier stopped run had already embedded."""
+    """The texts' vectors, and how many of them an earlier stopped run had already embedded.
+    distributed: the same batches embedded on a Ray cluster's workers, a few per worker at once,
+    so that a stopped run still keeps all but the last round."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     keys = [VectorCache.key(embedder.name, text) for text in texts]
     cached = cache.get(keys, embedder.dim)
@@ -392,12 +440,19 @@ def _embed(
         else:
             todo.append(i)
     done = len(texts) - len(todo)
-    for begin in range(0, len(todo), EMBED_BATCH):
-        batch = todo[begin : begin + EMBED_BATCH]
-        embedded = embedder.embed_passages([texts[i] for i in batch])
-        vectors[batch] = embedded
-        cache.put([keys[i] for i in batch], embedded)
-        done += len(batch)
-        if progress:
-            progress(done, len(texts))
+    batches = [todo[begin : begin + EMBED_BATCH] for begin in range(0, len(todo), EMBED_BATCH)]
+    per_round = distributed.workers * 4 if distributed else 1
+    for begin in range(0, len(batches), per_round):
+        round_batches = batches[begin : begin + per_round]
+        batch_texts = [[texts[i] for i in batch] for batch in round_batches]
+        if distributed:
+            embedded_batches = distributed.embed(embedder.name, batch_texts)
+        else:
+            embedded_batches = [embedder.embed_passages(batch_texts[0])]
+        for batch, embedded in zip(round_batches, embedded_batches, strict=True):
+            vectors[batch] = embedded
+            cache.put([keys[i] for i in batch], embedded)
+            done += len(batch)
+            if progress:
+                progress(done, len(texts))
     return vectors, len(texts) - len(todo)

@@ -79,13 +79,17 @@ class Assistant:
         show_unsupported: bool = False,
         drop_unsupported: bool | None = None,
         settings: Settings | None = None,
+        store: str | None = None,
+        kb: str | None = None,
     ):
         """settings: every setting (default: Settings.load(), the environment's); the keyword
         arguments before it override it, as flags do. show_unsupported: keep, marked, the answer
         sentences their citations do not support; by default they are taken out and, when
         nothing supported is left, the documents' own sentences (or the refusal) answer instead.
         drop_unsupported: the older switch, kept for callers that pass it (True is now the
-        default; False shows them)."""
+        default; False shows them). store: a folder or a postgresql:// URL (default: QA_STORE,
+        else the index folder); kb: the knowledge base in a database (default: QA_KB, else
+        "default")."""
         if drop_unsupported is not None:
             show_unsupported = not drop_unsupported
         self.settings = (settings or Settings.load()).but(
@@ -95,10 +99,12 @@ class Assistant:
             embedder=embedder,
             reranker=reranker,
             show_unsupported=show_unsupported or None,
+            store=store,
+            kb=kb,
         )
         self.index = self.settings.index_path
         self.drop_unsupported = not self.settings.show_unsupported
-        if self.settings.store is None:
+        if self.settings.store is None:  # a database is never filled with the seeds unasked
             ensure_index(self.index, on_seed, self.settings)
         self.retriever = Retriever.open(
             self.settings.store_location,
@@ -168,6 +174,8 @@ def answer(
     show_unsupported: bool = False,
     drop_unsupported: bool | None = None,
     settings: Settings | None = None,
+    store: str | None = None,
+    kb: str | None = None,
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -179,7 +187,8 @@ def answer(
     show_unsupported: keep the sentences their citations do not support, marked in
     Answer.sentences; by default they are taken out (Answer.dropped) and, when nothing supported
     is left, the documents' own sentences or the refusal answer instead. drop_unsupported: the
-    older switch, still accepted (True is the default now).
+    older switch, still accepted (True is the default now). store, kb: a postgresql:// URL
+    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default").
     """
     assistant = Assistant(
         index=index,
@@ -189,5 +198,7 @@ def answer(
         show_unsupported=show_unsupported,
         drop_unsupported=drop_unsupported,
         settings=settings,
+        store=store,
+        kb=kb,
     )
     return assistant.ask(question, k, on_token)

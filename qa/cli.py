@@ -25,6 +25,20 @@ IndexOption = Annotated[
     Path | None,
     typer.Option("--index", help="Index folder (default: $QA_INDEX, else the user data folder)."),
 ]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Where the index lives: a folder, or postgresql://USER:PASSWORD@HOST/DB for a "
+        "database of many knowledge bases (default: $QA_STORE, else --index).",
+    ),
+]
+KbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kb", help="Knowledge base in a database store (default: $QA_KB, else default)."
+    ),
+]
 KOption = Annotated[int, typer.Option("--k", "-k", min=1, help="Passages to retrieve.")]
 BackendOption = Annotated[
     str | None,
@@ -120,12 +134,14 @@ def _print_sources(answer) -> None:
         print(f"[{c.n}] {title}, {where}\n    {one_line(c.quote)}")
 
 
-def _assistant(index, backend, model, reranker=None, show_unsupported=False):
+def _assistant(index, backend, model, reranker=None, show_unsupported=False, store=None, kb=None):
     from qa.api import Assistant
     from qa.settings import Settings
 
     settings = Settings.load(
         index=index,
+        store=store,
+        kb=kb,
         backend=backend,
         model=model,
         reranker=reranker,
@@ -240,6 +256,16 @@ def index(
         ),
     ] = False,
     index_path: IndexOption = None,
+    store: StoreOption = None,
+    kb: KbOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Embed on a Ray cluster: local (one started here) or its address (auto, "
+            "ray://HOST:10001); needs the ray extra.",
+        ),
+    ] = None,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
     A stopped run resumes where it was; damaged index files are rewritten.
@@ -257,12 +283,20 @@ def index(
     from qa.config import default_index_dir, seeds_dir
     from qa.settings import Settings
 
-    settings = Settings.load(index=index_path, embedder=embedder)
-    root = settings.index_path
+    settings = Settings.load(index=index_path, embedder=embedder, store=store, kb=kb)
+    root = settings.store_location
+    kb = settings.kb
     if check:
-        _check_index(root)
+        _check_index(root, kb)
         return
-    if not paths and not (root / MANIFEST).exists():
+    shown = str(root)
+    if not isinstance(root, Path):
+        from embeddings.store.postgres import mask
+
+        shown = f"{mask(root)} (kb {kb})"
+        if not paths:
+            raise QAError("name the files or folders to index into the database")
+    elif not paths and not (root / MANIFEST).exists():
         if has_generations(root):
             read_manifest(root)  # says the manifest is lost, and the way out
         if root.absolute() != default_index_dir().absolute():
@@ -270,7 +304,7 @@ def index(
         paths = [seeds_dir()]
 
     def waiting() -> None:
-        _err(f"another `qa index` is writing {root}: waiting for it to finish")
+        _err(f"another `qa index` is writing {shown}: waiting for it to finish")
 
     warnings: list[str] = []
     try:
@@ -300,6 +334,8 @@ def index(
                 warn=warnings.append,
                 on_wait=waiting,
                 threads=settings.threads,
+                kb=kb,
+                ray=ray,
             )
     finally:
         for line in warnings:
@@ -311,7 +347,7 @@ def index(
     print(
         f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s "
         f"({len(report.embedded)} embedded, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed) → {root}"
+        f"{len(report.removed)} removed) → {shown}"
     )
     print(_files_summary(report.formats, report.pages, report.ocr_pages, len(report.skipped)))
     if report.skipped or report.warnings:
@@ -405,10 +441,11 @@ def _page_by_page(doc):
     yield heading, doc.text[start:end]
 
 
-def _check_index(root: Path) -> None:
+def _check_index(root: str | Path, kb: str) -> None:
     from embeddings.store import open_store
 
-    store = open_store(root)
+    store = open_store(root, kb)
+    root = store.location
     damage = store.damage()
     for line in damage.values():
         _err(f"error: {one_line(line)}")
@@ -452,13 +489,17 @@ def ask(
     drop_unsupported: DropOption = False,
     script: ScriptOption = "original",
     index_path: IndexOption = None,
+    store: StoreOption = None,
+    kb: KbOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
     from qa.api import checked_question
     from qa.script import in_script
 
     question = checked_question(question)
-    assistant = _assistant(index_path, backend, model, reranker, show_unsupported)
+    assistant = _assistant(
+        index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
+    )
     if as_json:
         answer = in_script(assistant.ask(question, k), script)
         print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
@@ -484,6 +525,8 @@ def chat(
     drop_unsupported: DropOption = False,
     script: ScriptOption = "original",
     index_path: IndexOption = None,
+    store: StoreOption = None,
+    kb: KbOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
     from qa.api import checked_question
@@ -492,7 +535,9 @@ def chat(
 
     if script not in SCRIPTS:
         raise QAError(f"unknown script {script!r}: choose one of {', '.join(SCRIPTS)}")
-    assistant = _assistant(index_path, backend, model, reranker, show_unsupported)
+    assistant = _assistant(
+        index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
+    )
     session = ChatSession(assistant, k)
     _err(
         "Ask about your documents. /sources shows the last answer's sources, /reset forgets "
@@ -568,6 +613,13 @@ def evaluate(
         Path | None,
         typer.Option("--index", help="Index folder (default: one per corpus in the user cache)."),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="A postgresql:// URL to index the documents into and ask from."
+        ),
+    ] = None,
+    kb: KbOption = None,
     show_unsupported: ShowOption = False,
     drop_unsupported: DropOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
@@ -597,6 +649,8 @@ def evaluate(
             on_index_progress=lambda done, total: bar.update(indexing, completed=done, total=total),
             on_question=asked,
             show_unsupported=show_unsupported,
+            store=store,
+            kb=kb,
         )
     if report:
         failures = run.failures()

