@@ -25,6 +25,7 @@ from embeddings.embedders import Embedder, load_embedder
 from embeddings.indexer import EMBED_BATCH
 from embeddings.indexer import recipe as index_recipe
 from embeddings.lexical import tokenize
+from embeddings.loading import text_document
 from embeddings.records import Chunk, Document
 from embeddings.store.local import IndexStore, write_generation
 from qa.evaluation import EvalQuestion, load_corpus_jsonl, load_questions
@@ -64,7 +65,7 @@ def _distractors(sources: list[Document], count: int, rng: random.Random) -> lis
         while sum(map(len, parts)) < DISTRACTOR_CHARS:
             parts.append(rng.choice(sentences))
         doc_id = f"distractor-{len(entries):06d}"
-        doc = Document(doc_id, doc_id, "".join(parts), source=doc_id, content_hash=doc_id)
+        doc = text_document(doc_id, doc_id, "".join(parts), source=doc_id)
         entries.append((doc, chunk_document(doc)[: count - total]))
         total += len(entries[-1][1])
     return entries

@@ -34,6 +34,14 @@ def tokenize(text: str) -> list[str]:
     return [t for t in rjieba.cut_for_search(matching_form(text)) if not _NOT_A_TERM.match(t)]
 
 
+def tagged(text: str) -> list[tuple[str, str]]:
+    """jieba's words and part-of-speech tags (rjieba: the same dictionary and HMM, in Rust): the
+    one tagger of qa, for question analysis, the support check's names and chat follow-ups."""
+    import rjieba
+
+    return rjieba.tag(text)
+
+
 class LexicalIndex:
     """BM25 scores of one query against every chunk, positions as in the FAISS index."""
 

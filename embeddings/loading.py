@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import os
 import unicodedata
 import warnings
@@ -165,6 +166,22 @@ def assemble(blocks) -> tuple[str, tuple[Section, ...]]:
         length += len(text)
     located = tuple(s for s in sections if s.location != Location())
     return "".join(parts), located
+
+
+def text_document(doc_id: str, title: str | None, text: str, source: str) -> Document:
+    """A document given as text (a JSON Lines record, a benchmark's corpus), cleaned as a file's
+    text is. A file is known by its bytes (file_hash: an unchanged file is not read again); a
+    record has no bytes of its own, so it is known by its title and cleaned text."""
+    text = clean_text(text)
+    return Document(
+        doc_id=doc_id,
+        title=str(title or doc_id),
+        text=text,
+        source=source,
+        content_hash=hashlib.sha256(
+            json.dumps([title, text], ensure_ascii=False).encode()
+        ).hexdigest(),
+    )
 
 
 def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) -> Document:

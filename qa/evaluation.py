@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embeddings.cleaning import clean_text, spaceless_form
+from embeddings.cleaning import spaceless_form
 from embeddings.errors import QAError
+from embeddings.loading import text_document
 from embeddings.records import Document
 from qa.records import Answer
 from qa.settings import Settings
@@ -105,20 +106,12 @@ def load_corpus_jsonl(path: Path) -> list[Document]:
     documents, seen = [], set()
     for number, record in _json_lines(path):
         doc_id = _require(record, "doc_id", str, path, number)
-        text = clean_text(_require(record, "text", str, path, number))
+        text = _require(record, "text", str, path, number)
         if doc_id in seen:
             raise QAError(f"{path}:{number}: doc_id {doc_id!r} appears twice")
         seen.add(doc_id)
         documents.append(
-            Document(
-                doc_id=doc_id,
-                title=str(record.get("title") or doc_id),
-                text=text,
-                source=f"{path.resolve()}#{doc_id}",
-                content_hash=hashlib.sha256(
-                    json.dumps([record.get("title"), text], ensure_ascii=False).encode()
-                ).hexdigest(),
-            )
+            text_document(doc_id, record.get("title"), text, f"{path.resolve()}#{doc_id}")
         )
     return documents
 

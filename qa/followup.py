@@ -10,7 +10,6 @@ to a name earlier in the same question (王天成指控谁抄袭了他的文章)
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 
@@ -83,13 +82,10 @@ _TITLE_QUALIFIER = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
 def _cut(text: str) -> list[tuple[str, str]]:
     """jieba's words and part-of-speech tags, with a one-character surname joined to the one
     character after it (吴|优 → 吴优, 翟|隽 → 翟隽), as jieba leaves unknown given names apart."""
-    import jieba
-    import jieba.posseg  # loaded only when a chat needs it: about a second
+    from embeddings.lexical import tagged
 
-    jieba.setLogLevel(logging.WARNING)
-    words = [(w.word, w.flag) for w in jieba.posseg.cut(text)]
     joined: list[tuple[str, str]] = []
-    for word, flag in words:
+    for word, flag in tagged(text):
         if (
             joined
             and joined[-1][1] == "nr"

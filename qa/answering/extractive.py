@@ -1,6 +1,6 @@
 """Answers without a chat model: the best one to three sentences of the passages, each cited.
 
-The question is segmented and tagged by jieba (rjieba, the tagger qa/verify/support.py uses). Its content
+The question is segmented and tagged by jieba (embeddings.lexical.tagged, qa's one tagger). Its content
 words are weighted by their IDF in the index's own BM25 statistics, names and numbers more; what
 only asks (the interrogative words) or only joins (particles, prepositions, conjunctions, adverbs,
 pronouns: 之, 皆, 乃, 的, 与) weighs nothing, by part of speech rather than by a list of one
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from embeddings.chunking import sentence_spans
 from embeddings.cleaning import matching_form, question_language, spaceless_form
 from embeddings.embedders import Embedder
+from embeddings.lexical import tagged
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
 from qa.markers import neutralized
@@ -110,24 +111,18 @@ class Question:
     form: str  # the matching form, to tell a span the question already says
 
 
-def _tagged(text: str) -> list[tuple[str, str]]:
-    import rjieba
-
-    return rjieba.tag(text)
-
-
 def analyse(question: str, idf: Callable[[str], float]) -> Question:
     """The question's weighted content words and the kind of answer it asks for (linear in its
     length: one pass of the tagger, one look at each word's neighbour)."""
     form = matching_form(question)
-    tagged = _tagged(form)
+    words = tagged(form)
     weights: dict[str, Term] = {}
     answer_type, unit = None, ""
-    for i, (word, tag) in enumerate(tagged):
+    for i, (word, tag) in enumerate(words):
         if _ASKING_MORPHEMES.search(word):
             if answer_type is None:
                 # the noun it asks about may follow a numeral (哪/一/地区)
-                following = "".join(w for w, _ in tagged[i + 1 : i + 3])
+                following = "".join(w for w, _ in words[i + 1 : i + 3])
                 answer_type = _answer_type(word + following)
                 unit = _asked_unit(word, following)
             continue
@@ -193,7 +188,7 @@ def answer_span(question: Question, sentence: str) -> str | None:
         spans = [(m.start(), m.end()) for m in _TYPE_SPANS[kind].finditer(form)]
     else:
         spans, at = [], 0
-        for word, tag in _tagged(form):
+        for word, tag in tagged(form):
             if tag in _TYPE_TAGS[kind] and len(word) > 1:
                 spans.append((at, at + len(word)))
             at += len(word)

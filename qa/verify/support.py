@@ -57,12 +57,12 @@ _NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz"})
 
 
 def names(text: str) -> set[str]:
-    """The proper names jieba's tagger (rjieba, the same in Rust) finds in a text (matching form);
-    single characters left out, as the tagger calls many a lone character a name."""
-    import rjieba
+    """The proper names jieba's tagger (embeddings.lexical.tagged) finds in a text (matching
+    form); single characters left out, as the tagger calls many a lone character a name."""
+    from embeddings.lexical import tagged
 
     return {
-        word for word, tag in rjieba.tag(matching_form(text)) if tag in _NAME_TAGS and len(word) > 1
+        word for word, tag in tagged(matching_form(text)) if tag in _NAME_TAGS and len(word) > 1
     }
 
 
