@@ -114,7 +114,9 @@ class Settings:
     @property
     def store_location(self) -> str | Path:
         """A database's URL, else the index folder (--store may name a folder too)."""
-        if self.store and self.store.startswith(("postgresql://", "postgres://")):
+        from embeddings.store import is_database
+
+        if self.store and is_database(self.store):
             return self.store
         return Path(self.store).expanduser() if self.store else self.index_path
 

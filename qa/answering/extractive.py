@@ -297,8 +297,9 @@ class ExtractiveAnswerer:
                 in_surrounding = coverage(asked.terms, surrounding)
                 evidence = (coverage(asked.terms, text) + in_surrounding) / 2
                 # the opening is judged on all the question's words: it is what `told` left out
-                told_here = told if start >= _HEAD_CHARS else asked.terms
-                adds = (coverage(told_here, text) + in_surrounding) / 2
+                adds = (
+                    evidence if start < _HEAD_CHARS else (coverage(told, text) + in_surrounding) / 2
+                )
                 held = coverage(names, surrounding, empty=1.0)
                 found.append((passage, text, evidence, adds, held))
         if not found:
