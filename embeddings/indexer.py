@@ -25,7 +25,7 @@ from embeddings.embedders import (
 from embeddings.errors import QAError
 from embeddings.lexical import TOKENIZER_VERSION, tokenize
 from embeddings.loading import file_hash, find_files, load_file, load_warnings, unsupported_reason
-from embeddings.records import Chunk, Document
+from embeddings.records import Chunk, Document, real_title
 from embeddings.store import (
     IndexMismatch,
     Manifest,
@@ -92,7 +92,7 @@ def recipe(embedder_name: str, dim: int) -> Manifest:
 def _titled(chunk: Chunk) -> str:
     """The chunk's text after its document's title, when the title is a real one, not the file
     name."""
-    if chunk.title != chunk.doc_id.rsplit("/", 1)[-1]:
+    if real_title(chunk.title, chunk.doc_id):
         return f"{chunk.title}\n{chunk.text}"
     return chunk.text
 

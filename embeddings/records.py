@@ -85,6 +85,12 @@ class Document:
     ocr_pages: int = 0  # of those, read by OCR
 
 
+def real_title(title: str, doc_id: str) -> bool:
+    """Whether a document's title was written by someone (a heading, metadata), not its file
+    name standing in."""
+    return title != doc_id.rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class Chunk:
     doc_id: str

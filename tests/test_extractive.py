@@ -84,6 +84,30 @@ def test_a_taiwan_usage_question_is_answered_from_its_sentence(taiwan):
     assert {c.doc_id for c in answer.citations} == {"islands"}
 
 
+# A made-up fish in the shape of an encyclopedia article: the opening names the subject, the
+# sentence that answers refers to it only as 本魚.
+FISH_ARTICLE = (
+    "虹紋鸚嘴魚為輻鰭魚綱鱸形目隆頭魚亞目鸚嘴魚科的其中一種，又稱彩虹鸚哥、虹帶鸚嘴魚，俗名青衫、"
+    "鸚哥仔，因體表有虹彩般的縱紋而得名，最早的標本採集於十九世紀中葉。"
+    "虹紋鸚嘴魚體長可達四十公分，體色隨年齡而變，幼魚褐色，成魚綠色。"
+    "本魚分布於西太平洋區，包括琉球群島與菲律賓，棲息於珊瑚礁淺海。"
+    "本魚夜間會分泌黏液包覆全身而眠。"
+)
+
+
+def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
+    tmp_path, embedder
+):
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    document = Document("fish", "虹紋鸚嘴魚", FISH_ARTICLE, "/fish.txt", "fish")
+    index_documents(tmp_path, [document], embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask("虹紋鸚嘴魚分布在什麼地區？")
+    assert not answer.abstained
+    assert "西太平洋" in answer.answer and "輻鰭魚綱" not in answer.answer
+
+
 def test_a_year_question_gets_its_short_answer_inside_the_cited_sentence(taiwan):
     answer = taiwan.ask("東湧燈塔旁的霧砲於哪一年裝設？")
     assert answer.short_answer == "1904年"
