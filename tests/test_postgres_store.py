@@ -20,7 +20,7 @@ import pytest
 from embeddings.errors import QAError
 from embeddings.lexical import tokenize
 
-pytest.importorskip("psycopg", reason="the PostgreSQL tests need `pip install 'qa[postgres]'`")
+pytest.importorskip("pg8000", reason="the PostgreSQL tests need `pip install 'qa[postgres]'`")
 
 QUESTION = "镇江提出哪一年实现碳峰值？"
 REPO = Path(__file__).resolve().parent.parent
@@ -124,9 +124,18 @@ def test_the_seed_question_has_the_same_answer_and_citation_on_both(seed_index, 
     assert pg.citations == local.citations
 
 
-def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, monkeypatch):
-    import psycopg
+def _run(url: str, statement: str, **parameters) -> list:
+    """One statement on its own connection, outside any store."""
+    from embeddings.store.postgres import _close, _connect
 
+    connection = _connect(url)
+    try:
+        return connection.run(statement, **parameters)
+    finally:
+        _close(connection)
+
+
+def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, monkeypatch):
     from embeddings.store import open_store, postgres
 
     monkeypatch.setattr(postgres, "HNSW_FROM", 10)  # the seeds' 47 chunks get the index
@@ -143,8 +152,7 @@ def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, m
         near, _ = pg.dense_search("dense", query, 10)
         found += len(set(exact) & set(near))
     assert found / 200 >= 0.95
-    with psycopg.connect(postgres_url) as connection:
-        names = [r[0] for r in connection.execute("SELECT indexname FROM pg_indexes")]
+    names = [r[0] for r in _run(postgres_url, "SELECT indexname FROM pg_indexes")]
     assert sum(name.startswith("qa_hnsw_") for name in names) == 2  # dense and cross-lingual
     pg.close()
     local.close()
@@ -295,17 +303,14 @@ def test_writers_and_readers_in_parallel_never_see_half_a_knowledge_base(postgre
 
 
 def _until_a_session_waits_for_a_lock(url: str, seconds: float = 90) -> None:
-    import psycopg
-
     end = time.monotonic() + seconds
-    with psycopg.connect(url, autocommit=True) as connection:
-        while time.monotonic() < end:
-            (waiting,) = connection.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            ).fetchone()
-            if waiting:
-                return
-            time.sleep(0.1)
+    while time.monotonic() < end:
+        ((waiting,),) = _run(
+            url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        if waiting:
+            return
+        time.sleep(0.1)
     raise AssertionError("the second writer never waited for the lock")
 
 
@@ -381,16 +386,13 @@ def test_a_wrong_url_or_a_stopped_server_is_one_clear_line(postgres_server, tmp_
 
 
 def test_a_schema_newer_than_this_qa_is_refused(postgres_url):
-    import psycopg
-
     from embeddings.store import open_store, open_writer, postgres
 
     writer = open_writer(postgres_url, "kb")
     with writer.writing():
         pass  # the schema is made
     writer.close()
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute("UPDATE qa_schema SET version = %s", (postgres.SCHEMA_VERSION + 1,))
+    _run(postgres_url, "UPDATE qa_schema SET version = :v", v=postgres.SCHEMA_VERSION + 1)
     with pytest.raises(QAError, match="newer than this qa"):
         open_store(postgres_url, "kb")
     with pytest.raises(QAError, match="newer than this qa"):
