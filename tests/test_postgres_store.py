@@ -492,7 +492,8 @@ def test_a_connection_the_server_ends_is_one_clear_line(seed_postgres, embedder)
     try:
         assert len(store.dense_search("dense", query, 5)[0]) == 5
         ((pid,),) = store._connection.run("SELECT pg_backend_pid()")
-        ((ended,),) = _run(seed_postgres, "SELECT pg_terminate_backend(:pid)", pid=pid)
+        # with a timeout it returns once the session has ended, not when it was signalled
+        ((ended,),) = _run(seed_postgres, "SELECT pg_terminate_backend(:pid, 10000)", pid=pid)
         assert ended
         with pytest.raises(QAError, match="lost the PostgreSQL store") as lost:
             store.dense_search("dense", query, 5)
