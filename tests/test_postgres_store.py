@@ -500,3 +500,20 @@ def test_a_connection_the_server_ends_is_one_clear_line(seed_postgres, embedder)
         assert "\n" not in str(lost.value)
     finally:
         store.close()  # closing a connection already gone is quiet
+
+
+def test_a_private_folder_above_the_server_binaries_is_named_not_opened(tmp_path):
+    from conftest import _folders_root_would_open
+
+    private = tmp_path / "home"
+    binaries = private / "venv" / "pginstall" / "bin"
+    binaries.mkdir(parents=True)
+    for folder in (tmp_path, private / "venv", private / "venv" / "pginstall", binaries):
+        folder.chmod(0o755)
+    private.chmod(0o700)
+    try:
+        named = _folders_root_would_open(binaries)
+        assert private in named and binaries.parent not in named
+        assert private.stat().st_mode & 0o777 == 0o700  # looked at, never changed
+    finally:
+        private.chmod(0o755)
