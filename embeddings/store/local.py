@@ -507,8 +507,10 @@ def write_generation(
     vectors_by_doc: dict[str, np.ndarray],
     tokens_by_doc: dict[str, list[list[str]]],
     crosslingual_by_doc: dict[str, np.ndarray] | None = None,
+    keep: Collection[int] = (),
 ) -> Manifest:
-    """Write a complete new generation holding `documents`, then switch the manifest to it."""
+    """Write a complete new generation holding `documents`, then switch the manifest to it.
+    keep: older generations a reader may still hold, kept beside the new one and the previous."""
     claim_folder(root)
     # Past every generation folder there, so none a reader may hold is overwritten (the manifest
     # that counted them may have been lost).
@@ -593,7 +595,8 @@ def write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(root, keep={folder.name, _generation_name(previous)})
+    kept = {folder.name, _generation_name(previous)} | {_generation_name(g) for g in keep}
+    _remove_stale(root, keep=kept)
     return manifest
 
 
@@ -621,10 +624,15 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
 class LocalWriter:
     """The `StoreWriter` of an index folder: its lock, its generations, its vector cache."""
 
+    words_first = True
+
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
         self._existing: IndexStore | None = None
+        # Generations live at some moment of this run: a reader may still be opening any of
+        # them when the words-first generation is followed, seconds later, by the whole one.
+        self._live_during_run: set[int] = set()
 
     def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
         return writing(self.root, on_wait)
@@ -668,7 +676,9 @@ class LocalWriter:
     ) -> Manifest:
         if self._existing is not None:
             self._existing.close()
-            manifest = replace(manifest, generation=self._existing.manifest.generation)
+            self._live_during_run.add(self._existing.manifest.generation)
+        if self._live_during_run:
+            manifest = replace(manifest, generation=max(self._live_during_run))
         written = write_generation(
             self.root,
             manifest,
@@ -677,6 +687,8 @@ class LocalWriter:
             vectors_by_doc,
             tokens_by_doc,
             crosslingual_by_doc,
+            keep=self._live_during_run,
         )
         self._existing = None
+        self._live_during_run.add(written.generation)
         return written
