@@ -108,3 +108,20 @@ def test_a_document_is_answered_by_its_words_while_its_vectors_are_computed(
     again = _qa("ask", QUESTION, "--index", str(root), "--backend", "extractive")
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0 and NOTE not in err and DOC_ID in out
+
+
+def test_a_chunk_without_vectors_is_ranked_by_its_words_beside_the_embedded():
+    from qa.retrieve.fusion import partly_embedded, weighted_zscore
+    from qa.retrieve.retriever import LEXICAL, WEIGHTS
+
+    weights = WEIGHTS["zh"]
+    # the third candidate is still being embedded: its dense score is a zero vector's
+    scores = {"dense": np.array([0.90, 0.80, 0.0, 0.70]), "bm25": np.array([4.0, 1.0, 9.0, 0.5])}
+    pending = np.array([False, False, True, False])
+    fused = partly_embedded(scores, weights, pending, LEXICAL)
+    assert list(np.argsort(-fused)) == [2, 0, 1, 3]  # best words first; the rest as fused alone
+    embedded = weighted_zscore({n: s[~pending] for n, s in scores.items()}, weights)
+    assert np.allclose(fused[~pending], embedded)
+    scores["bm25"][2] = 0.1  # a pending chunk with few of the words ranks below the embedded
+    fused = partly_embedded(scores, weights, pending, LEXICAL)  # that have more of them
+    assert list(np.argsort(-fused))[:3] == [0, 1, 2]

@@ -15,7 +15,9 @@ Layout of an index folder:
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
 The generation before the live one is kept until the next write, so a reader that read the
-manifest just before a switch still finds the folder it names.
+manifest just before a switch still finds the folder it names; a run that commits words first
+(its new documents' vectors pending, then the whole generation seconds or hours later) keeps
+every generation live during the run that way.
 
 qa writes only into a folder holding its marker (or an empty or new one, which it marks), and
 deletes only names of its own there: a folder that happens to hold a `gen-photos` is the user's.
