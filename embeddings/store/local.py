@@ -516,9 +516,7 @@ def write_generation(
     claim_folder(root)
     # Past every generation folder there, so none a reader may hold is overwritten (the manifest
     # that counted them may have been lost).
-    newest = max(
-        (int(p.name[4:]) for p in root.iterdir() if _GENERATION.fullmatch(p.name)), default=0
-    )
+    newest = max(generation_numbers(root), default=0)
     generation = max(manifest.generation, newest) + 1
     previous = manifest.generation
     manifest = replace(manifest, generation=generation, documents={})
@@ -602,6 +600,10 @@ def write_generation(
     return manifest
 
 
+def generation_numbers(root: Path) -> set[int]:
+    return {int(p.name[4:]) for p in root.iterdir() if _GENERATION.fullmatch(p.name)}
+
+
 def _write_atomically(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -681,6 +683,11 @@ class LocalWriter:
             self._live_during_run.add(self._existing.manifest.generation)
         if self._live_during_run:
             manifest = replace(manifest, generation=max(self._live_during_run))
+        keep = set(self._live_during_run)
+        if manifest.vectors_pending and self.root.is_dir():
+            # The whole generation follows soon: readers of the older ones keep them until it
+            # does, as long as they would between two runs that commit once each.
+            keep |= generation_numbers(self.root)
         written = write_generation(
             self.root,
             manifest,
@@ -689,7 +696,7 @@ class LocalWriter:
             vectors_by_doc,
             tokens_by_doc,
             crosslingual_by_doc,
-            keep=self._live_during_run,
+            keep=keep,
         )
         self._existing = None
         self._live_during_run.add(written.generation)
