@@ -384,7 +384,9 @@ def _write(
     texts = [embedded_text(c) for c in pending]
     # USE reads its weights at its first texts: loaded here, it only tells its dimension
     second = load_embedder(wanted.crosslingual, threads) if wanted.crosslingual else None
-    if to_embed and writer.words_first:
+    # A rebuild keeps the whole old index live until the new one is whole: committing words
+    # first would leave every question to BM25 alone meanwhile.
+    if to_embed and writer.words_first and not (rebuild and existing):
         if existing:
             existing.close()
         waiting = {doc.doc_id: len(chunks_by_doc[doc.doc_id]) for doc in to_embed}

@@ -155,6 +155,19 @@ def test_a_crash_while_embedding_leaves_a_whole_index_searched_by_words(tmp_path
     assert IndexStore.open(root).manifest.vectors_pending == []
 
 
+def test_a_rebuild_keeps_the_whole_old_index_live_until_the_new_one_is_whole(
+    tmp_path, corpus, embedder
+):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    crashing = CountingEmbedder(embedder, fail_after_batches=0)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(root, [corpus], embedder=crashing, rebuild=True)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert IndexStore.open(root).manifest.vectors_pending == []
+
+
 def test_another_embedder_is_refused_until_rebuild(tmp_path, corpus, embedder):
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)
