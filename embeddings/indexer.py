@@ -6,7 +6,7 @@ import functools
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,8 @@ class IndexReport:
     resumed: int = 0  # chunks whose vectors an earlier, stopped run had already embedded
     repaired: list[str] = field(default_factory=list)  # what was damaged and is now rewritten
     seconds: float = 0.0
+    # when this run's new documents became searchable by their words, before their vectors
+    words_first_seconds: float | None = None
 
     def count(self, doc: Document) -> None:
         self.formats[doc.kind] += 1
@@ -360,10 +362,12 @@ def _write(
     vectors_by_doc: dict[str, np.ndarray] = {}
     crosslingual_by_doc: dict[str, np.ndarray] = {}
     tokens_by_doc: dict[str, list[list[str]]] = {}
+    # a stopped run's words-first generation: its zeros are embedded now, from the vector cache
+    still_pending = set(reusable.manifest.vectors_pending) if reusable else set()
     to_embed = []
     for doc in documents:
         entry = reusable.manifest.documents.get(doc.doc_id) if reusable else None
-        if entry and entry.content_hash == doc.content_hash:
+        if entry and entry.content_hash == doc.content_hash and doc.doc_id not in still_pending:
             vectors_by_doc[doc.doc_id] = writer.vectors_of(doc.doc_id, "dense")
             tokens_by_doc[doc.doc_id] = writer.tokens_of(doc.doc_id)
             if wanted.crosslingual:
@@ -378,15 +382,30 @@ def _write(
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     texts = [embedded_text(c) for c in pending]
+    # USE reads its weights at its first texts: loaded here, it only tells its dimension
+    second = load_embedder(wanted.crosslingual, threads) if wanted.crosslingual else None
+    # A rebuild keeps the whole old index live until the new one is whole: committing words
+    # first would leave every question to BM25 alone meanwhile.
+    if to_embed and writer.words_first and not (rebuild and existing):
+        if existing:
+            existing.close()
+        waiting = {doc.doc_id: len(chunks_by_doc[doc.doc_id]) for doc in to_embed}
+        writer.replace_all(
+            replace(wanted, vectors_pending=list(waiting)),
+            documents,
+            chunks_by_doc,
+            vectors_by_doc | _zeros(waiting, embedder.dim),
+            tokens_by_doc,
+            crosslingual_by_doc | _zeros(waiting, second.dim) if second else None,
+        )
+        report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
     distributed = RayEmbedding(ray) if ray and texts else None
     try:
         vectors, report.resumed = _embed(embedder, texts, progress, cache, distributed)
         crosslingual = None
-        if wanted.crosslingual and texts:
-            crosslingual, _ = _embed(
-                load_embedder(wanted.crosslingual, threads), texts, None, cache, distributed
-            )
+        if second and texts:
+            crosslingual, _ = _embed(second, texts, None, cache, distributed)
     finally:
         if distributed:
             distributed.close()
@@ -418,6 +437,15 @@ def _write(
     cache.clear()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _zeros(counts: dict[str, int], dim: int) -> dict[str, np.ndarray]:
+    """What stands in for the vectors of documents still being embedded, chunk for chunk: the
+    words-first generation commits them, their manifest naming them pending, so that readers
+    search them by BM25 alone until the whole generation replaces it. A run stopped in between
+    leaves that generation readable; the next one embeds its pending documents from the vector
+    cache."""
+    return {doc_id: np.zeros((count, dim), dtype=np.float32) for doc_id, count in counts.items()}
 
 
 def _embed(

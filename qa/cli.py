@@ -175,6 +175,9 @@ def _print_support(answer, backend: str) -> None:
         )
     if answer.backend != backend:
         _err(say("fallback"))
+    if answer.index_incomplete:
+        words_only, chunks = answer.index_incomplete
+        _err(say("incomplete", n=words_only, m=chunks))
 
 
 def highlighted(text: str, span: str | None) -> str:

@@ -163,6 +163,7 @@ class Pipeline:
         if on_token is not None and self.drop_unsupported:
             on_token(text)
         answer_ms = (time.perf_counter() - started) * 1000
+        words_only = self.retriever.words_only()
         return Answer(
             question=question,
             answer=text,
@@ -181,4 +182,7 @@ class Pipeline:
             dropped=dropped,
             instructing=sorted(instructing),
             short_answer=None if abstained else short_answer,
+            index_incomplete=(
+                (words_only, self.retriever.store.chunk_count()) if words_only else None
+            ),
         )

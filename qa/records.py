@@ -94,6 +94,9 @@ class Answer:
     # The answering span inside the first cited sentence (2020年 for 哪一年), when the kind of
     # answer asked for is clear; extractive answers only.
     short_answer: str | None = None
+    # (chunks searched by their words only, chunks in all) while the index's vectors are still
+    # being computed (`qa index` commits new documents' words first); None for a whole index.
+    index_incomplete: tuple[int, int] | None = None
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -118,4 +121,9 @@ class Answer:
             "dropped": self.dropped,
             "instructing": self.instructing,
             "short_answer": self.short_answer,
+            "index_incomplete": (
+                None
+                if self.index_incomplete is None
+                else dict(zip(("words_only", "chunks"), self.index_incomplete, strict=True))
+            ),
         }

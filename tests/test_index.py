@@ -131,17 +131,41 @@ def test_same_file_name_in_two_folders_gets_two_doc_ids(tmp_path, embedder):
     assert set(IndexStore.open(root).manifest.documents) == {"readme", "readme~2"}
 
 
-def test_a_crash_while_embedding_leaves_the_old_index_whole(tmp_path, corpus, embedder):
+def test_a_crash_while_embedding_leaves_a_whole_index_searched_by_words(tmp_path, corpus, embedder):
     root = tmp_path / "ix"
     build_index(root, [corpus / f"{ZHENJIANG}.txt"], embedder=embedder)
-    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    before = IndexStore.open(root)
+    kept = {d: before.vectors_of(d) for d in before.manifest.documents}
     crashing = CountingEmbedder(embedder, fail_after_batches=0)
     with pytest.raises(RuntimeError, match="simulated crash"):
         build_index(root, [corpus], embedder=crashing)
-    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    # the words-first generation went live before the crash: whole, the new document pending
     retriever = Retriever.open(root, embedder)
-    assert set(retriever.store.manifest.documents) == {ZHENJIANG}
-    assert retriever.store.vectors.ntotal == retriever.store.manifest.chunk_count
+    store = retriever.store
+    assert set(store.manifest.documents) == {ZHENJIANG, SHENZHEN}
+    assert store.manifest.vectors_pending == [SHENZHEN] and store.damage() == {}
+    assert retriever.words_only() == store.manifest.documents[SHENZHEN].count
+    assert np.array_equal(store.vectors_of(ZHENJIANG), kept[ZHENJIANG])
+    shenzhen = store.document_text(SHENZHEN)
+    assert shenzhen is not None
+    passages = retriever.search(shenzhen.splitlines()[1][:30], k=3)
+    assert passages[0].doc_id == SHENZHEN  # found by its words while it has no vectors
+    report = build_index(root, [corpus], embedder=embedder)
+    assert report.embedded == [SHENZHEN] and report.unchanged == [ZHENJIANG]
+    assert IndexStore.open(root).manifest.vectors_pending == []
+
+
+def test_a_rebuild_keeps_the_whole_old_index_live_until_the_new_one_is_whole(
+    tmp_path, corpus, embedder
+):
+    root = tmp_path / "ix"
+    build_index(root, [corpus], embedder=embedder)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    crashing = CountingEmbedder(embedder, fail_after_batches=0)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(root, [corpus], embedder=crashing, rebuild=True)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert IndexStore.open(root).manifest.vectors_pending == []
 
 
 def test_another_embedder_is_refused_until_rebuild(tmp_path, corpus, embedder):

@@ -141,7 +141,7 @@ def test_two_qa_index_processes_at_once_both_land_in_one_whole_index(tmp_path):
     store = IndexStore.open(root)
     assert set(store.manifest.documents) == {"a", "b"}  # neither run dropped the other's
     assert store.damage() == {}
-    assert len(list(root.glob("gen-*"))) <= 2 and not list(root.glob(".staging-*"))
+    assert len(list(root.glob("gen-*"))) <= 3 and not list(root.glob(".staging-*"))
 
 
 def test_a_second_writer_waits_for_the_lock_and_says_so(index_copy, docs):
@@ -204,7 +204,8 @@ def test_readers_never_lose_the_generation_they_opened(index_copy, docs, embedde
         _, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err
     assert reads >= rewrites and len(generations) >= 2  # reads really overlapped the switches
-    assert len(list(index_copy.glob("gen-*"))) == 2  # the live one and the one before
+    # the live one, the words-first one before it, and the one live before the run
+    assert len(list(index_copy.glob("gen-*"))) == 3
 
 
 # 5. A stopped run resumes; its debris is cleared by the next one.
@@ -240,7 +241,14 @@ def test_a_killed_qa_index_resumes_without_embedding_again(tmp_path):
     run.wait()
     saved = _cached(root)
     assert saved >= 32
-    assert not (root / "manifest.json").exists()  # nothing half-written went live
+    # the words-first generation is what went live: whole, every document pending its vectors
+    live = IndexStore.open(root)
+    assert live.damage() == {} and len(live.manifest.vectors_pending) == 4
+    asked = _qa("ask", "第2號文件", "--index", str(root), "--json")
+    out, err = asked.communicate(timeout=300)
+    assert asked.returncode == 0, err
+    incomplete = json.loads(out)["index_incomplete"]
+    assert incomplete == {"words_only": live.manifest.chunk_count, "chunks": live.chunk_count()}
     (root / ".staging-killed").mkdir()  # what a run killed while writing leaves
     resumed = _qa("index", str(docs), "--index", str(root))
     out, err = resumed.communicate(timeout=600)
@@ -249,6 +257,7 @@ def test_a_killed_qa_index_resumes_without_embedding_again(tmp_path):
     assert count >= saved
     store = IndexStore.open(root)
     assert len(store.manifest.documents) == 4 and store.damage() == {}
+    assert store.manifest.vectors_pending == []
     assert not (root / VECTOR_CACHE).exists() and not list(root.glob(".staging-*"))
 
 

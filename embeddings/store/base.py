@@ -65,10 +65,23 @@ class Manifest:
     generation: int = 0
     format_version: int = FORMAT_VERSION
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    # Documents whose chunks are searchable by BM25 while their vectors are still being computed
+    # (zeros stand in): the generation `qa index` commits before embedding, so that new
+    # documents are found by their words within seconds.
+    vectors_pending: list[str] = field(default_factory=list)
 
     @property
     def chunk_count(self) -> int:
         return sum(entry.count for entry in self.documents.values())
+
+    def pending_positions(self) -> np.ndarray:
+        """The positions of the chunks of vectors_pending's documents, ascending."""
+        spans = [self.documents[doc_id] for doc_id in self.vectors_pending]
+        if not spans:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(
+            np.concatenate([np.arange(e.first, e.first + e.count, dtype=np.int64) for e in spans])
+        )
 
     def recipe(self) -> dict[str, Any]:
         """Everything that must match for two runs to share one index."""
@@ -185,6 +198,10 @@ class StoreWriter(Protocol):
     are never shown a half-written index."""
 
     location: str  # as Store.location, for messages
+    # Whether replace_all can commit a generation whose manifest names vectors_pending (zeros in
+    # their place) that readers search by words alone; a backend that cannot writes vectors
+    # before its one commit.
+    words_first: bool
 
     def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
         """Held for the whole run: a second writer waits (told once through on_wait)."""

@@ -15,7 +15,9 @@ Layout of an index folder:
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
 The generation before the live one is kept until the next write, so a reader that read the
-manifest just before a switch still finds the folder it names.
+manifest just before a switch still finds the folder it names; a run that commits words first
+(its new documents' vectors pending, then the whole generation seconds or hours later) keeps
+every generation live during the run that way.
 
 qa writes only into a folder holding its marker (or an empty or new one, which it marks), and
 deletes only names of its own there: a folder that happens to hold a `gen-photos` is the user's.
@@ -507,14 +509,14 @@ def write_generation(
     vectors_by_doc: dict[str, np.ndarray],
     tokens_by_doc: dict[str, list[list[str]]],
     crosslingual_by_doc: dict[str, np.ndarray] | None = None,
+    keep: Collection[int] = (),
 ) -> Manifest:
-    """Write a complete new generation holding `documents`, then switch the manifest to it."""
+    """Write a complete new generation holding `documents`, then switch the manifest to it.
+    keep: older generations a reader may still hold, kept beside the new one and the previous."""
     claim_folder(root)
     # Past every generation folder there, so none a reader may hold is overwritten (the manifest
     # that counted them may have been lost).
-    newest = max(
-        (int(p.name[4:]) for p in root.iterdir() if _GENERATION.fullmatch(p.name)), default=0
-    )
+    newest = max(generation_numbers(root), default=0)
     generation = max(manifest.generation, newest) + 1
     previous = manifest.generation
     manifest = replace(manifest, generation=generation, documents={})
@@ -593,8 +595,13 @@ def write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(root, keep={folder.name, _generation_name(previous)})
+    kept = {folder.name, _generation_name(previous)} | {_generation_name(g) for g in keep}
+    _remove_stale(root, keep=kept)
     return manifest
+
+
+def generation_numbers(root: Path) -> set[int]:
+    return {int(p.name[4:]) for p in root.iterdir() if _GENERATION.fullmatch(p.name)}
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -621,10 +628,15 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
 class LocalWriter:
     """The `StoreWriter` of an index folder: its lock, its generations, its vector cache."""
 
+    words_first = True
+
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
         self._existing: IndexStore | None = None
+        # Generations live at some moment of this run: a reader may still be opening any of
+        # them when the words-first generation is followed, seconds later, by the whole one.
+        self._live_during_run: set[int] = set()
 
     def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
         return writing(self.root, on_wait)
@@ -668,7 +680,14 @@ class LocalWriter:
     ) -> Manifest:
         if self._existing is not None:
             self._existing.close()
-            manifest = replace(manifest, generation=self._existing.manifest.generation)
+            self._live_during_run.add(self._existing.manifest.generation)
+        if self._live_during_run:
+            manifest = replace(manifest, generation=max(self._live_during_run))
+        keep = set(self._live_during_run)
+        if manifest.vectors_pending and self.root.is_dir():
+            # The whole generation follows soon: readers of the older ones keep them until it
+            # does, as long as they would between two runs that commit once each.
+            keep |= generation_numbers(self.root)
         written = write_generation(
             self.root,
             manifest,
@@ -677,6 +696,8 @@ class LocalWriter:
             vectors_by_doc,
             tokens_by_doc,
             crosslingual_by_doc,
+            keep=keep,
         )
         self._existing = None
+        self._live_during_run.add(written.generation)
         return written

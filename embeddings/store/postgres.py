@@ -656,6 +656,9 @@ class PostgresVectorCache:
 class PostgresWriter:
     """The one writer of a knowledge base: it holds the kb's advisory lock while writing."""
 
+    # A kb's new documents are searchable once their vectors are written too (docs/SCALE.md).
+    words_first = False
+
     def __init__(self, url: str, kb: str):
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"

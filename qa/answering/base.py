@@ -79,6 +79,7 @@ MESSAGES = {
         "fallback": "（聊天模型拒答，或所说内容都没有资料支持：改用文档原句）",
         "chat_model_hint": "（摘录式回答：设置 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
         "即可由聊天模型写回答）",
+        "incomplete": "（索引仍在建立：{m} 段中有 {n} 段暂时只按词语检索）",
     },
     "hant": {
         "sources": "來源：",
@@ -90,6 +91,7 @@ MESSAGES = {
         "fallback": "（聊天模型拒答，或所說內容都沒有資料支持：改用文件原句）",
         "chat_model_hint": "（摘錄式回答：設定 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
         "即可由聊天模型寫回答）",
+        "incomplete": "（索引仍在建立：{m} 段中有 {n} 段暫時只按詞語檢索）",
     },
     "en": {
         "sources": "Sources:",
@@ -102,6 +104,7 @@ MESSAGES = {
         "the documents' own sentences instead)",
         "chat_model_hint": "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL "
         "to have a chat model write answers)",
+        "incomplete": "(the index is still being built: {n} of {m} chunks searched by words only)",
     },
 }
 

@@ -27,3 +27,24 @@ def weighted_zscore(scores: dict[str, np.ndarray], weights: dict[str, float]) ->
     for name, w in weights.items():
         mixed = mixed + w * zscored(np.asarray(scores[name], dtype=np.float64))
     return mixed
+
+
+def partly_embedded(
+    scores: dict[str, np.ndarray],
+    weights: dict[str, float],
+    words_only: np.ndarray,
+    lexical: frozenset[str],
+) -> np.ndarray:
+    """weighted_zscore where some candidates have no vectors yet (words_only): the others are
+    fused as ever, among themselves; those are ranked by their lexical scores alone, z-scored
+    over all candidates and weighted as if every signal agreed with them, so that a chunk
+    still being embedded competes on the same scale."""
+    embedded = ~words_only
+    mixed = np.zeros(len(words_only), dtype=np.float64)
+    if embedded.any():
+        mixed[embedded] = weighted_zscore({n: s[embedded] for n, s in scores.items()}, weights)
+    by_words = {name: w for name, w in weights.items() if name in lexical}
+    if by_words:
+        scale = sum(weights.values()) / sum(by_words.values())
+        mixed[words_only] = scale * weighted_zscore(scores, by_words)[words_only]
+    return mixed

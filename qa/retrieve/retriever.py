@@ -24,7 +24,7 @@ from embeddings.store import IndexMismatch, Space, Store, open_store
 from qa.context import QuestionContext
 from qa.records import Passage
 from qa.retrieve.bridge import EnglishBridge
-from qa.retrieve.fusion import reciprocal_rank, weighted_zscore
+from qa.retrieve.fusion import partly_embedded, reciprocal_rank, weighted_zscore
 
 if TYPE_CHECKING:
     from qa.retrieve.rerank import CrossEncoderReranker
@@ -64,9 +64,23 @@ class Candidates:
     positions: np.ndarray
     scores: dict[str, np.ndarray]
     ranks: dict[str, np.ndarray]
+    # True at the candidates whose vectors are still being computed (Manifest.vectors_pending):
+    # their dense scores mean nothing yet
+    words_only: np.ndarray | None = None
 
     def fused(self, weights: dict[str, float]) -> np.ndarray:
-        return weighted_zscore(self.scores, weights)
+        if self.words_only is None or not self.words_only.any():
+            return weighted_zscore(self.scores, weights)
+        return partly_embedded(self.scores, weights, self.words_only, LEXICAL)
+
+
+# The retrievers that read words, not vectors: all a chunk still being embedded has.
+LEXICAL = frozenset({"bm25", "dict_bm25"})
+
+
+def _embedded(ranked: np.ndarray, waiting: np.ndarray) -> np.ndarray:
+    """A dense list without the chunks whose stored vectors are zeros standing in."""
+    return ranked[~np.isin(ranked, waiting)] if len(waiting) else ranked
 
 
 def _ranks(positions: np.ndarray, ranked: np.ndarray) -> np.ndarray:
@@ -148,8 +162,9 @@ class Retriever:
             )[:DICT_TERMS_IN_QUERY]
             with_terms = f"{clean_text(question)} {' '.join(strongest)}"
             dense["dict_dense"] = ("dense", self.embedder.embed_queries([with_terms])[0])
+        waiting = store.manifest.pending_positions()
         listed = {
-            name: store.dense_search(space, query, depth)[0]
+            name: _embedded(store.dense_search(space, query, depth)[0], waiting)
             for name, (space, query) in dense.items()
         }
         listed |= {name: store.lexical_search(terms, depth)[0] for name, terms in lexical.items()}
@@ -161,7 +176,13 @@ class Retriever:
         }
         scores |= {name: store.lexical_scores(terms, positions) for name, terms in lexical.items()}
         ranks = {name: _ranks(positions, top) for name, top in listed.items()}
-        return Candidates(positions, scores, ranks)
+        words_only = np.isin(positions, waiting) if len(waiting) else None
+        return Candidates(positions, scores, ranks, words_only)
+
+    def words_only(self) -> int:
+        """How many chunks have no vectors yet: while `qa index` computes them (or after it
+        stopped before it had), they are searched by their words alone."""
+        return len(self.store.manifest.pending_positions())
 
     def language(self, question: str) -> str:
         """Which retrievers read the question: "zh" for one with Chinese characters (or any
