@@ -168,8 +168,8 @@ def build_index(
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
     already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
-    root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: embed
-    on a Ray cluster at this address ("local": one started on this machine).
+    root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: read
+    and embed on a Ray cluster at this address ("local": one started on this machine).
     """
     with cluster_at(ray) as cluster:
         writer = open_writer(root, kb)
