@@ -13,7 +13,7 @@ import numpy as np
 
 from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
 from embeddings.cleaning import CLEANER_VERSION
-from embeddings.distributed import RayEmbedding, require_ray
+from embeddings.distributed import Chunked, RayCluster, cluster_at
 from embeddings.embedders import (
     DEFAULT_EMBEDDER,
     Embedder,
@@ -170,14 +170,15 @@ def build_index(
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
     already indexed is lost. Files qa cannot read are skipped (report.skipped), each told to
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
-    root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: embed
-    on a Ray cluster at this address ("local": one started on this machine).
+    root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: read
+    and embed on a Ray cluster at this address ("local": one started on this machine).
     """
-    if ray:
-        require_ray()
-    writer = open_writer(root, kb)
-    with writer.writing(on_wait):
-        return _build_index(writer, paths, embedder, threads, rebuild, progress, reading, warn, ray)
+    with cluster_at(ray) as cluster:
+        writer = open_writer(root, kb)
+        with writer.writing(on_wait):
+            return _build_index(
+                writer, paths, embedder, threads, rebuild, progress, reading, warn, cluster
+            )
 
 
 def _build_index(
@@ -189,7 +190,7 @@ def _build_index(
     progress: Progress | None,
     reading: ReadingProgress | None,
     warn: Warn | None,
-    ray: str | None,
+    cluster: RayCluster | None,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
@@ -228,22 +229,35 @@ def _build_index(
             report.removed.append(doc_id)
 
     documents: list[Document] = []
-    with load_warnings() as loading_warnings:
-        for path, doc_id in _assign_doc_ids(files, known_sources):
-            try:
-                doc = _unchanged(reusable, path, doc_id) or load_file(
-                    path,
-                    doc_id,
-                    progress=_pages_of(reading, path),
-                    warn=functools.partial(partly, path),
-                )
-            except (OSError, ValueError) as exc:
-                skip(path, str(exc))
-                continue
-            documents.append(doc)
+    chunked: dict[str, Chunked] = {}
+    if cluster:
+        documents, chunked = cluster.load(
+            _assign_doc_ids(files, known_sources),
+            functools.partial(_unchanged, reusable),
+            chunk_and_tokenize,
+            skip,
+            partly,
+            reading,
+        )
+        for doc in documents:
             report.count(doc)
-    for warned, what in loading_warnings:
-        partly(Path(warned), what)
+    else:
+        with load_warnings() as loading_warnings:
+            for path, doc_id in _assign_doc_ids(files, known_sources):
+                try:
+                    doc = _unchanged(reusable, path, doc_id) or load_file(
+                        path,
+                        doc_id,
+                        progress=_pages_of(reading, path),
+                        warn=functools.partial(partly, path),
+                    )
+                except (OSError, ValueError) as exc:
+                    skip(path, str(exc))
+                    continue
+                documents.append(doc)
+                report.count(doc)
+        for warned, what in loading_warnings:
+            partly(Path(warned), what)
     if not documents:
         if not paths:
             raise QAError("nothing to index: name the files or folders to index")
@@ -259,8 +273,15 @@ def _build_index(
         report,
         progress,
         started,
-        ray,
+        cluster,
+        chunked,
     )
+
+
+def chunk_and_tokenize(doc: Document) -> Chunked:
+    """A document's chunks and their BM25 tokens, as a Ray worker makes them where it read it."""
+    chunks = chunk_document(doc, CHUNK_CHARS)
+    return chunks, [tokenize(tokenized_text(c)) for c in chunks]
 
 
 def _pages_of(reading: ReadingProgress | None, path: Path) -> Callable[[int, int], None] | None:
@@ -296,11 +317,12 @@ def index_documents(
     """Make the index at `root` hold exactly `documents` (a corpus read from JSON Lines, say),
     embedding only those it does not already hold with the same content hash. kb and ray as
     for build_index."""
-    if ray:
-        require_ray()
-    writer = open_writer(root, kb)
-    with writer.writing(on_wait):
-        return _index_documents(writer, documents, embedder, threads, rebuild, progress, ray)
+    with cluster_at(ray) as cluster:
+        writer = open_writer(root, kb)
+        with writer.writing(on_wait):
+            return _index_documents(
+                writer, documents, embedder, threads, rebuild, progress, cluster
+            )
 
 
 def _index_documents(
@@ -310,7 +332,7 @@ def _index_documents(
     threads: int | None,
     rebuild: bool,
     progress: Progress | None,
-    ray: str | None,
+    cluster: RayCluster | None,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
@@ -331,7 +353,7 @@ def _index_documents(
         report,
         progress,
         started,
-        ray,
+        cluster,
     )
 
 
@@ -346,7 +368,8 @@ def _write(
     report: IndexReport,
     progress: Progress | None,
     started: float,
-    ray: str | None = None,
+    cluster: RayCluster | None = None,
+    chunked: dict[str, Chunked] | None = None,
 ) -> IndexReport:
     reusable = existing if existing and not rebuild else None
     if reusable:
@@ -356,8 +379,10 @@ def _write(
         # embedding again what the stored vectors can no longer be trusted for.
         if set(damage) - {"bm25"}:
             reusable = None
+    chunked = chunked or {}  # what the Ray workers chunked and tokenized as they read
     chunks_by_doc: dict[str, list[Chunk]] = {
-        d.doc_id: chunk_document(d, CHUNK_CHARS) for d in documents
+        d.doc_id: chunked[d.doc_id][0] if d.doc_id in chunked else chunk_document(d, CHUNK_CHARS)
+        for d in documents
     }
     vectors_by_doc: dict[str, np.ndarray] = {}
     crosslingual_by_doc: dict[str, np.ndarray] = {}
@@ -375,9 +400,11 @@ def _write(
             report.unchanged.append(doc.doc_id)
         else:
             to_embed.append(doc)
-            tokens_by_doc[doc.doc_id] = [
-                tokenize(tokenized_text(c)) for c in chunks_by_doc[doc.doc_id]
-            ]
+            tokens_by_doc[doc.doc_id] = (
+                chunked[doc.doc_id][1]
+                if doc.doc_id in chunked
+                else [tokenize(tokenized_text(c)) for c in chunks_by_doc[doc.doc_id]]
+            )
             report.embedded.append(doc.doc_id)
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
@@ -400,15 +427,10 @@ def _write(
         )
         report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
-    distributed = RayEmbedding(ray) if ray and texts else None
-    try:
-        vectors, report.resumed = _embed(embedder, texts, progress, cache, distributed)
-        crosslingual = None
-        if second and texts:
-            crosslingual, _ = _embed(second, texts, None, cache, distributed)
-    finally:
-        if distributed:
-            distributed.close()
+    vectors, report.resumed = _embed(embedder, texts, progress, cache, cluster)
+    crosslingual = None
+    if second and texts:
+        crosslingual, _ = _embed(second, texts, None, cache, cluster)
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])
@@ -453,7 +475,7 @@ def _embed(
     texts: list[str],
     progress: Progress | None,
     cache: VectorCacheLike,
-    distributed: RayEmbedding | None = None,
+    distributed: RayCluster | None = None,
 ) -> tuple[np.ndarray, int]:
     """The texts' vectors, and how many of them an earlier stopped run had already embedded.
     distributed: the same batches embedded on a Ray cluster's workers, a few per worker at once,

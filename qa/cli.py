@@ -265,8 +265,8 @@ def index(
         str | None,
         typer.Option(
             "--ray",
-            help="Embed on a Ray cluster: local (one started here) or its address (auto, "
-            "ray://HOST:10001); needs the ray extra.",
+            help="Read and embed on a Ray cluster: local (one started here) or its address "
+            "(auto, HOST:6379, ray://HOST:10001); needs the ray extra.",
         ),
     ] = None,
 ) -> None:
