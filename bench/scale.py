@@ -37,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 
 import cmrc_subset  # noqa: E402
 import query_scale  # noqa: E402
+from store_work import store_work  # noqa: E402
 
 from embeddings.chunking import chunk_document  # noqa: E402
 from embeddings.embedders import load_embedder  # noqa: E402
@@ -184,11 +186,10 @@ def _answer_hits(store, questions, query_vectors) -> dict:
 
 _SEARCH_ONLY = """
 import json, resource, sys, time
-from collections import Counter
 from pathlib import Path
 import numpy as np
-from embeddings.lexical import tokenize
 from embeddings.store import IndexStore
+from store_work import store_work
 def rss_mb():  # resident now; ru_maxrss keeps a peak the imports set and then freed
     fields = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()
     return round(int(fields[0]) / 1024, 1)
@@ -202,13 +203,7 @@ opened = time.perf_counter() - started
 seconds = []
 for question, vector in zip(questions, queries):
     started = time.perf_counter()
-    dense, _ = store.dense_search("dense", vector, 30)
-    terms = Counter(tokenize(question))
-    lexical, _ = store.lexical_search(terms, 30)
-    union = np.union1d(dense, lexical)
-    store.dense_scores("dense", vector, union)
-    store.lexical_scores(terms, union)
-    store.chunks_at(union[:5].tolist())
+    store_work(store, question, vector)
     seconds.append(time.perf_counter() - started)
 print(json.dumps({
     "open_seconds": round(opened, 2),
@@ -231,7 +226,7 @@ def _local_memory(root: Path, questions, query_vectors: list[np.ndarray], tmp: P
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (BENCH, BENCH.parent)))},
     ).stdout
     return json.loads(out)
 
@@ -314,21 +309,11 @@ def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
 
 
 def _time_store(store, questions, query_vectors) -> dict:
-    """A question's store work as Retriever.candidates does it: dense top 30, BM25 top 30, the
-    exact scores of the union, the chunks of the best five."""
-    from collections import Counter
-
+    """Each question's store work (bench/store_work.py), timed whole and its dense search alone."""
     seconds, dense_seconds = [], []
     for q, vector in zip(questions, query_vectors, strict=True):
         started = time.perf_counter()
-        dense, _ = store.dense_search("dense", vector, 30)
-        dense_seconds.append(time.perf_counter() - started)
-        terms = Counter(tokenize(q.question))
-        lexical, _ = store.lexical_search(terms, 30)
-        union = np.union1d(dense, lexical)
-        store.dense_scores("dense", vector, union)
-        store.lexical_scores(terms, union)
-        store.chunks_at(union[:5].tolist())
+        dense_seconds.append(store_work(store, q.question, vector))
         seconds.append(time.perf_counter() - started)
     return {"retrieval": _ms(seconds), "dense_search": _ms(dense_seconds)}
 
