@@ -95,9 +95,7 @@ FISH_ARTICLE = (
 )
 
 
-def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
-    tmp_path, embedder
-):
+def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(tmp_path, embedder):
     from embeddings.indexer import index_documents
     from embeddings.records import Document
 
