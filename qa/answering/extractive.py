@@ -36,8 +36,9 @@ _HEAD_CHARS = 100
 # Calibrated by bench/refusal.py --grid on the DRCD development subset (Taiwan usage), each
 # question asked as it is and with its own paragraph left out (made unanswerable); checked on the
 # seed questions; the CMRC dev subset (mainland usage) is measured with the same weights and
-# threshold. docs/BENCHMARKS.md has both curves and the decisions within 0.01 of each threshold. A missing name costs 1.0, not the grid's best 0.5: at 0.5 a question about 深圳
-# was answered from a sentence about 镇江 (DRCD accuracy 0.822 against 0.854, every target met).
+# threshold. docs/BENCHMARKS.md has both curves and the decisions within 0.01 of each threshold.
+# A missing name costs 1.0, not the grid's best 0.5: at 0.5 a question about 深圳 was answered
+# from a sentence about 镇江 (DRCD accuracy 0.822 against 0.854, every target met).
 NAME_WEIGHT = 3.0  # a name or number of the question counts this many times its IDF
 MISSING_NAMES_WEIGHT = 1.0  # and, missing from the context, costs this times its share
 SIMILARITY_WEIGHT = 4.0  # e5 similarities bunch within a few hundredths: spread them out
@@ -305,8 +306,8 @@ class ExtractiveAnswerer:
             # sentences that later say only 我市.
             head = passage.title + document[:_HEAD_CHARS]
             head_form = spaceless_form(head)
-            # What the sentence must add is what its document's opening does not already say:
-            # every sentence of an article about 嘉兴南站 inherits that name.
+            # What the opening already says counts less in choosing: every sentence of an
+            # article about 嘉兴南站 inherits that name, the one that answers included.
             told = [replace(term, weight=_pick_weight(term, head_form)) for term in asked.terms]
             for start, end in sentence_spans(document):
                 inside = passage.start <= start and end <= passage.end
