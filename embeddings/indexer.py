@@ -281,7 +281,11 @@ def _build_index(
 def chunk_and_tokenize(doc: Document) -> Chunked:
     """A document's chunks and their BM25 tokens, as a Ray worker makes them where it read it."""
     chunks = chunk_document(doc, CHUNK_CHARS)
-    return chunks, [tokenize(tokenized_text(c)) for c in chunks]
+    return chunks, _tokens(chunks)
+
+
+def _tokens(chunks: list[Chunk]) -> list[list[str]]:
+    return [tokenize(tokenized_text(c)) for c in chunks]
 
 
 def _pages_of(reading: ReadingProgress | None, path: Path) -> Callable[[int, int], None] | None:
@@ -403,14 +407,17 @@ def _write(
             tokens_by_doc[doc.doc_id] = (
                 chunked[doc.doc_id][1]
                 if doc.doc_id in chunked
-                else [tokenize(tokenized_text(c)) for c in chunks_by_doc[doc.doc_id]]
+                else _tokens(chunks_by_doc[doc.doc_id])
             )
             report.embedded.append(doc.doc_id)
 
     pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
     texts = [embedded_text(c) for c in pending]
-    # USE reads its weights at its first texts: loaded here, it only tells its dimension
-    second = load_embedder(wanted.crosslingual, threads) if wanted.crosslingual else None
+    # USE reads its weights at its first texts: loaded here, it only tells its dimension; a
+    # refresh with nothing new does not load it at all
+    second = (
+        load_embedder(wanted.crosslingual, threads) if wanted.crosslingual and to_embed else None
+    )
     # A rebuild keeps the whole old index live until the new one is whole: committing words
     # first would leave every question to BM25 alone meanwhile.
     if to_embed and writer.words_first and not (rebuild and existing):
@@ -428,9 +435,7 @@ def _write(
         report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
     vectors, report.resumed = _embed(embedder, texts, progress, cache, cluster)
-    crosslingual = None
-    if second and texts:
-        crosslingual, _ = _embed(second, texts, None, cache, cluster)
+    crosslingual = _embed(second, texts, None, cache, cluster)[0] if second else None
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])
