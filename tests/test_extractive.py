@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from embeddings.cleaning import question_script
 from qa.answering.base import REFUSALS, is_refusal, refusal
-from qa.answering.extractive import analyse
+from qa.answering.extractive import analyse, coverage
 from qa.api import Assistant
 from qa.cli import app, highlighted
 
@@ -75,6 +75,16 @@ def test_names_and_numbers_weigh_more_than_other_words():
     asked = {t.text: t for t in analyse("馬祖的石屋建於1902年嗎？", _idf).terms}
     assert asked["1902"].name and asked["1902"].whole
     assert asked["1902"].weight > asked["石屋"].weight
+
+
+def test_a_number_is_found_only_whole_and_the_kind_asked_for_is_no_name():
+    line = analyse("上海轨道交通16号线的编号是多少？", _idf)
+    names = [term for term in line.terms if term.name]
+    assert coverage(names, "上海轨道交通规划于2011年至2016年建设的18号线") < 1
+    assert coverage(names, "上海轨道交通16号线的编号为L2") == 1
+    assert coverage(names, "上海轨道交通16号线，全长约100m") == 1
+    thing = {t.text: t for t in analyse("什麼東西為早期的微波訊號？", _idf).terms}
+    assert thing["东西"].kind and not thing["东西"].name  # jieba tags 东西 a place (ns)
 
 
 def test_a_taiwan_usage_question_is_answered_from_its_sentence(taiwan):
