@@ -108,7 +108,8 @@ class LexicalIndex:
         return self.weighted_scores(Counter(query_tokens))
 
     def weighted_scores(self, terms: Mapping[str, float]) -> np.ndarray:
-        """Each term's BM25 weights, times the term's own weight, summed per chunk."""
+        """Each term's BM25 weights, times the term's own weight, summed per chunk: every
+        chunk's score, the definition that `sparse_scores` reproduces in postings' time."""
         total = np.zeros(self._chunk_count, dtype=np.float32)
         for token, weight in terms.items():
             t = self._vocab.get(token)
@@ -116,3 +117,66 @@ class LexicalIndex:
                 span = slice(int(self._starts[t]), int(self._starts[t + 1]))
                 np.add.at(total, self._chunks[span], weight * self._weights[span])
         return total
+
+    def postings(self, terms: Mapping[str, float]) -> list[Posting]:
+        """The postings of the terms the index holds, in the terms' order."""
+        found = []
+        for token, weight in terms.items():
+            t = self._vocab.get(token)
+            if t is not None:
+                span = slice(int(self._starts[t]), int(self._starts[t + 1]))
+                found.append((self._chunks[span], self._weights[span], weight))
+        return found
+
+    def sparse_scores(self, terms: Mapping[str, float]) -> SparseScores:
+        return SparseScores.summed(self.postings(terms))
+
+
+# A term's posting: the chunks holding it, its BM25 weight in each, and the term's own weight.
+Posting = tuple[np.ndarray, np.ndarray, float]
+
+
+class SparseScores:
+    """A question's BM25 scores at the chunks some term of it is in (every other chunk scores
+    0): the work is the postings', not the index's size."""
+
+    def __init__(self, positions: np.ndarray, scores: np.ndarray):
+        self.positions, self.scores = positions, scores  # positions ascending
+
+    @classmethod
+    def summed(cls, postings: list[Posting]) -> SparseScores:
+        """The scores LexicalIndex.weighted_scores gives, bit for bit: the same float32
+        additions in the same term order, each starting from 0. A term's posting holds each
+        chunk once (bm25s counts a chunk's tokens first), so indexing with += adds what np.add.at
+        adds."""
+        if not postings:
+            return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        positions = np.unique(np.concatenate([held for held, _, _ in postings])).astype(np.int64)
+        totals = np.zeros(len(positions), dtype=np.float32)
+        for held, weights, weight in postings:
+            totals[np.searchsorted(positions, held)] += weight * weights
+        return cls(positions, totals)
+
+    def best(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `depth` best scores above 0, best first, ties by position ascending: what a
+        stable argsort of every chunk's negated scores gives, found among the candidates."""
+        scored = self.scores > 0
+        positions, scores = self.positions[scored], self.scores[scored]
+        if depth <= 0:
+            return positions[:0], scores[:0]
+        if len(scores) > depth:
+            cut = len(scores) - depth
+            # everything tied with the depth-th best stays, in position order, for the sort
+            kept = scores >= np.partition(scores, cut)[cut]
+            positions, scores = positions[kept], scores[kept]
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return positions[order], scores[order]
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The scores at these positions, 0 where no term is."""
+        wanted = np.asarray(positions, dtype=np.int64)
+        if not len(self.positions):
+            return np.zeros(len(wanted), dtype=np.float32)
+        found = np.minimum(np.searchsorted(self.positions, wanted), len(self.positions) - 1)
+        hit = self.positions[found] == wanted
+        return np.where(hit, self.scores[found], np.float32(0)).astype(np.float32)

@@ -35,7 +35,7 @@ import pg8000.native
 from pg8000.native import Connection
 
 from embeddings.errors import QAError
-from embeddings.lexical import LexicalIndex
+from embeddings.lexical import LexicalIndex, SparseScores
 from embeddings.records import Chunk, Document
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -61,6 +61,9 @@ HNSW_FROM = 20_000
 # At 100k chunks of realistic vectors, ef_search 200 found 0.945 of the exact top 10 and 400
 # found 0.976, a question's store work 36.7 against 45.0 ms p50 (bench/scale.py, BENCHMARKS.md).
 HNSW_EF_SEARCH = 400
+# The graph's links per node and its build-time beam (pgvector's defaults: 16 and 64)
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
 HNSW_BUILD_MEMORY = "1GB"
 # Rows go to the server in COPY statements of about this many bytes, each encoded whole first
 _COPY_BLOCK_BYTES = 8 * 2**20
@@ -355,8 +358,10 @@ class PostgresStore:
             connection.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         self._connection = connection
         self._ef_search = 0
-        self._last_lexical: tuple[tuple, np.ndarray] | None = None
+        self._last_lexical: tuple[tuple, SparseScores] | None = None
         self.manifest = self._read_manifest()
+        # summed over the manifest's documents once: it is asked several times a question
+        self._chunk_count = self.manifest.chunk_count
         # Constants, not parameters, so that every plan can prove the HNSW index's partial
         # predicate (kb and generation) holds
         self._generation_filter = (
@@ -415,7 +420,7 @@ class PostgresStore:
         return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
 
     def chunk_count(self) -> int:
-        return self.manifest.chunk_count
+        return self._chunk_count
 
     @staticmethod
     def _column(space: Space) -> str:
@@ -496,31 +501,26 @@ class PostgresStore:
                 found[term] = posting
         return found
 
-    def _all_lexical_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+    def _sparse_scores(self, terms: Mapping[str, float]) -> SparseScores:
         """Each term's BM25 weights times the term's weight, summed per chunk, in the order and
         precision of LexicalIndex.weighted_scores."""
         key = tuple(terms.items())
         if self._last_lexical is not None and self._last_lexical[0] == key:
             return self._last_lexical[1]  # lexical_scores right after lexical_search
-        total = np.zeros(self.chunk_count(), dtype=np.float32)
         postings = self._term_postings(list(terms))
-        for token, weight in terms.items():
-            if token in postings:
-                positions, weights = postings[token]
-                np.add.at(total, positions, weight * weights)
-        self._last_lexical = (key, total)
-        return total
+        scores = SparseScores.summed(
+            [(*postings[token], weight) for token, weight in terms.items() if token in postings]
+        )
+        self._last_lexical = (key, scores)
+        return scores
 
     def lexical_search(
         self, terms: Mapping[str, float], depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores = self._all_lexical_scores(terms)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]
+        return self._sparse_scores(terms).best(depth)
 
     def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
-        return self._all_lexical_scores(terms)[np.asarray(positions, dtype=np.int64)]
+        return self._sparse_scores(terms).at(positions)
 
     def _frequencies(self) -> dict[str, int]:
         if self._document_frequencies is None:
@@ -880,6 +880,7 @@ class PostgresWriter:
             self.connection.run(
                 f'CREATE INDEX "{self._index_name(generation, column)}" ON qa_chunks'
                 f' USING hnsw (("{column}"::vector({int(dim)})) vector_ip_ops)'
+                f" WITH (m = {int(HNSW_M)}, ef_construction = {int(HNSW_EF_CONSTRUCTION)})"
                 f" WHERE kb = {_string_constant(self.kb)} AND generation = {int(generation)}"
             )
 
