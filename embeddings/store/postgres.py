@@ -64,7 +64,12 @@ HNSW_EF_SEARCH = 400
 # The graph's links per node and its build-time beam (pgvector's defaults: 16 and 64)
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
-HNSW_BUILD_MEMORY = "1GB"
+# The graph is built in memory while it fits maintenance_work_mem (64 MB by default); past it
+# pgvector goes on inserting on disk, many times slower. A node holds its vector and 2·m
+# neighbours of 16 bytes on the bottom layer, with some slack (pgvector's hnsw.h): at a million
+# 384-d chunks and m 16, 2.3 GB.
+HNSW_BUILD_MEMORY_MIN = 2**30
+HNSW_NODE_OVERHEAD = 256
 # Rows go to the server in COPY statements of about this many bytes, each encoded whole first
 _COPY_BLOCK_BYTES = 8 * 2**20
 _CHUNK_COLUMNS = [
@@ -870,13 +875,12 @@ class PostgresWriter:
         return f"qa_hnsw_{space}_{digest}_{generation}"
 
     def _build_hnsw(self, generation: int, manifest: Manifest, crosslingual_by_doc) -> None:
-        # The graph is built in memory while it fits maintenance_work_mem (64 MB by default, a
-        # 100k × 384 graph does not); past it pgvector goes on inserting on disk, far slower.
-        self.connection.run(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         spaces = [("vector", manifest.dim)]
         if crosslingual_by_doc:
             spaces.append(("crosslingual", next(iter(crosslingual_by_doc.values())).shape[1]))
         for column, dim in spaces:
+            memory = hnsw_build_memory(manifest.chunk_count, dim) // 2**20
+            self.connection.run(f"SET LOCAL maintenance_work_mem = '{int(memory)}MB'")
             self.connection.run(
                 f'CREATE INDEX "{self._index_name(generation, column)}" ON qa_chunks'
                 f' USING hnsw (("{column}"::vector({int(dim)})) vector_ip_ops)'
@@ -910,6 +914,12 @@ class PostgresWriter:
         if self._connection is not None:
             _close(self._connection)
             self._connection = None
+
+
+def hnsw_build_memory(chunks: int, dim: int) -> int:
+    """The bytes of maintenance_work_mem an HNSW graph of this many vectors is built in."""
+    node = 4 * dim + 2 * HNSW_M * 16 + HNSW_NODE_OVERHEAD
+    return max(HNSW_BUILD_MEMORY_MIN, chunks * node)
 
 
 def open_store(url: str, kb: str = "default") -> PostgresStore:
