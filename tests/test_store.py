@@ -42,7 +42,7 @@ def _reference_best(every: np.ndarray, depth: int) -> tuple[list[int], list[floa
     return top.tolist(), every[top].tolist()
 
 
-def test_sparse_bm25_ranks_and_scores_as_every_chunk_summed_with_ties(seed_index, seed_questions):
+def test_bm25_by_postings_ranks_and_scores_as_every_chunk_summed_with_ties(seed_index, seed_questions):
     store = open_store(seed_index)
     # every real chunk twice, the copies apart: each score is tied at least twice, and the
     # copy nearer the start must win each tie
@@ -54,16 +54,16 @@ def test_sparse_bm25_ranks_and_scores_as_every_chunk_summed_with_ties(seed_index
     ties = 0
     for terms in queries:
         every = lexical.weighted_scores(terms)
-        sparse = lexical.sparse_scores(terms)
+        summed = lexical.query_scores(terms)
         for depth in (1, 2, 7, 30, len(every)):
             want_positions, want_scores = _reference_best(every, depth)
-            positions, scores = sparse.best(depth)
+            positions, scores = summed.best(depth)
             assert positions.tolist() == want_positions
             assert scores.tolist() == want_scores  # bit for bit: the same float32 additions
             ties += len(scores) - len(set(scores.tolist()))
         everywhere = np.arange(len(every))
-        assert sparse.at(everywhere).tolist() == every.tolist()
-        assert sparse.at(everywhere[::-1][:50]).tolist() == every[::-1][:50].tolist()
+        assert summed.at(everywhere).tolist() == every.tolist()
+        assert summed.at(everywhere[::-1][:50]).tolist() == every[::-1][:50].tolist()
     assert ties > 100  # the rankings did break ties
     positions, scores = store.lexical_search(queries[0], 30)
     assert (positions.tolist(), scores.tolist()) == _reference_best(
