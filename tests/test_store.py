@@ -42,7 +42,9 @@ def _reference_best(every: np.ndarray, depth: int) -> tuple[list[int], list[floa
     return top.tolist(), every[top].tolist()
 
 
-def test_bm25_by_postings_ranks_and_scores_as_every_chunk_summed_with_ties(seed_index, seed_questions):
+def test_bm25_by_postings_ranks_and_scores_as_every_chunk_summed_with_ties(
+    seed_index, seed_questions
+):
     store = open_store(seed_index)
     # every real chunk twice, the copies apart: each score is tied at least twice, and the
     # copy nearer the start must win each tie
