@@ -61,9 +61,12 @@ HNSW_FROM = 20_000
 # At 100k chunks of realistic vectors, ef_search 200 found 0.945 of the exact top 10 and 400
 # found 0.976, a question's store work 36.7 against 45.0 ms p50 (bench/scale.py, BENCHMARKS.md).
 HNSW_EF_SEARCH = 400
-# The graph's links per node and its build-time beam (pgvector's defaults: 16 and 64)
+# The graph's links per node and its build-time beam. At 300k chunks, ef_search 400, pgvector's
+# defaults (16, 64) found 0.913 of the exact top 10, ef_construction 200 0.970 at about the same
+# search time, built in 3× the time (bench/scale.py --graph, BENCHMARKS.md). A kb's graph built
+# before keeps working, with its lower recall, until the kb's next write or `qa index --rebuild`.
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_CONSTRUCTION = 200
 # The graph is built in memory while it fits maintenance_work_mem (64 MB by default); past it
 # pgvector goes on inserting on disk, many times slower. A node holds its vector and 2·m
 # neighbours of 16 bytes on the bottom layer, with some slack (pgvector's hnsw.h): at a million
