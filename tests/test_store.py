@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embeddings.errors import QAError
-from embeddings.lexical import tokenize
+from embeddings.lexical import LexicalIndex, tokenize
 from embeddings.store import LocalWriter, open_store, open_writer
 from embeddings.store.local import IndexStore
 
@@ -33,6 +33,44 @@ def test_lexical_search_is_the_best_bm25_scores_ties_by_position(seed_index):
     assert store.lexical_scores(terms, positions).tolist() == scores.tolist()
     assert store.idf("镇江") == store.lexical.idf("镇江")
     assert "镇江" in store.vocabulary()
+
+
+def _reference_best(every: np.ndarray, depth: int) -> tuple[list[int], list[float]]:
+    """The ranking as the stores computed it before: a stable argsort of every chunk."""
+    top = np.argsort(-every, kind="stable")[:depth]
+    top = top[every[top] > 0]
+    return top.tolist(), every[top].tolist()
+
+
+def test_bm25_by_postings_ranks_and_scores_as_every_chunk_summed_with_ties(
+    seed_index, seed_questions
+):
+    store = open_store(seed_index)
+    # every real chunk twice, the copies apart: each score is tied at least twice, and the
+    # copy nearer the start must win each tie
+    tokens = [t for doc_id in store.manifest.documents for t in store.tokens_of(doc_id)]
+    lexical = LexicalIndex.build(tokens + tokens[::-1])
+    questions = [q["question"] for q in seed_questions] + ["镇江 镇江 碳峰值 Zhenjiang"]
+    queries = [Counter(tokenize(q)) for q in questions]
+    queries += [{"镇江": 0.5, "碳": 2.0, "峰值": 1.25}, {"镇江": 0.1, "没有这个词": 3.0}, {}]
+    ties = 0
+    for terms in queries:
+        every = lexical.weighted_scores(terms)
+        summed = lexical.query_scores(terms)
+        for depth in (1, 2, 7, 30, len(every)):
+            want_positions, want_scores = _reference_best(every, depth)
+            positions, scores = summed.best(depth)
+            assert positions.tolist() == want_positions
+            assert scores.tolist() == want_scores  # bit for bit: the same float32 additions
+            ties += len(scores) - len(set(scores.tolist()))
+        everywhere = np.arange(len(every))
+        assert summed.at(everywhere).tolist() == every.tolist()
+        assert summed.at(everywhere[::-1][:50]).tolist() == every[::-1][:50].tolist()
+    assert ties > 100  # the rankings did break ties
+    positions, scores = store.lexical_search(queries[0], 30)
+    assert (positions.tolist(), scores.tolist()) == _reference_best(
+        store.lexical.weighted_scores(queries[0]), 30
+    )
 
 
 def test_dense_search_gives_positions_best_first_and_exact_scores(seed_index, embedder):

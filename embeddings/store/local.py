@@ -41,7 +41,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from embeddings.lexical import LexicalIndex
+from embeddings.lexical import LexicalIndex, QueryScores
 from embeddings.records import Chunk, Document, Location, Section
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -83,6 +83,10 @@ class IndexStore:
         self._crosslingual: faiss.Index | None = None
         self._db: sqlite3.Connection | None = None
         self._lexical: LexicalIndex | None = None
+        # summed over the manifest's documents once: it is asked several times a question
+        self._chunk_count = manifest.chunk_count
+        # lexical_scores follows lexical_search with the same terms
+        self._last_lexical: tuple[tuple, QueryScores] | None = None
 
     @classmethod
     def open(cls, root: Path, for_writing: bool = False) -> IndexStore:
@@ -115,7 +119,9 @@ class IndexStore:
 
     def _read_faiss(self, name: str) -> faiss.Index:
         try:
-            index = faiss.read_index(str(self._folder / name))
+            # Mapped, not read: the vectors stay in the page cache, shared and reclaimable,
+            # instead of a private copy as large as the file (1.5 GB at 1M chunks of 384-d)
+            index = faiss.read_index(str(self._folder / name), faiss.IO_FLAG_MMAP_IFC)
         except RuntimeError:  # FAISS's own message is a C++ assertion, of no use to a reader
             raise self._damaged(
                 name, ValueError("cut short, missing, or not a FAISS index")
@@ -230,17 +236,19 @@ class IndexStore:
         scores: np.ndarray = np.stack([index.reconstruct(int(p)) for p in positions]) @ query
         return scores
 
+    def _query_scores(self, terms: Mapping[str, float]) -> QueryScores:
+        key = tuple(terms.items())
+        if self._last_lexical is None or self._last_lexical[0] != key:
+            self._last_lexical = (key, self.lexical.query_scores(terms))
+        return self._last_lexical[1]
+
     def lexical_search(
         self, terms: Mapping[str, float], depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.lexical.weighted_scores(terms)
-        top = np.argsort(-scores, kind="stable")[:depth]  # stable: ties by position
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]
+        return self._query_scores(terms).best(depth)
 
     def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
-        scores: np.ndarray = self.lexical.weighted_scores(terms)[np.asarray(positions, dtype=int)]
-        return scores
+        return self._query_scores(terms).at(positions)
 
     def idf(self, token: str) -> float:
         return self.lexical.idf(token)
@@ -249,7 +257,7 @@ class IndexStore:
         return self.lexical.vocabulary
 
     def chunk_count(self) -> int:
-        return self.manifest.chunk_count
+        return self._chunk_count
 
     def chunks_at(self, positions: Sequence[int]) -> list[Chunk]:
         marks = ",".join("?" * len(positions))

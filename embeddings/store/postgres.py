@@ -35,7 +35,7 @@ import pg8000.native
 from pg8000.native import Connection
 
 from embeddings.errors import QAError
-from embeddings.lexical import LexicalIndex
+from embeddings.lexical import LexicalIndex, QueryScores
 from embeddings.records import Chunk, Document
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -61,7 +61,18 @@ HNSW_FROM = 20_000
 # At 100k chunks of realistic vectors, ef_search 200 found 0.945 of the exact top 10 and 400
 # found 0.976, a question's store work 36.7 against 45.0 ms p50 (bench/scale.py, BENCHMARKS.md).
 HNSW_EF_SEARCH = 400
-HNSW_BUILD_MEMORY = "1GB"
+# The graph's links per node and its build-time beam. At 300k chunks, ef_search 400, pgvector's
+# defaults (16, 64) found 0.913 of the exact top 10, ef_construction 200 0.970 at about the same
+# search time, built in 3× the time (bench/scale.py --graph, BENCHMARKS.md). A kb's graph built
+# before keeps working, with its lower recall, until the kb's next write or `qa index --rebuild`.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200
+# The graph is built in memory while it fits maintenance_work_mem (64 MB by default); past it
+# pgvector goes on inserting on disk, many times slower. A node holds its vector and 2·m
+# neighbours of 16 bytes on the bottom layer, with some slack (pgvector's hnsw.h): at a million
+# 384-d chunks and m 16, 2.3 GB.
+HNSW_BUILD_MEMORY_MIN = 2**30
+HNSW_NODE_OVERHEAD = 256
 # Rows go to the server in COPY statements of about this many bytes, each encoded whole first
 _COPY_BLOCK_BYTES = 8 * 2**20
 _CHUNK_COLUMNS = [
@@ -355,8 +366,10 @@ class PostgresStore:
             connection.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         self._connection = connection
         self._ef_search = 0
-        self._last_lexical: tuple[tuple, np.ndarray] | None = None
+        self._last_lexical: tuple[tuple, QueryScores] | None = None
         self.manifest = self._read_manifest()
+        # summed over the manifest's documents once: it is asked several times a question
+        self._chunk_count = self.manifest.chunk_count
         # Constants, not parameters, so that every plan can prove the HNSW index's partial
         # predicate (kb and generation) holds
         self._generation_filter = (
@@ -415,7 +428,7 @@ class PostgresStore:
         return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
 
     def chunk_count(self) -> int:
-        return self.manifest.chunk_count
+        return self._chunk_count
 
     @staticmethod
     def _column(space: Space) -> str:
@@ -496,31 +509,27 @@ class PostgresStore:
                 found[term] = posting
         return found
 
-    def _all_lexical_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+    def _query_scores(self, terms: Mapping[str, float]) -> QueryScores:
         """Each term's BM25 weights times the term's weight, summed per chunk, in the order and
         precision of LexicalIndex.weighted_scores."""
         key = tuple(terms.items())
         if self._last_lexical is not None and self._last_lexical[0] == key:
             return self._last_lexical[1]  # lexical_scores right after lexical_search
-        total = np.zeros(self.chunk_count(), dtype=np.float32)
         postings = self._term_postings(list(terms))
-        for token, weight in terms.items():
-            if token in postings:
-                positions, weights = postings[token]
-                np.add.at(total, positions, weight * weights)
-        self._last_lexical = (key, total)
-        return total
+        scores = QueryScores.summed(
+            [(*postings[token], weight) for token, weight in terms.items() if token in postings],
+            self.chunk_count(),
+        )
+        self._last_lexical = (key, scores)
+        return scores
 
     def lexical_search(
         self, terms: Mapping[str, float], depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores = self._all_lexical_scores(terms)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]
+        return self._query_scores(terms).best(depth)
 
     def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
-        return self._all_lexical_scores(terms)[np.asarray(positions, dtype=np.int64)]
+        return self._query_scores(terms).at(positions)
 
     def _frequencies(self) -> dict[str, int]:
         if self._document_frequencies is None:
@@ -870,16 +879,16 @@ class PostgresWriter:
         return f"qa_hnsw_{space}_{digest}_{generation}"
 
     def _build_hnsw(self, generation: int, manifest: Manifest, crosslingual_by_doc) -> None:
-        # The graph is built in memory while it fits maintenance_work_mem (64 MB by default, a
-        # 100k × 384 graph does not); past it pgvector goes on inserting on disk, far slower.
-        self.connection.run(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         spaces = [("vector", manifest.dim)]
         if crosslingual_by_doc:
             spaces.append(("crosslingual", next(iter(crosslingual_by_doc.values())).shape[1]))
         for column, dim in spaces:
+            memory = hnsw_build_memory(manifest.chunk_count, dim) // 2**20
+            self.connection.run(f"SET LOCAL maintenance_work_mem = '{int(memory)}MB'")
             self.connection.run(
                 f'CREATE INDEX "{self._index_name(generation, column)}" ON qa_chunks'
                 f' USING hnsw (("{column}"::vector({int(dim)})) vector_ip_ops)'
+                f" WITH (m = {int(HNSW_M)}, ef_construction = {int(HNSW_EF_CONSTRUCTION)})"
                 f" WHERE kb = {_string_constant(self.kb)} AND generation = {int(generation)}"
             )
 
@@ -909,6 +918,12 @@ class PostgresWriter:
         if self._connection is not None:
             _close(self._connection)
             self._connection = None
+
+
+def hnsw_build_memory(chunks: int, dim: int) -> int:
+    """The bytes of maintenance_work_mem an HNSW graph of this many vectors is built in."""
+    node = 4 * dim + 2 * HNSW_M * 16 + HNSW_NODE_OVERHEAD
+    return max(HNSW_BUILD_MEMORY_MIN, chunks * node)
 
 
 def open_store(url: str, kb: str = "default") -> PostgresStore:
