@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
+from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document, unshared_texts
 from embeddings.cleaning import CLEANER_VERSION
 from embeddings.distributed import Chunked, RayCluster, cluster_at
 from embeddings.embedders import (
@@ -91,16 +91,21 @@ def recipe(embedder_name: str, dim: int) -> Manifest:
     )
 
 
-def _titled(chunk: Chunk) -> str:
-    """The chunk's text after its document's title, when the title is a real one, not the file
+def _titled(chunk: Chunk, text: str) -> str:
+    """text after the chunk's document's title, when the title is a real one, not the file
     name."""
     if real_title(chunk.title, chunk.doc_id):
-        return f"{chunk.title}\n{chunk.text}"
-    return chunk.text
+        return f"{chunk.title}\n{text}"
+    return text
 
 
-def embedded_text(chunk: Chunk) -> str:
-    return _titled(chunk) if TITLES_INDEXED else chunk.text
+def embedded_texts(chunks: list[Chunk]) -> list[str]:
+    """What the embedders read of each chunk (in document order): its text without the
+    sentence it shares with the chunk before (chunker v2)."""
+    unshared = unshared_texts(chunks)
+    if TITLES_INDEXED:
+        return [_titled(c, text) for c, text in zip(chunks, unshared, strict=True)]
+    return unshared
 
 
 def tokenized_text(chunk: Chunk) -> str:
@@ -108,7 +113,7 @@ def tokenized_text(chunk: Chunk) -> str:
     # question asks about (a fish's habits, a bus line's rival) while its title does. On the
     # CMRC dev subset a top-5 passage held the answer for 0.982 of the questions instead of 0.970
     # (docs/BENCHMARKS.md).
-    return _titled(chunk)
+    return _titled(chunk, chunk.text)
 
 
 def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> list[tuple[Path, str]]:
@@ -411,8 +416,7 @@ def _write(
             )
             report.embedded.append(doc.doc_id)
 
-    pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
-    texts = [embedded_text(c) for c in pending]
+    texts = [t for doc in to_embed for t in embedded_texts(chunks_by_doc[doc.doc_id])]
     # USE reads its weights at its first texts: loaded here, it only tells its dimension; a
     # refresh with nothing new does not load it at all
     second = (
