@@ -8,8 +8,9 @@ import re
 
 from embeddings.records import Chunk, Document, Section, span_location
 
-# 2: a chunk's vector is made of its text after the sentence it shares with the chunk before
-# (unshared_texts); its text, offsets and BM25 tokens are still the whole chunk's.
+# 2: a chunk's dense vector is made of its text after the sentence it shares with the chunk
+# before (unshared_texts); its text, offsets, BM25 tokens and cross-lingual vector are still the
+# whole chunk's.
 CHUNKER_VERSION = 2
 
 # Chosen by measuring retrieval on the seed questions (bench/chunk_size.py, docs/BENCHMARKS.md):

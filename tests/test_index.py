@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from embeddings.chunking import CHUNKER_VERSION
-from embeddings.indexer import build_index, embedded_texts
+from embeddings.embedders import load_embedder
+from embeddings.indexer import CROSSLINGUAL, build_index, embedded_texts
 from embeddings.store import IndexMismatch, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
@@ -192,7 +193,7 @@ def test_a_recipe_change_is_refused_then_rebuilt(tmp_path, corpus, embedder, mon
     assert IndexStore.open(root).manifest.chunk_chars == 120
 
 
-def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_each_character_once(
+def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_characters_once(
     tmp_path, corpus, embedder, monkeypatch
 ):
     root = tmp_path / "ix"
@@ -218,6 +219,9 @@ def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_ea
     assert sum(map(len, texts)) < sum(len(c.text) for c in chunks)
     stored = store.vectors.reconstruct_n(0, len(chunks))
     assert np.abs(stored - embedder.embed_passages(texts)).max() <= 1e-5
+    # the cross-lingual vectors still read the whole chunk: cheap, and kept English retrieval
+    whole = load_embedder(CROSSLINGUAL).embed_passages([c.text for c in chunks])
+    assert np.abs(store.crosslingual.reconstruct_n(0, len(chunks)) - whole).max() <= 1e-5
 
 
 def test_an_unreadable_manifest_says_to_rebuild(tmp_path, corpus, embedder):
