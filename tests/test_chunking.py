@@ -1,4 +1,4 @@
-from embeddings.chunking import CHUNK_CHARS, chunk_document, sentence_spans
+from embeddings.chunking import CHUNK_CHARS, chunk_document, sentence_spans, unshared_texts
 from embeddings.loading import load_documents
 from embeddings.records import Document
 from qa.config import seeds_dir
@@ -53,6 +53,36 @@ def test_neighbouring_chunks_share_one_sentence():
         last_sentence = first.text[start:end]
         assert second.text.startswith(last_sentence)
         assert second.start < first.end
+
+
+def test_each_character_is_embedded_once_and_within_the_chunk_shown():
+    documents = load_documents([seeds_dir()]).documents
+    chunks = [c for doc in documents for c in chunk_document(doc)]
+    texts = unshared_texts(chunks)
+    assert len(texts) == len(chunks)
+    for doc in documents:
+        embedded = [0] * len(doc.text)
+        shared = 0
+        for chunk, text in zip(chunks, texts, strict=True):
+            if chunk.doc_id != doc.doc_id:
+                continue
+            # the end of the chunk's own text: a passage found by its vector holds what matched
+            assert text and chunk.text.endswith(text)
+            shared += text != chunk.text
+            for offset in range(chunk.end - len(text), chunk.end):
+                embedded[offset] += 1
+        assert shared > 0
+        for start, end in sentence_spans(doc.text):
+            assert embedded[start:end] == [1] * (end - start)
+
+
+def test_the_first_chunk_of_each_document_is_embedded_whole():
+    sentences = [f"這是第{i}個句子，內容足夠長一些。" for i in range(12)]
+    first = chunk_document(Document("a", "t", "".join(sentences), "/a.txt", "0"), size=60)
+    second = chunk_document(Document("b", "t", "".join(sentences), "/b.txt", "1"), size=60)
+    texts = unshared_texts(first + second)
+    assert texts[0] == first[0].text and texts[len(first)] == second[0].text
+    assert texts[1] == sentences[3] + sentences[4]
 
 
 def test_a_sentence_longer_than_a_chunk_is_cut_at_a_comma():

@@ -1,12 +1,17 @@
 """The index on disk: round trip, content-hash skip, removal, recipe mismatch, crash safety."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from embeddings.indexer import build_index
+from embeddings.chunking import CHUNKER_VERSION
+from embeddings.embedders import load_embedder
+from embeddings.indexer import CROSSLINGUAL, build_index, embedded_texts
 from embeddings.store import IndexMismatch, IndexStore
+from qa.cli import app
 from qa.config import seeds_dir
 from qa.retrieve.retriever import Retriever
 
@@ -181,11 +186,42 @@ def test_a_recipe_change_is_refused_then_rebuilt(tmp_path, corpus, embedder, mon
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)
     monkeypatch.setattr("embeddings.indexer.CHUNK_CHARS", 120)
-    with pytest.raises(IndexMismatch, match="chunker v1 at 200 characters.*at 120 characters"):
+    with pytest.raises(IndexMismatch, match="chunker v2 at 200 characters.*at 120 characters"):
         build_index(root, [corpus], embedder=embedder)
     report = build_index(root, [], embedder=embedder, rebuild=True)
     assert sorted(report.embedded) == [ZHENJIANG, SHENZHEN]
     assert IndexStore.open(root).manifest.chunk_chars == 120
+
+
+def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_characters_once(
+    tmp_path, corpus, embedder, monkeypatch
+):
+    root = tmp_path / "ix"
+    with monkeypatch.context() as old_recipe:
+        old_recipe.setattr("embeddings.indexer.CHUNKER_VERSION", 1)
+        build_index(root, [corpus], embedder=embedder)
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    refused = CliRunner().invoke(app, ["index", str(corpus), "--index", str(root)])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    (line,) = refused.stderr.strip().splitlines()
+    assert re.match(
+        r"error: the index at .* was built with .*chunker v1 at 200 characters.*, but this run "
+        r"uses .*chunker v2 at 200 characters.*; run `qa index --rebuild` to rebuild it$",
+        line,
+    )
+    assert {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+    build_index(root, [corpus], embedder=embedder, rebuild=True)
+    store = IndexStore.open(root)
+    assert store.manifest.chunker_version == CHUNKER_VERSION == 2
+    chunks = store.all_chunks()
+    texts = embedded_texts(chunks)
+    assert sum(map(len, texts)) < sum(len(c.text) for c in chunks)
+    stored = store.vectors.reconstruct_n(0, len(chunks))
+    assert np.abs(stored - embedder.embed_passages(texts)).max() <= 1e-5
+    # the cross-lingual vectors still read the whole chunk: cheap, and kept English retrieval
+    whole = load_embedder(CROSSLINGUAL).embed_passages([c.text for c in chunks])
+    assert np.abs(store.crosslingual.reconstruct_n(0, len(chunks)) - whole).max() <= 1e-5
 
 
 def test_an_unreadable_manifest_says_to_rebuild(tmp_path, corpus, embedder):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.indexer import EMBED_BATCH, tokenized_text
+from embeddings.indexer import EMBED_BATCH, embedded_texts, tokenized_text
 from embeddings.lexical import tokenize
 from embeddings.store.local import MANIFEST, IndexStore
 
@@ -66,12 +66,12 @@ def _chunk_count(manifest: dict) -> int:
 
 
 def _assert_whole_as_a_plain_run_makes_it(root: Path, embedder) -> None:
-    """Every chunk's vectors those of its text embedded in the indexer's batches, its tokens
+    """Every chunk's vectors those of its embedded text in the indexer's batches, its tokens
     those of its titled text: what the index held before it committed words first."""
     store = IndexStore.open(root)
     assert store.manifest.vectors_pending == [] and store.damage() == {}
     chunks = store.all_chunks()
-    texts = [c.text for c in chunks]
+    texts = embedded_texts(chunks)
     expected = np.concatenate(
         [
             embedder.embed_passages(texts[begin : begin + EMBED_BATCH])
