@@ -100,11 +100,9 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
             found = retriever.search(q.question, K + 10, context)
             gold = [normalise_answer(g) for g in q.answers]
             answerable.append((answerer.candidates(q.question, found[:K], context), gold))
+            others = [p for p in found if p.doc_id != q.doc_id][:K]
             # numbered again from 1, as a search over an index without the paragraph would
-            others = [
-                replace(p, n=n)
-                for n, p in enumerate((p for p in found if p.doc_id != q.doc_id), start=1)
-            ][:K]
+            others = [replace(p, n=n) for n, p in enumerate(others, start=1)]
             unanswerable.append((answerer.candidates(q.question, others, context), gold))
     return answerable, unanswerable
 

@@ -351,14 +351,14 @@ def _build_graph(url: str, kb: str, m: int, ef_construction: int) -> dict:
     seconds = time.perf_counter() - started
     ((size,),) = connection.run("SELECT pg_relation_size(CAST(:name AS regclass))", name=name)
     said = [n.get(b"M") or n.get("M") or b"" for n in connection.notices]
-    said = [m.decode() if isinstance(m, bytes) else m for m in said]
+    said = [text.decode() if isinstance(text, bytes) else text for text in said]
     writer.close()
     return {
         "build_seconds": round(seconds, 1),
         "build_memory_mb": postgres.hnsw_build_memory(manifest.chunk_count, manifest.dim) // 2**20,
         "index_mb": round(int(size) / 2**20, 1),
         "load_average_after_build": round(os.getloadavg()[0], 2),
-        "outgrew_build_memory": [m for m in said if "maintenance_work_mem" in m],
+        "outgrew_build_memory": [text for text in said if "maintenance_work_mem" in text],
     }
 
 

@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +175,18 @@ class QueryScores:
 
     def at(self, positions: np.ndarray) -> np.ndarray:
         return self.totals[np.asarray(positions, dtype=np.int64)]
+
+
+class LastQueryScores:
+    """A store's scores of the last question's terms: retrieval asks lexical_scores right after
+    lexical_search with the same terms, and summing the postings again would double the work."""
+
+    def __init__(self) -> None:
+        self._terms: tuple = ()
+        self._scores: QueryScores | None = None
+
+    def of(self, terms: Mapping[str, float], summed: Callable[[], QueryScores]) -> QueryScores:
+        key = tuple(terms.items())
+        if self._scores is None or self._terms != key:
+            self._terms, self._scores = key, summed()
+        return self._scores

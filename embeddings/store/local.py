@@ -41,7 +41,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from embeddings.lexical import LexicalIndex, QueryScores
+from embeddings.lexical import LastQueryScores, LexicalIndex
 from embeddings.records import Chunk, Document, Location, Section
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -85,8 +85,7 @@ class IndexStore:
         self._lexical: LexicalIndex | None = None
         # summed over the manifest's documents once: it is asked several times a question
         self._chunk_count = manifest.chunk_count
-        # lexical_scores follows lexical_search with the same terms
-        self._last_lexical: tuple[tuple, QueryScores] | None = None
+        self._last_query = LastQueryScores()
 
     @classmethod
     def open(cls, root: Path, for_writing: bool = False) -> IndexStore:
@@ -236,19 +235,13 @@ class IndexStore:
         scores: np.ndarray = np.stack([index.reconstruct(int(p)) for p in positions]) @ query
         return scores
 
-    def _query_scores(self, terms: Mapping[str, float]) -> QueryScores:
-        key = tuple(terms.items())
-        if self._last_lexical is None or self._last_lexical[0] != key:
-            self._last_lexical = (key, self.lexical.query_scores(terms))
-        return self._last_lexical[1]
-
     def lexical_search(
         self, terms: Mapping[str, float], depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self._query_scores(terms).best(depth)
+        return self._last_query.of(terms, lambda: self.lexical.query_scores(terms)).best(depth)
 
     def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
-        return self._query_scores(terms).at(positions)
+        return self._last_query.of(terms, lambda: self.lexical.query_scores(terms)).at(positions)
 
     def idf(self, token: str) -> float:
         return self.lexical.idf(token)

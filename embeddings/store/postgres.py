@@ -35,7 +35,7 @@ import pg8000.native
 from pg8000.native import Connection
 
 from embeddings.errors import QAError
-from embeddings.lexical import LexicalIndex, QueryScores
+from embeddings.lexical import LastQueryScores, LexicalIndex, QueryScores
 from embeddings.records import Chunk, Document
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -366,7 +366,7 @@ class PostgresStore:
             connection.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         self._connection = connection
         self._ef_search = 0
-        self._last_lexical: tuple[tuple, QueryScores] | None = None
+        self._last_query = LastQueryScores()
         self.manifest = self._read_manifest()
         # summed over the manifest's documents once: it is asked several times a question
         self._chunk_count = self.manifest.chunk_count
@@ -509,27 +509,22 @@ class PostgresStore:
                 found[term] = posting
         return found
 
-    def _query_scores(self, terms: Mapping[str, float]) -> QueryScores:
+    def _summed(self, terms: Mapping[str, float]) -> QueryScores:
         """Each term's BM25 weights times the term's weight, summed per chunk, in the order and
         precision of LexicalIndex.weighted_scores."""
-        key = tuple(terms.items())
-        if self._last_lexical is not None and self._last_lexical[0] == key:
-            return self._last_lexical[1]  # lexical_scores right after lexical_search
         postings = self._term_postings(list(terms))
-        scores = QueryScores.summed(
+        return QueryScores.summed(
             [(*postings[token], weight) for token, weight in terms.items() if token in postings],
             self.chunk_count(),
         )
-        self._last_lexical = (key, scores)
-        return scores
 
     def lexical_search(
         self, terms: Mapping[str, float], depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self._query_scores(terms).best(depth)
+        return self._last_query.of(terms, lambda: self._summed(terms)).best(depth)
 
     def lexical_scores(self, terms: Mapping[str, float], positions: np.ndarray) -> np.ndarray:
-        return self._query_scores(terms).at(positions)
+        return self._last_query.of(terms, lambda: self._summed(terms)).at(positions)
 
     def _frequencies(self) -> dict[str, int]:
         if self._document_frequencies is None:

@@ -8,8 +8,9 @@ region's phrasings. A sentence's evidence is the weighted share of those words t
 text before it hold, graded, so a word the segmenter cut oddly costs a little and a missing name
 costs much. Evidence, embedding similarity, whether the sentence holds the kind of thing asked for
 (a year for 哪一年), the passage's rank and its BM25 score (whole words, where the evidence
-matches substrings) add up to one score; below MIN_SCORE the answer is the refusal. Which sentence answers is chosen by the same sum with the subject the document's opening
-already names, and the kind of thing asked (什么地区's 地区), counting less. An English question
+matches substrings) add up to one score; below MIN_SCORE the answer is the refusal. Which
+sentence answers is chosen by the same sum, without BM25, with the subject the document's
+opening already names, and the kind of thing asked (什么地区's 地区), counting less. An English question
 over Chinese text shares no wording: its embedding decides alone.
 """
 
@@ -281,7 +282,7 @@ class Candidate:
     similarity: float
     short_answer: str | None
     typed: bool | None  # holds a span of the kind asked for; None when the kind is not clear
-    lexical: float = 0.0  # the passage's BM25 score over the question's IDF mass
+    lexical: float  # the passage's BM25 score over the question's IDF mass
 
     @property
     def score(self) -> float:
@@ -291,7 +292,10 @@ class Candidate:
 
     @property
     def pick_score(self) -> float:
-        return combined_score(self.adds, self.names, self.similarity, self.typed, self.passage.n)
+        # without BM25: it scores the passage, and the choice is among sentences
+        return combined_score(
+            self.adds, self.names, self.similarity, self.typed, self.passage.n, lexical=0.0
+        )
 
 
 def combined_score(
@@ -300,7 +304,7 @@ def combined_score(
     similarity: float,
     typed: bool | None,
     rank: int,
-    lexical: float = 0.0,
+    lexical: float,
 ) -> float:
     type_term = 0.0 if typed is None else (TYPE_WEIGHT if typed else -TYPE_WEIGHT)
     return (
