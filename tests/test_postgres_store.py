@@ -164,6 +164,31 @@ def test_hnsw_search_finds_what_the_exact_scan_finds(postgres_url, seed_index, m
     local.close()
 
 
+def test_the_hnsw_beam_widens_as_the_knowledge_base_grows(postgres_url, seed_index, monkeypatch):
+    from embeddings.store import open_store, postgres
+
+    # measured: 400 keeps 0.97 of the exact top 10 up to 300k chunks, 1M needs 800
+    assert postgres.hnsw_ef_search(20_000) == postgres.hnsw_ef_search(250_000) == 400
+    assert postgres.hnsw_ef_search(300_000) > 400
+    assert postgres.hnsw_ef_search(1_000_000) == 800
+    assert postgres.hnsw_ef_search(10**8) == 1000  # pgvector's largest
+    monkeypatch.setattr(postgres, "HNSW_FROM", 10)
+    local = open_store(seed_index)
+    writer = postgres.open_writer(postgres_url, "beam")
+    with writer.writing():
+        _copy(local, writer)
+    query = np.ones(local.manifest.dim, dtype=np.float32)
+    for grows_from, beam in ((10**6, "400"), (12, str(round(400 * (47 / 12) ** 0.5)))):
+        # the seeds' 47 chunks read as a kb past the size the beam grows from
+        monkeypatch.setattr(postgres, "HNSW_EF_SEARCH_GROWS_FROM", grows_from)
+        pg = postgres.open_store(postgres_url, "beam")
+        assert pg.chunk_count() == 47
+        pg.dense_search("dense", query, 10)
+        assert pg._rows("SHOW hnsw.ef_search") == [[beam]]
+        pg.close()
+    local.close()
+
+
 def _copy(local, writer, documents=None) -> None:
     """Write the folder store's documents (or some of them) through a StoreWriter."""
     doc_ids = documents or list(local.manifest.documents)

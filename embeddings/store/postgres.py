@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -58,9 +59,14 @@ from embeddings.store.postgres_url import BadURL, connection_arguments, mask
 # Below this many chunks an exact scan is fast (about 5 ms at 20k × 384) and equals FAISS's
 # ranking; above it the HNSW index keeps a question's search in milliseconds.
 HNSW_FROM = 20_000
-# At 100k chunks of realistic vectors, ef_search 200 found 0.945 of the exact top 10 and 400
-# found 0.976, a question's store work 36.7 against 45.0 ms p50 (bench/scale.py, BENCHMARKS.md).
+# The search beam grows with the kb: at a fixed ef_search recall falls as the graph grows. ef_search
+# 400 found 0.976 of the exact top 10 at 100k chunks of realistic vectors and 0.970 at 300k,
+# but 0.910 at 1M, where 800 found 0.951 in a question's store work of 44.6 ms p50
+# (bench/scale.py, BENCHMARKS.md). So 400 up to 250k chunks, then as the square root of the
+# size (800 at 1M), at most pgvector's 1,000.
 HNSW_EF_SEARCH = 400
+HNSW_EF_SEARCH_GROWS_FROM = 250_000
+HNSW_EF_SEARCH_MAX = 1000
 # The graph's links per node and its build-time beam. At 300k chunks, ef_search 400, pgvector's
 # defaults (16, 64) found 0.913 of the exact top 10, ef_construction 200 0.970 at about the same
 # search time, built in 3× the time (bench/scale.py --graph, BENCHMARKS.md). A kb's graph built
@@ -456,7 +462,7 @@ class PostgresStore:
             f" LIMIT {int(depth)}"
         )
         # HNSW returns at most ef_search rows: at least the depth asked for
-        ef_search = max(HNSW_EF_SEARCH, depth)
+        ef_search = max(hnsw_ef_search(self.chunk_count()), depth)
         if not exact and self._ef_search != ef_search:
             self._rows("SELECT set_config('hnsw.ef_search', :value, false)", value=str(ef_search))
             self._ef_search = ef_search
@@ -919,6 +925,12 @@ def hnsw_build_memory(chunks: int, dim: int) -> int:
     """The bytes of maintenance_work_mem an HNSW graph of this many vectors is built in."""
     node = 4 * dim + 2 * HNSW_M * 16 + HNSW_NODE_OVERHEAD
     return max(HNSW_BUILD_MEMORY_MIN, chunks * node)
+
+
+def hnsw_ef_search(chunks: int) -> int:
+    """The HNSW search beam for a kb of this many chunks."""
+    grown = round(HNSW_EF_SEARCH * math.sqrt(chunks / HNSW_EF_SEARCH_GROWS_FROM))
+    return min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, grown))
 
 
 def open_store(url: str, kb: str = "default") -> PostgresStore:
