@@ -47,6 +47,7 @@ GRID = {
     "TYPE_WEIGHT": (0.0, 0.15, 0.3),
     "RANK_WEIGHT": (0.0, 0.1, 0.2),
     "LEXICAL_WEIGHT": (0.5, 1.0, 1.5),
+    "PASSAGE_SIMILARITY_WEIGHT": (0.0, 1.5, 3.0),
 }
 SCORES = tuple(round(x, 3) for x in np.arange(0.90, 2.001, 0.025))
 

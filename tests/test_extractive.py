@@ -71,6 +71,17 @@ def test_question_words_and_function_words_of_both_usages_weigh_nothing():
     assert analyse("镇江提出哪一年实现碳峰值？", _idf).answer_type == "year"
 
 
+def test_the_numerals_an_interrogative_takes_and_the_linking_verbs_weigh_nothing():
+    # jieba splits 哪一場 into 哪 | 一场 (a numeral): 一场 asks, as 哪 does
+    words = {t.text for t in analyse("議長的權限在哪一場革命中遭到削減？", _idf).terms}
+    assert {"议长", "权限", "革命", "削减"} <= words
+    assert not words & {"一场", "中"}
+    words = {t.text for t in analyse("庫克群島是由哪三個島嶼組成的？", _idf).terms}
+    assert {"库克群岛", "岛屿", "组成"} <= words and not words & {"三个", "是"}
+    # a number said in digits after 哪 is no part of the interrogative
+    assert "2019" in {t.text for t in analyse("哪2019年的会议提出了目标？", _idf).terms}
+
+
 def test_names_and_numbers_weigh_more_than_other_words():
     asked = {t.text: t for t in analyse("馬祖的石屋建於1902年嗎？", _idf).terms}
     assert asked["1902"].name and asked["1902"].whole

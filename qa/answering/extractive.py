@@ -7,11 +7,12 @@ pronouns: 之, 皆, 乃, 的, 与) weighs nothing, by part of speech rather than
 region's phrasings. A sentence's evidence is the weighted share of those words that it and the
 text before it hold, graded, so a word the segmenter cut oddly costs a little and a missing name
 costs much. Evidence, embedding similarity, whether the sentence holds the kind of thing asked for
-(a year for 哪一年), the passage's rank and its BM25 score (whole words, where the evidence
-matches substrings) add up to one score; below MIN_SCORE the answer is the refusal. Which
-sentence answers is chosen by the same sum, without BM25, with the subject the document's
-opening already names, and the kind of thing asked (什么地区's 地区), counting less. An English question
-over Chinese text shares no wording: its embedding decides alone.
+(a year for 哪一年), the passage's rank, its BM25 score (whole words, where the evidence
+matches substrings) and its own similarity to the question add up to one score; below MIN_SCORE
+the answer is the refusal. Which sentence answers is chosen by the same sum, without the
+passage's BM25 and similarity, with the subject the document's opening already names, and the
+kind of thing asked (什么地区's 地区), counting less. An English question over Chinese text shares
+no wording: its embedding decides alone.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ RANK_WEIGHT = 0.2  # the first passage's sentence gets this much more than the f
 # Whether to answer, the passage's BM25 score over the question's IDF mass counts this much: it
 # matches whole words (谢尔 is not found in 谢尔吉耶夫镇, as the evidence's substrings find it).
 LEXICAL_WEIGHT = 1.0
-# On both sets' curves (bench/refusal.py) no threshold refuses 0.90 of the unanswerable with at
-# most 0.08 false refusals on both: DRCD's false refusals pass 0.08 first (1.55: 0.088, CMRC
-# then refusing 0.896); 1.5 keeps them at 0.056.
-MIN_SCORE = 1.5
+# Whether to answer, the question's similarity to the whole passage (retrieval's dense score)
+# counts this much: a sibling paragraph of the same article holds the question's names in a
+# sentence as well as the answering one does, and reads less like the question as a whole.
+PASSAGE_SIMILARITY_WEIGHT = 3.0
+MIN_SCORE = 1.82
 MIN_SIMILARITY_EN = 0.78
 # Extra sentences join the best one only when nearly as good: lists and two-part questions.
 KEEP_WITHIN = 0.1
@@ -77,6 +79,9 @@ _ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢]|什么|怎|多少
 # conjunctions (c), modal particles (y), interjections (e), onomatopoeia (o), pronouns (r),
 # adverbs (d), punctuation (x).
 _FUNCTION_TAGS = ("u", "p", "c", "y", "e", "o", "r", "d", "x")
+# ICTCLAS, whose tag set jieba's follows, files the copula and the existential verb apart (vshi,
+# vyou): they link, as 的 does. A one-character localiser (中, 上, 后) only places.
+_LINKING_VERBS = frozenset({"是", "有"})
 _NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 _NUMBER = re.compile(r"\d")
 # What may not touch a number or Latin word where it is found: 16 is not in 2016 (100 is in
@@ -145,17 +150,21 @@ def analyse(question: str, idf: Callable[[str], float]) -> Question:
     idfs: dict[str, float] = {}
     answer_type, unit = None, ""
     kind_noun = None
+    asking_until = 0  # past the interrogative and the numerals it takes (哪/一场, 哪/三个)
     for i, (word, tag) in enumerate(words):
+        if i < asking_until:
+            continue
         if _ASKING_MORPHEMES.search(word):
+            asking_until = _past_numerals(words, i + 1)
             if kind_noun is None:
-                kind_noun = _kind_noun(words, i)
+                kind_noun = _kind_noun(words, asking_until)
             if answer_type is None:
                 # the noun it asks about may follow a numeral (哪/一/地区)
                 following = "".join(w for w, _ in words[i + 1 : i + 3])
                 answer_type = _answer_type(word + following)
                 unit = _asked_unit(word, following)
             continue
-        if not word.strip() or tag.startswith(_FUNCTION_TAGS):
+        if _names_nothing(word, tag):
             continue
         whole = bool(_NUMBER.search(word)) or word.isascii()
         kind = i == kind_noun
@@ -170,12 +179,26 @@ def analyse(question: str, idf: Callable[[str], float]) -> Question:
     return Question(list(weights.values()), answer_type, unit, form, sum(idfs.values()))
 
 
-def _kind_noun(words: list[tuple[str, str]], asking: int) -> int | None:
-    """The position of the noun the interrogative at `asking` asks for, past a numeral or
-    measure word (哪/一/地区, 哪个/地方), or None when a noun does not follow."""
-    at = asking + 1
+def _names_nothing(word: str, tag: str) -> bool:
+    return (
+        not word.strip()
+        or tag.startswith(_FUNCTION_TAGS)
+        or word in _LINKING_VERBS
+        or (tag == "f" and len(word) == 1)
+    )
+
+
+def _past_numerals(words: list[tuple[str, str]], at: int) -> int:
+    """The position past the numerals written in characters from `at` on: after 哪 they are part
+    of the interrogative (哪/一场/革命's 一场 names nothing; 哪/2019/年's 2019 does)."""
     while at < len(words) and words[at][1] == "m" and not _NUMBER.search(words[at][0]):
         at += 1
+    return at
+
+
+def _kind_noun(words: list[tuple[str, str]], at: int) -> int | None:
+    """`at` when the word there is a noun, the one an interrogative before it asks for (哪/一/地区's
+    地区, 哪个/地方's 地方), else None."""
     return at if at < len(words) and words[at][1].startswith("n") else None
 
 
@@ -283,18 +306,25 @@ class Candidate:
     short_answer: str | None
     typed: bool | None  # holds a span of the kind asked for; None when the kind is not clear
     lexical: float  # the passage's BM25 score over the question's IDF mass
+    passage_similarity: float  # the question's embedding similarity to the whole passage
 
     @property
     def score(self) -> float:
         return combined_score(
-            self.evidence, self.names, self.similarity, self.typed, self.passage.n, self.lexical
+            self.evidence,
+            self.names,
+            self.similarity,
+            self.typed,
+            self.passage.n,
+            LEXICAL_WEIGHT * self.lexical
+            + PASSAGE_SIMILARITY_WEIGHT * (self.passage_similarity - SIMILARITY_ORIGIN),
         )
 
     @property
     def pick_score(self) -> float:
-        # without BM25: it scores the passage, and the choice is among sentences
+        # without what scores the passage as a whole: the choice is among sentences
         return combined_score(
-            self.adds, self.names, self.similarity, self.typed, self.passage.n, lexical=0.0
+            self.adds, self.names, self.similarity, self.typed, self.passage.n, passage=0.0
         )
 
 
@@ -304,12 +334,12 @@ def combined_score(
     similarity: float,
     typed: bool | None,
     rank: int,
-    lexical: float,
+    passage: float,
 ) -> float:
     type_term = 0.0 if typed is None else (TYPE_WEIGHT if typed else -TYPE_WEIGHT)
     return (
         evidence
-        + LEXICAL_WEIGHT * lexical
+        + passage
         - MISSING_NAMES_WEIGHT * (1 - names)
         + SIMILARITY_WEIGHT * (similarity - SIMILARITY_ORIGIN)
         + type_term
@@ -395,9 +425,21 @@ class ExtractiveAnswerer:
             short = span if asked.answer_type in SHORT_ANSWER_TYPES else None
             bm25 = passage.signals.get("bm25", (0.0, None))[0]
             lexical = bm25 / asked.idf_mass if asked.idf_mass else 0.0
+            # a passage without a dense score (its vectors still being computed) stands in
+            # with its sentence's
+            dense = passage.signals.get("dense", (float(similarity), None))[0]
             candidates.append(
                 Candidate(
-                    passage, text, evidence, adds, held, float(similarity), short, typed, lexical
+                    passage,
+                    text,
+                    evidence,
+                    adds,
+                    held,
+                    float(similarity),
+                    short,
+                    typed,
+                    lexical,
+                    dense,
                 )
             )
         return candidates

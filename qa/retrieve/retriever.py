@@ -68,6 +68,9 @@ class Candidates:
     # their dense scores mean nothing yet
     words_only: np.ndarray | None = None
 
+    def is_words_only(self, i: int) -> bool:
+        return self.words_only is not None and bool(self.words_only[i])
+
     def fused(self, weights: dict[str, float]) -> np.ndarray:
         if self.words_only is None or not self.words_only.any():
             return weighted_zscore(self.scores, weights)
@@ -238,6 +241,7 @@ class Retriever:
                 signals={
                     name: (float(found.scores[name][i]), int(found.ranks[name][i]) or None)
                     for name in found.scores
+                    if name in LEXICAL or not found.is_words_only(i)
                 },
                 location=c.location,
                 sections=c.sections,
