@@ -438,8 +438,8 @@ class ExtractiveAnswerer:
                     float(similarity),
                     short,
                     typed,
-                    lexical,
-                    dense,
+                    lexical=lexical,
+                    passage_similarity=dense,
                 )
             )
         return candidates
