@@ -2,10 +2,11 @@
 IDF (the extractive answerer's evidence), reorder the fused top passages for the better?
 
 Run: python bench/lookalike.py [--set cmrc|drcd ...] [--index-root DIR]
-For each question: recall@1 of the fused ranking, and of the top RERANK passages re-sorted by
-fused score + w × coverage (qa/answering/extractive.py coverage of the passage and its title),
-for several w. Only questions whose top passages include another paragraph of the same article
-(the same title) are "look-alike"; they are counted separately.
+For each question: recall@1 of the top WORDING_DEPTH passages re-sorted by fused score + w ×
+wording (qa/retrieve/wording.py: the question's words held by the passage and its title), for
+several w; w = 0 is the fused order, WORDING_WEIGHT what retrieval uses. Only questions whose top
+passages include another paragraph of the same article (the same title) are "look-alike"; they
+are counted separately.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from pathlib import Path
 import cmrc_subset
 import refusal
 
-from qa.answering.extractive import analyse, coverage
+from qa.retrieve.wording import WORDING_DEPTH
 
-RERANK = 5
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
 def run(datasets: list[str], root: Path) -> dict:
@@ -31,15 +31,13 @@ def run(datasets: list[str], root: Path) -> dict:
         with refusal.cached_retriever(dataset, False, root) as (retriever, questions):
             rows = []
             for q in questions:
-                passages = retriever.search(q.question, RERANK)
-                asked = analyse(q.question, retriever.store.idf)
-                held = [coverage(asked.terms, f"{p.title}\n{p.text}") for p in passages]
+                passages = retriever.search(q.question, WORDING_DEPTH)
                 rows.append(
                     (
                         q.doc_id,
                         [p.doc_id for p in passages],
                         [p.score for p in passages],
-                        held,
+                        [p.wording or 0.0 for p in passages],
                     )
                 )
         found = {}

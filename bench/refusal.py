@@ -10,7 +10,8 @@ neighbours still there (other paragraphs of the same article). Left out at retri
 building 500 indexes: dense scores are the same either way, BM25's term statistics differ by
 one paragraph. The passages left are numbered again from 1, as a search that never found the
 paragraph would number them (kept at their old ranks, 2 to 6, they were refused for their
-ranks: abstain_accuracy read 0.06 too high on CMRC).
+ranks: abstain_accuracy read 0.06 too high on CMRC), and the first of them re-sorted by their
+wording (qa/retrieve/wording.py) as such a search would have.
 
 Every candidate sentence of each answer is kept with its features, so every setting of the
 weights and thresholds is scored without asking again: answer_accuracy (answerable, answered
@@ -28,7 +29,6 @@ import itertools
 import json
 import pickle
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import cmrc_subset
@@ -37,6 +37,7 @@ import numpy as np
 from qa.answering import extractive
 from qa.answering.extractive import Candidate, ExtractiveAnswerer, choose
 from qa.evaluation import normalise_answer
+from qa.retrieve.wording import reorder_by_wording
 
 K = 5
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -101,9 +102,10 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
             found = retriever.search(q.question, K + 10, context)
             gold = [normalise_answer(g) for g in q.answers]
             answerable.append((answerer.candidates(q.question, found[:K], context), gold))
-            others = [p for p in found if p.doc_id != q.doc_id][:K]
-            # numbered again from 1, as a search over an index without the paragraph would
-            others = [replace(p, n=n) for n, p in enumerate(others, start=1)]
+            # in fused order, re-sorted and numbered again from 1, as a search over an index
+            # without the paragraph would have them
+            others = sorted((p for p in found if p.doc_id != q.doc_id), key=lambda p: -p.score)
+            others = reorder_by_wording(q.question, others, retriever.store.idf)[:K]
             unanswerable.append((answerer.candidates(q.question, others, context), gold))
     return answerable, unanswerable
 

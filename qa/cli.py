@@ -211,14 +211,17 @@ def _hint(question: str) -> None:
 
 
 def _print_explain(answer) -> None:
-    print("\nWhy these passages (rank and score in each retriever, fused score):")
+    print("\nWhy these passages (rank and score in each retriever, fused score, wording held):")
     for p in answer.passages:
         why = p.explain()
         signals = "  ".join(
             f"{name} #{why[name + '_rank'] or '-'} {why[name + '_score']}" for name in p.signals
         )
+        wording = "" if why["wording"] is None else f"  wording {why['wording']}"
         rerank = "" if why["rerank_score"] is None else f"  rerank {why['rerank_score']}"
-        print(f"[{p.n}] {signals}  fused {why['fused_score']}{rerank}  {one_line(p.doc_id)}")
+        print(
+            f"[{p.n}] {signals}  fused {why['fused_score']}{wording}{rerank}  {one_line(p.doc_id)}"
+        )
 
 
 def _write(piece: str) -> None:

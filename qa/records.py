@@ -17,11 +17,16 @@ class Passage:
     text: str
     start: int
     end: int
-    score: float  # what the passages are ordered by: the fused (or reranked) score
+    # The fused score. The passages are in its order, the first few re-sorted with `wording`, or
+    # all of them by `rerank_score` when a cross-encoder reranked them.
+    score: float
     # Why it came back (`qa ask --explain`): each retriever's (score, rank), rank None when the
     # passage was not among that retriever's candidates. Retrievers: "dense" and "bm25" for a
     # Chinese question; for an English one "dense", "use", "dict_bm25", "dict_dense" (qa/retrieve/retriever.py).
     signals: dict[str, tuple[float, int | None]] = field(default_factory=dict)
+    # The IDF-weighted share of the question's words the passage holds, for the first passages
+    # (qa/retrieve/wording.py); None for the others.
+    wording: float | None = None
     rerank_score: float | None = None
     location: Location = field(default_factory=Location)  # where the passage sits in its file
     sections: tuple[Section, ...] = ()  # the document's sections it overlaps (offsets in the doc)
@@ -37,6 +42,7 @@ class Passage:
             why[f"{name}_rank"] = rank
             why[f"{name}_score"] = _rounded(score)
         why["fused_score"] = _rounded(self.score)
+        why["wording"] = _rounded(self.wording)
         why["rerank_score"] = _rounded(self.rerank_score)
         return why
 

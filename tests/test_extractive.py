@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from embeddings.cleaning import question_script
 from qa.answering.base import REFUSALS, is_refusal, refusal
-from qa.answering.extractive import analyse, coverage
 from qa.api import Assistant
 from qa.cli import app, highlighted
+from qa.question import analyse, coverage
 
 runner = CliRunner()
 

@@ -10,7 +10,9 @@ from embeddings.indexer import build_index
 from embeddings.lexical import tokenize
 from embeddings.store import IndexStore
 from qa.cli import app
+from qa.records import Passage
 from qa.retrieve.retriever import Retriever
+from qa.retrieve.wording import WORDING_WEIGHT, reorder_by_wording
 
 runner = CliRunner()
 
@@ -121,6 +123,7 @@ def test_explain_shows_each_retrievers_rank_and_the_fused_score(seed_index):
     lines = result.stdout.split("Why these passages")[1].strip().splitlines()[1:]
     assert len(lines) == 5
     assert lines[0].startswith("[1] dense #") and " bm25 #" in lines[0] and " fused " in lines[0]
+    assert " wording " in lines[0]
     as_json = runner.invoke(
         app,
         ["ask", "深圳公交機動化分擔率是多少？", "--json", "--explain", "--index", str(seed_index)],
@@ -133,14 +136,39 @@ def test_explain_shows_each_retrievers_rank_and_the_fused_score(seed_index):
         "bm25_rank",
         "bm25_score",
         "fused_score",
+        "wording",
         "rerank_score",
     }
     assert why["fused_score"] == round(passages[0]["score"], 4)
     assert why["dense_rank"] or why["bm25_rank"]
-    fused = [p["explain"]["fused_score"] for p in passages]
-    assert fused == sorted(fused, reverse=True)
+    assert all(0 <= p["explain"]["wording"] <= 1 for p in passages)
+    ordered = [p["explain"]["fused_score"] + 2 * p["explain"]["wording"] for p in passages]
+    assert ordered == sorted(ordered, reverse=True)
     plain = runner.invoke(app, ["ask", "深圳", "--json", "--index", str(seed_index)])
     assert "explain" not in json.loads(plain.stdout)["passages"][0]
+
+
+def test_wording_puts_the_paragraph_that_says_the_questions_words_before_its_look_alike():
+    # DRCD: the county's opening paragraph fused first, the one with its extent second
+    def passage(n: int, text: str, score: float) -> Passage:
+        return Passage(n, f"p{n}", "南华县", text, 0, len(text), score)
+
+    found = [
+        passage(1, "南華縣是雲南省楚雄彝族自治州下屬的一個縣，位於楚雄州西部。", 2.61),
+        passage(2, "南華縣境東西橫距64.6公里，南北端的距離為71.7公里。", 2.53),
+        passage(3, "1954年，鎮南縣更名為南華縣。", 2.33),
+        passage(4, "境內亞熱帶至中溫帶的氣候兼有。", 2.31),
+        passage(5, "南華縣的縣城是龍川鎮。", 2.30),
+        passage(6, "南華縣南北端距離多遠？南北端距離很遠。", 0.2),
+    ]
+    reordered = reorder_by_wording("南華縣南北端距離多遠？", found, idf=lambda word: 1.0)
+    assert [p.doc_id for p in reordered] == ["p2", "p1", "p3", "p4", "p5", "p6"]
+    assert [p.n for p in reordered] == [1, 2, 3, 4, 5, 6]
+    assert reordered[0].wording == 1.0 and reordered[1].wording < 1.0
+    keys = [p.score + WORDING_WEIGHT * p.wording for p in reordered[:5]]
+    assert keys == sorted(keys, reverse=True)
+    # a passage below the first five is not lifted, however much of the question it says
+    assert reordered[5].wording is None
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from qa.context import QuestionContext
 from qa.records import Passage
 from qa.retrieve.bridge import EnglishBridge
 from qa.retrieve.fusion import partly_embedded, reciprocal_rank, weighted_zscore
+from qa.retrieve.wording import WORDING_DEPTH, reorder_by_wording
 
 if TYPE_CHECKING:
     from qa.retrieve.rerank import CrossEncoderReranker
@@ -227,7 +228,7 @@ class Retriever:
             return []
         found = self.candidates(question, max(CANDIDATES, k), context)
         fused = found.fused(WEIGHTS[self.language(question)])
-        keep = max(k, RERANK_DEPTH) if reranker is not None else k
+        keep = max(k, RERANK_DEPTH if reranker is not None else WORDING_DEPTH)
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         passages = [
             Passage(
@@ -249,9 +250,10 @@ class Retriever:
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
+        passages = reorder_by_wording(question, passages, self.store.idf)
         if reranker is not None:
-            passages = reranker.rerank(question, passages)[:k]
-        return passages
+            passages = reranker.rerank(question, passages)
+        return passages[:k]
 
     def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
         """The best `keep` candidates whose texts differ, with their chunks: a file indexed
@@ -310,11 +312,12 @@ class Retriever:
                     score[key] = score.get(key, 0.0) + float(reciprocal_rank(rank, weight))
                     passage.setdefault(key, p)
         order = sorted(score, key=lambda key: -score[key])
-        keep = max(k, RERANK_DEPTH) if self.reranker is not None else k
+        keep = max(k, RERANK_DEPTH if self.reranker is not None else WORDING_DEPTH)
         merged = [
             replace(passage[key], n=n, score=score[key])
             for n, key in enumerate(order[:keep], start=1)
         ]
+        merged = reorder_by_wording(standalone, merged, self.store.idf)
         if self.reranker is not None:
-            merged = self.reranker.rerank(standalone, merged)[:k]
-        return merged
+            merged = self.reranker.rerank(standalone, merged)
+        return merged[:k]
