@@ -6,13 +6,15 @@ For each question: recall@1 of the top WORDING_DEPTH passages re-sorted by fused
 wording (qa/retrieve/wording.py: the question's words held by the passage and its title), for
 several w; w = 0 is the fused order, WORDING_WEIGHT what retrieval uses. Only questions whose top
 passages include another paragraph of the same article (the same title) are "look-alike"; they
-are counted separately.
+are counted separately, and so are those whose article has more than one paragraph in the corpus
+("shared article", whatever retrieval returned).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import cmrc_subset
@@ -28,6 +30,7 @@ def run(datasets: list[str], root: Path) -> dict:
     for dataset in datasets:
         corpus, _, _ = cmrc_subset.load(False, dataset)
         title = {d.doc_id: d.title for d in corpus}
+        paragraphs = Counter(title.values())
         with refusal.cached_retriever(dataset, False, root) as (retriever, questions):
             rows = []
             for q in questions:
@@ -42,7 +45,7 @@ def run(datasets: list[str], root: Path) -> dict:
                 )
         found = {}
         for weight in WEIGHTS:
-            hits = lookalike = lookalike_hits = 0
+            hits = lookalike = lookalike_hits = shared = shared_hits = 0
             for gold, ids, scores, held in rows:
                 order = sorted(range(len(ids)), key=lambda i: -(scores[i] + weight * held[i]))
                 hit = bool(ids) and ids[order[0]] == gold
@@ -50,10 +53,15 @@ def run(datasets: list[str], root: Path) -> dict:
                 if len({d for d in ids if title[d] == title[gold]}) > 1:
                     lookalike += 1
                     lookalike_hits += hit
+                if paragraphs[title[gold]] > 1:
+                    shared += 1
+                    shared_hits += hit
             found[str(weight)] = {
                 "recall@1": round(hits / len(rows), 3),
                 "lookalike_questions": lookalike,
                 "lookalike_recall@1": round(lookalike_hits / lookalike, 3) if lookalike else None,
+                "shared_article_questions": shared,
+                "shared_article_recall@1": round(shared_hits / shared, 3) if shared else None,
             }
         figures[dataset] = found
     return figures

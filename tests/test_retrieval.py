@@ -101,6 +101,7 @@ def test_traditional_and_simplified_questions_find_the_same_passage(tmp_path, co
     build_index(root, [corpus], embedder=embedder)
     retriever = Retriever.open(root, embedder)
     simplified = retriever.search("大熊猫以什么为食物？", k=1)[0]
+    assert simplified.wording == 1.0  # 大熊猫 and 食物, its content words, are both in it
     traditional = retriever.search("大熊貓以什麼為食物？", k=1)[0]
     assert simplified.doc_id == traditional.doc_id == "panda"
     assert set(simplified.signals) == {"dense", "bm25"} and simplified.signals["bm25"][1] == 1
@@ -113,6 +114,8 @@ def test_an_english_question_uses_the_cross_lingual_signal(tmp_path, corpus, emb
     assert top.doc_id == "panda"
     assert set(top.signals) == {"dense", "use", "dict_bm25", "dict_dense"}
     assert top.signals["use"][1] is not None
+    # its words are not the passages': they stay in fused order, not re-sorted by wording
+    assert top.wording is None
 
 
 def test_explain_shows_each_retrievers_rank_and_the_fused_score(seed_index):

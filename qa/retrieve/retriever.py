@@ -250,7 +250,9 @@ class Retriever:
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
-        passages = reorder_by_wording(question, passages, self.store.idf)
+        # An English question's words are not the Chinese passages' (the bridge's terms are).
+        if self.language(question) == "zh":
+            passages = reorder_by_wording(question, passages, self.store.idf)
         if reranker is not None:
             passages = reranker.rerank(question, passages)
         return passages[:k]
@@ -317,7 +319,8 @@ class Retriever:
             replace(passage[key], n=n, score=score[key])
             for n, key in enumerate(order[:keep], start=1)
         ]
-        merged = reorder_by_wording(standalone, merged, self.store.idf)
+        if self.language(standalone) == "zh":
+            merged = reorder_by_wording(standalone, merged, self.store.idf)
         if self.reranker is not None:
             merged = self.reranker.rerank(standalone, merged)
         return merged[:k]

@@ -26,8 +26,8 @@ def reorder_by_wording(
     question: str, passages: list[Passage], idf: Callable[[str], float]
 ) -> list[Passage]:
     """The first WORDING_DEPTH passages re-sorted by fused score + WORDING_WEIGHT × coverage, the
-    others after them as they were; renumbered from 1. Deeper passages are left alone: their
-    fused scores are far enough below that wording should not lift one over the first."""
+    others after them as they were; renumbered from 1. Only the first are re-sorted because
+    only that depth was measured: a deeper passage that says every word stays where it is."""
     terms = analyse(question, idf).terms
     if not terms:
         return passages
