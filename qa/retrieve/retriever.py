@@ -215,22 +215,30 @@ class Retriever:
         self, question: str, k: int = 5, context: QuestionContext | None = None
     ) -> list[Passage]:
         """The k best passages, reordered by the reranker when there is one."""
-        return self._search(question, k, context or self.context(), self.reranker)
+        passages = self._fused(question, self._keep(k), context or self.context())
+        return self._second_look(question, passages)[:k]
 
-    def _search(
-        self,
-        question: str,
-        k: int,
-        context: QuestionContext,
-        reranker: CrossEncoderReranker | None,
-    ) -> list[Passage]:
+    def _keep(self, k: int) -> int:
+        """How many fused passages the second look reads to return k."""
+        return max(k, RERANK_DEPTH if self.reranker is not None else WORDING_DEPTH)
+
+    def _second_look(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The fused passages re-sorted by their wording, then by the reranker if there is one."""
+        # An English question's words are not the Chinese passages' (the bridge's terms are).
+        if self.language(question) == "zh":
+            passages = reorder_by_wording(question, passages, self.store.idf)
+        if self.reranker is not None:
+            passages = self.reranker.rerank(question, passages)
+        return passages
+
+    def _fused(self, question: str, keep: int, context: QuestionContext) -> list[Passage]:
+        """The `keep` best passages by fused score, numbered from 1."""
         if self.store.chunk_count() == 0:
             return []
-        found = self.candidates(question, max(CANDIDATES, k), context)
+        found = self.candidates(question, max(CANDIDATES, keep), context)
         fused = found.fused(WEIGHTS[self.language(question)])
-        keep = max(k, RERANK_DEPTH if reranker is not None else WORDING_DEPTH)
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
-        passages = [
+        return [
             Passage(
                 n,
                 c.doc_id,
@@ -250,12 +258,6 @@ class Retriever:
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
-        # An English question's words are not the Chinese passages' (the bridge's terms are).
-        if self.language(question) == "zh":
-            passages = reorder_by_wording(question, passages, self.store.idf)
-        if reranker is not None:
-            passages = reranker.rerank(question, passages)
-        return passages[:k]
 
     def _distinct(self, found: Candidates, ranked: np.ndarray, keep: int):
         """The best `keep` candidates whose texts differ, with their chunks: a file indexed
@@ -296,10 +298,10 @@ class Retriever:
 
         depth = max(CANDIDATES, k)
         context = context or self.context()
-        # Unreranked: the reranker reorders the merged list once, against the rewrite.
+        # Fused only: the second look reads the merged list once, against the rewrite.
         lists = [
-            (own_weight, self._search(own_words, depth, context, None)),
-            (1.0, self._search(standalone, depth, context, None)),
+            (own_weight, self._fused(own_words, depth, context)),
+            (1.0, self._fused(standalone, depth, context)),
         ]
         score: dict[tuple[str, int], float] = {}
         passage: dict[tuple[str, int], Passage] = {}
@@ -314,13 +316,8 @@ class Retriever:
                     score[key] = score.get(key, 0.0) + float(reciprocal_rank(rank, weight))
                     passage.setdefault(key, p)
         order = sorted(score, key=lambda key: -score[key])
-        keep = max(k, RERANK_DEPTH if self.reranker is not None else WORDING_DEPTH)
         merged = [
             replace(passage[key], n=n, score=score[key])
-            for n, key in enumerate(order[:keep], start=1)
+            for n, key in enumerate(order[: self._keep(k)], start=1)
         ]
-        if self.language(standalone) == "zh":
-            merged = reorder_by_wording(standalone, merged, self.store.idf)
-        if self.reranker is not None:
-            merged = self.reranker.rerank(standalone, merged)
-        return merged[:k]
+        return self._second_look(standalone, merged)[:k]

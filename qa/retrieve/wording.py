@@ -34,8 +34,7 @@ def reorder_by_wording(
     first = [(p, coverage(terms, _read(p))) for p in passages[:WORDING_DEPTH]]
     first.sort(key=lambda pair: -(pair[0].score + WORDING_WEIGHT * pair[1]))
     head = [replace(p, wording=held) for p, held in first]
-    tail = [replace(p, wording=None) for p in passages[WORDING_DEPTH:]]
-    return [replace(p, n=n) for n, p in enumerate(head + tail, start=1)]
+    return [replace(p, n=n) for n, p in enumerate(head + passages[WORDING_DEPTH:], start=1)]
 
 
 def _read(passage: Passage) -> str:
