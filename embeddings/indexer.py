@@ -101,7 +101,7 @@ def _titled(chunk: Chunk, text: str) -> str:
 
 def embedded_texts(chunks: list[Chunk]) -> list[str]:
     """What the embedder reads of each chunk (in document order): its text without the
-    sentence it shares with the chunk before (chunker v2)."""
+    sentence it shares with the chunk before, unless what is left is short (chunker v3)."""
     unshared = unshared_texts(chunks)
     if TITLES_INDEXED:
         return [_titled(c, text) for c, text in zip(chunks, unshared, strict=True)]

@@ -1,4 +1,12 @@
-from embeddings.chunking import CHUNK_CHARS, chunk_document, sentence_spans, unshared_texts
+import re
+
+from embeddings.chunking import (
+    CHUNK_CHARS,
+    MIN_UNSHARED_WORD_CHARS,
+    chunk_document,
+    sentence_spans,
+    unshared_texts,
+)
 from embeddings.loading import load_documents
 from embeddings.records import Document
 from qa.config import seeds_dir
@@ -72,14 +80,34 @@ def test_each_character_is_embedded_once_and_within_the_chunk_shown():
             for offset in range(chunk.end - len(text), chunk.end):
                 embedded[offset] += 1
         assert shared > 0
+        twice = [i for i, times in enumerate(embedded) if times > 1]
         for start, end in sentence_spans(doc.text):
-            assert embedded[start:end] == [1] * (end - start)
+            assert all(times >= 1 for times in embedded[start:end])
+        # only the sentence a chunk embedded whole shares with the chunk before
+        assert all(embedded[i] == 2 for i in twice)
+
+
+def test_a_chunk_whose_unshared_part_is_a_fragment_is_embedded_whole():
+    sentences = [
+        f"這是第{i}個句子，內容足夠長一些，再長一點點，還要更長一些才行，一直寫到很長很長很長很長為止。"
+        for i in range(4)
+    ]
+    # longer than the limit, but markup: fewer word characters than it
+    fragment = '|-style="text-align: center; background: #FFE4E1;"'
+    text = "".join(sentences[:2]) + "\n" + fragment + "\n" + "".join(sentences[2:])
+    chunks = chunk_document(_doc(text), size=120)
+    texts = unshared_texts(chunks)
+    (short,) = [c for c in chunks if c.text.endswith(fragment)]
+    assert len(re.findall(r"\w", fragment)) < MIN_UNSHARED_WORD_CHARS < len(fragment)
+    assert texts[chunks.index(short)] == short.text
+    # the others still leave out the sentence they share
+    assert any(t != c.text for c, t in zip(chunks, texts, strict=True) if c is not short)
 
 
 def test_the_first_chunk_of_each_document_is_embedded_whole():
-    sentences = [f"這是第{i}個句子，內容足夠長一些。" for i in range(12)]
-    first = chunk_document(Document("a", "t", "".join(sentences), "/a.txt", "0"), size=60)
-    second = chunk_document(Document("b", "t", "".join(sentences), "/b.txt", "1"), size=60)
+    sentences = [f"這是第{i}個句子，內容足夠長一些，再長一點點吧。" for i in range(12)]
+    first = chunk_document(Document("a", "t", "".join(sentences), "/a.txt", "0"), size=80)
+    second = chunk_document(Document("b", "t", "".join(sentences), "/b.txt", "1"), size=80)
     texts = unshared_texts(first + second)
     assert texts[0] == first[0].text and texts[len(first)] == second[0].text
     assert texts[1] == sentences[3] + sentences[4]

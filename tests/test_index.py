@@ -189,7 +189,7 @@ def test_a_recipe_change_is_refused_then_rebuilt(tmp_path, corpus, embedder, mon
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)
     monkeypatch.setattr("embeddings.indexer.CHUNK_CHARS", 120)
-    with pytest.raises(IndexMismatch, match="chunker v2 at 200 characters.*at 120 characters"):
+    with pytest.raises(IndexMismatch, match="chunker v3 at 200 characters.*at 120 characters"):
         build_index(root, [corpus], embedder=embedder)
     report = build_index(root, [], embedder=embedder, rebuild=True)
     assert sorted(report.embedded) == [ZHENJIANG, SHENZHEN]
@@ -209,14 +209,14 @@ def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_ch
     (line,) = refused.stderr.strip().splitlines()
     assert re.match(
         r"error: the index at .* was built with .*chunker v1 at 200 characters.*, but this run "
-        r"uses .*chunker v2 at 200 characters.*; run `qa index --rebuild` to rebuild it$",
+        r"uses .*chunker v3 at 200 characters.*; run `qa index --rebuild` to rebuild it$",
         line,
     )
     assert {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
     build_index(root, [corpus], embedder=embedder, rebuild=True)
     store = IndexStore.open(root)
-    assert store.manifest.chunker_version == CHUNKER_VERSION == 2
+    assert store.manifest.chunker_version == CHUNKER_VERSION == 3
     chunks = store.all_chunks()
     texts = embedded_texts(chunks)
     assert sum(map(len, texts)) < sum(len(c.text) for c in chunks)
