@@ -2,10 +2,10 @@
 and how far each seed decision lies from them.
 
 Run: python bench/extractive_threshold.py [--json]
-MIN_SCORE applies to Chinese questions, MIN_SIMILARITY_EN to English ones (see
+MIN_SCORE applies to Chinese questions, MIN_SCORE_EN to English ones (see
 qa/answering/extractive.py). Each row: answerable questions answered correctly and unanswerable
 ones refused. The margins: each question's deciding value (its best sentence's score, or for
-English its best similarity) minus the threshold; a decision within ±0.01 could flip on another
+English its best english_score) minus the threshold; a decision within ±0.01 could flip on another
 machine's rounding.
 """
 
@@ -34,7 +34,9 @@ ENGLISH_OFF_TOPIC = [
 ]
 # around the module's own threshold, so that the table follows a recalibration
 MIN_SCORES = tuple(round(extractive.MIN_SCORE + step, 2) for step in (-0.4, -0.2, -0.1, 0, 0.1))
-MIN_SIMILARITIES_EN = (0.74, 0.76, 0.78, 0.80, 0.82)
+MIN_SCORES_EN = tuple(
+    round(extractive.MIN_SCORE_EN + step, 3) for step in (-0.04, -0.02, 0, 0.02, 0.04)
+)
 
 
 def score(assistant: Assistant, questions: list[dict]) -> tuple[int, int]:
@@ -60,8 +62,8 @@ def margins(assistant: Assistant, questions: list[dict]) -> list[dict]:
             value = max((c.score for c in candidates), default=float("-inf"))
             threshold = extractive.MIN_SCORE
         else:
-            value = max((c.similarity for c in candidates), default=float("-inf"))
-            threshold = extractive.MIN_SIMILARITY_EN
+            value = max((c.english_score for c in candidates), default=float("-inf"))
+            threshold = extractive.MIN_SCORE_EN
         rows.append({"id": q["id"], "kind": q["kind"], "margin": round(value - threshold, 3)})
     return rows
 
@@ -74,8 +76,8 @@ def run() -> dict:
         {"id": f"off-{i}", "question": q, "kind": "unanswerable", "answers": []}
         for i, q in enumerate(ENGLISH_OFF_TOPIC, start=1)
     ]
-    figures = {"min_score": {}, "min_similarity_en": {}}
-    defaults = extractive.MIN_SCORE, extractive.MIN_SIMILARITY_EN
+    figures = {"min_score": {}, "min_score_en": {}}
+    defaults = extractive.MIN_SCORE, extractive.MIN_SCORE_EN
     with tempfile.TemporaryDirectory() as tmp:
         build_index(Path(tmp), [seeds_dir()])
         assistant = Assistant(index=tmp, backend="extractive")
@@ -85,15 +87,15 @@ def run() -> dict:
                 correct, refused = score(assistant, chinese)
                 figures["min_score"][str(threshold)] = {"correct": correct, "refused": refused}
             extractive.MIN_SCORE = defaults[0]
-            for threshold in MIN_SIMILARITIES_EN:
-                extractive.MIN_SIMILARITY_EN = threshold
+            for threshold in MIN_SCORES_EN:
+                extractive.MIN_SCORE_EN = threshold
                 correct, refused = score(assistant, english + off_topic)
-                figures["min_similarity_en"][str(threshold)] = {
+                figures["min_score_en"][str(threshold)] = {
                     "correct": correct,
                     "refused": refused,
                 }
         finally:
-            extractive.MIN_SCORE, extractive.MIN_SIMILARITY_EN = defaults
+            extractive.MIN_SCORE, extractive.MIN_SCORE_EN = defaults
         figures["margins"] = margins(assistant, questions + off_topic)
     return figures
 
@@ -109,8 +111,8 @@ def main() -> None:
     print("Chinese questions (12 answerable, 2 not): MIN_SCORE → correct, refused")
     for threshold, row in figures["min_score"].items():
         print(f"  {threshold:<5} {row['correct']:>2} correct  {row['refused']} of 2 refused")
-    print(f"English questions (2) and {len(ENGLISH_OFF_TOPIC)} off-topic ones: MIN_SIMILARITY_EN")
-    for threshold, row in figures["min_similarity_en"].items():
+    print(f"English questions (2) and {len(ENGLISH_OFF_TOPIC)} off-topic ones: MIN_SCORE_EN")
+    for threshold, row in figures["min_score_en"].items():
         print(
             f"  {threshold:<5} {row['correct']} correct  "
             f"{row['refused']} of {len(ENGLISH_OFF_TOPIC)} off-topic refused"

@@ -95,7 +95,7 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
     (the first `limit` questions only, when given)."""
     with cached_retriever(dataset, quick, root) as (retriever, questions):
         questions = questions[:limit]
-        answerer = ExtractiveAnswerer(retriever.embedder, retriever.store.idf)
+        answerer = ExtractiveAnswerer.over(retriever)
         answerable, unanswerable = [], []
         for q in questions:
             context = retriever.context()

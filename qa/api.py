@@ -118,7 +118,7 @@ class Assistant:
         self.rewriter: Rewriter | None = None
         self.backend: Answerer
         if self.backend_name == "extractive":
-            self.backend = ExtractiveAnswerer(self.retriever.embedder, self.retriever.store.idf)
+            self.backend = ExtractiveAnswerer.over(self.retriever)
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 

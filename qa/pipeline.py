@@ -46,9 +46,7 @@ class Pipeline:
         if isinstance(self.backend, ExtractiveAnswerer):
             return self.backend
         if self._extractive_answerer is None:
-            self._extractive_answerer = ExtractiveAnswerer(
-                self.retriever.embedder, self.retriever.store.idf
-            )
+            self._extractive_answerer = ExtractiveAnswerer.over(self.retriever)
         return self._extractive_answerer
 
     def ask(
