@@ -203,7 +203,7 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         idf: Callable[[str], float],
-        english_terms: Callable[[str], dict[str, float]] | None = None,
+        english_terms: Callable[[str], dict[str, float]],
     ):
         self.embedder = embedder
         self.idf = idf  # the index's BM25 statistics
@@ -221,7 +221,7 @@ class ExtractiveAnswerer:
         )
 
     def _asked(self, question: str, chinese: bool) -> Question:
-        if chinese or self.english_terms is None:
+        if chinese:
             return analyse(question, self.idf)
         terms = [
             Term(term, self.idf(term) * share, whole=term.isascii(), name=False)
