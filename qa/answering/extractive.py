@@ -221,6 +221,9 @@ class ExtractiveAnswerer:
         )
 
     def _asked(self, question: str, chinese: bool) -> Question:
+        """A Chinese question's own content words; an English one's dictionary terms, each
+        weighed by its IDF × the share of an English word it stands for, with no answer type
+        (the rules that find one read Chinese interrogatives)."""
         if chinese:
             return analyse(question, self.idf)
         terms = [
