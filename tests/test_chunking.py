@@ -63,7 +63,7 @@ def test_neighbouring_chunks_share_one_sentence():
         assert second.start < first.end
 
 
-def test_each_character_is_embedded_once_and_within_the_chunk_shown():
+def test_each_character_is_embedded_once_but_what_a_fragment_shares_and_within_its_chunk():
     documents = load_documents([seeds_dir()]).documents
     chunks = [c for doc in documents for c in chunk_document(doc)]
     texts = unshared_texts(chunks)
@@ -71,20 +71,26 @@ def test_each_character_is_embedded_once_and_within_the_chunk_shown():
     for doc in documents:
         embedded = [0] * len(doc.text)
         shared = 0
+        # the sentence a chunk embedded whole (its unshared part a fragment) shares with the one
+        # before: embedded with each of them
+        twice_expected: set[int] = set()
+        before = None
         for chunk, text in zip(chunks, texts, strict=True):
             if chunk.doc_id != doc.doc_id:
                 continue
             # the end of the chunk's own text: a passage found by its vector holds what matched
             assert text and chunk.text.endswith(text)
             shared += text != chunk.text
+            if before is not None and text == chunk.text and before.end > chunk.start:
+                twice_expected.update(range(chunk.start, before.end))
             for offset in range(chunk.end - len(text), chunk.end):
                 embedded[offset] += 1
+            before = chunk
         assert shared > 0
-        twice = [i for i, times in enumerate(embedded) if times > 1]
         for start, end in sentence_spans(doc.text):
             assert all(times >= 1 for times in embedded[start:end])
-        # only the sentence a chunk embedded whole shares with the chunk before
-        assert all(embedded[i] == 2 for i in twice)
+        assert {i for i, times in enumerate(embedded) if times > 1} == twice_expected
+        assert all(embedded[i] == 2 for i in twice_expected)
 
 
 def test_a_chunk_whose_unshared_part_is_a_fragment_is_embedded_whole():
