@@ -50,6 +50,22 @@ _ANSWER_TYPES = (
     ("organisation", re.compile(r"公司|组织|机构|大学|学校|球队|俱乐部|团体|政党|部门|企业|银行")),
     ("number", re.compile(r"多少|几|多久|多长|多大|多高|多远")),
 )
+# What an English question (lower case) asks for, by its interrogative: the kinds whose span the
+# rules find in a Chinese sentence. A place's or an organisation's credit (where, which company)
+# cost as many answers as it brought on CMRC's English questions (docs/BENCHMARKS.md).
+_ENGLISH_ANSWER_TYPES = (
+    ("year", re.compile(r"\b(?:what|which) year\b")),
+    ("date", re.compile(r"\bwhen\b|\b(?:what|which) (?:date|day|month|century)\b")),
+    ("person", re.compile(r"\b(?:who|whom|whose)\b")),
+    (
+        "number",
+        re.compile(
+            r"\bhow (?:many|much|long|tall|high|far|old|big|large|deep|wide)\b"
+            r"|\b(?:percentage|proportion|rate|ratio)\b"
+        ),
+    ),
+)
+_ASKS_FOR_A_SHARE = re.compile(r"\b(?:percentage|proportion|rate|ratio)\b")
 # Measure words and units a number is said with (30个, 13.52亿元, 56.5%), so the span is what
 # the question counts.
 _UNITS = (
@@ -146,6 +162,17 @@ def _asked_unit(asking: str, following: str) -> str:
         return ""
     unit = _UNIT.match(found.group(1))
     return unit.group() if unit else ""
+
+
+def english_answer_type(question: str) -> tuple[str | None, str]:
+    """The kind of answer an English question asks for and the unit it is said in: % for a rate
+    or share (the waste recycling rate → 30%), else none."""
+    lowered = question.lower()
+    for name, pattern in _ENGLISH_ANSWER_TYPES:
+        if pattern.search(lowered):
+            share = name == "number" and _ASKS_FOR_A_SHARE.search(lowered)
+            return name, "%" if share else ""
+    return None, ""
 
 
 def _answer_type(asking: str) -> str | None:
