@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from embeddings.cleaning import question_script
 from qa.answering.base import REFUSALS, is_refusal, refusal
+from qa.answering.extractive import answer_span
 from qa.api import Assistant
 from qa.cli import app, highlighted
 from qa.question import analyse, coverage, english_answer_type
@@ -131,6 +132,14 @@ def test_a_year_question_gets_its_short_answer_inside_the_cited_sentence(taiwan)
     answer = taiwan.ask("東湧燈塔旁的霧砲於哪一年裝設？")
     assert answer.short_answer == "1904年"
     assert answer.short_answer in answer.citations[0].quote
+
+
+def test_a_person_written_in_parts_is_one_short_answer_and_a_title_is_no_person():
+    # The tagger cuts 珍妮·蓋諾 at the dot and files the film 馬路天使 as a person's name.
+    sentence = "獲獎者是主演《第七天堂》、《馬路天使》和《日出》的珍妮·蓋諾。"
+    question = analyse("第一屆奧斯卡最佳女主角獎的獲獎者是誰？", lambda word: 1.0)
+    assert question.answer_type == "person"
+    assert answer_span(question, sentence) == "珍妮·蓋諾"
 
 
 def test_the_readme_question_has_the_short_answer_2020(seed_index):

@@ -110,11 +110,44 @@ _TYPE_SPANS = {
 }
 # A place or an organisation is any proper name: the tagger often files one under another
 # class (马祖 as a person, 清华 as a place); they get no short answer, only the type's credit.
+_NAME_DOTS = frozenset("·・‧•")
+_HAN = re.compile(r"[\u3400-\u9fff]+")
 _TYPE_TAGS = {
     "person": frozenset({"nr", "nrt", "nrfg"}),
     "place": NAME_TAGS - {"eng"},
     "organisation": NAME_TAGS - {"eng"},
 }
+
+
+def _name_spans(form: str, kind: str) -> list[tuple[int, int]]:
+    """The words the tagger files under the kind; for a person, a name written in parts (珍妮·盖诺,
+    cut at the dot by the tagger) as one, and nothing inside a title's 《》 (《马路天使》 is a
+    film, whatever the tagger says)."""
+    words, at = [], 0
+    for word, tag in tagged(form):
+        words.append((at, word, tag))
+        at += len(word)
+    spans, titles, i = [], 0, 0
+    while i < len(words):
+        start, word, tag = words[i]
+        titles = max(0, titles + (word == "《") - (word == "》"))
+        last = i
+        while (
+            kind == "person"
+            and last + 2 < len(words)
+            and words[last + 1][1] in _NAME_DOTS
+            and _HAN.fullmatch(words[last][1])
+            and _HAN.fullmatch(words[last + 2][1])
+        ):
+            last += 2
+        if last > i:
+            spans.append((start, words[last][0] + len(words[last][1])))
+            i = last + 1
+            continue
+        if tag in _TYPE_TAGS[kind] and len(word) > 1 and not (kind == "person" and titles):
+            spans.append((start, start + len(word)))
+        i += 1
+    return spans
 
 
 def _pick_weight(term: Term, opening: str) -> float:
@@ -135,11 +168,7 @@ def answer_span(question: Question, sentence: str) -> str | None:
     if kind in _TYPE_SPANS:
         spans = [(m.start(), m.end()) for m in _TYPE_SPANS[kind].finditer(form)]
     else:
-        spans, at = [], 0
-        for word, tag in tagged(form):
-            if tag in _TYPE_TAGS[kind] and len(word) > 1:
-                spans.append((at, at + len(word)))
-            at += len(word)
+        spans = _name_spans(form, kind)
     spans = [(a, b) for a, b in spans if form[a:b] not in question.form]
     if kind == "number":  # 多少人 is answered by 29.48万人, not by 5760.72亿元 beside it
         spans = [(a, b) for a, b in spans if form[a:b].endswith(question.unit)]
