@@ -111,8 +111,13 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
 
 
 def _holds(candidate: Candidate, gold: list[str]) -> bool:
-    text = normalise_answer(candidate.text)
+    text = normalise_answer(candidate.shown)  # with the sentence before it, where it is shown
     return any(g in text for g in gold)
+
+
+def _shown_chars(chosen: list[Candidate]) -> int:
+    """The characters the answer shows: each sentence once, leads included."""
+    return sum(len(s) for s in dict.fromkeys(s for c in chosen for s in (c.lead, c.text)))
 
 
 def score(answerable: list, unanswerable: list) -> dict:
@@ -132,7 +137,7 @@ def score(answerable: list, unanswerable: list) -> dict:
         "false_abstain_rate": round(1 - len(answered) / len(said), 3),
         "abstain_accuracy": round(float(np.mean(refused)), 3),
         "answer_chars_mean": round(
-            float(np.mean([sum(len(c.text) for c in chosen) for chosen, _ in answered])), 1
+            float(np.mean([_shown_chars(chosen) for chosen, _ in answered])), 1
         )
         if answered
         else None,

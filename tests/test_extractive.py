@@ -128,6 +128,30 @@ def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
     assert "西太平洋" in answer.answer and "輻鰭魚綱" not in answer.answer
 
 
+# Made up in the shape of DRCD's articles: the sentence that answers says only 他.
+GATES_ARTICLE = (
+    "比爾蓋茲生於西雅圖，父親是律師，母親是教師。"
+    "他在湖濱中學讀書時寫出了自己的第一個電腦程式，那是一個井字棋遊戲。"
+    "一九七三年他進入哈佛大學就讀。"
+)
+
+
+def test_a_sentence_opening_with_a_pronoun_is_shown_after_the_sentence_it_points_to(
+    tmp_path, embedder
+):
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    document = Document("gates", "比爾蓋茲", GATES_ARTICLE, "/gates.txt", "gates")
+    index_documents(tmp_path, [document], embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask(
+        "誰在湖濱中學讀書時寫出了井字棋遊戲？"
+    )
+    named, answering = (f"{s}。" for s in GATES_ARTICLE.split("。")[:2])
+    assert answer.answer == f"{named}[1]{answering}[1]"
+    assert all(c.quote in GATES_ARTICLE for c in answer.citations)
+
+
 def test_a_year_question_gets_its_short_answer_inside_the_cited_sentence(taiwan):
     answer = taiwan.ask("東湧燈塔旁的霧砲於哪一年裝設？")
     assert answer.short_answer == "1904年"

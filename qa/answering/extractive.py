@@ -1,4 +1,5 @@
-"""Answers without a chat model: the best one to three sentences of the passages, each cited.
+"""Answers without a chat model: the best one or two sentences of the passages, each cited, one
+that opens with a pronoun after the sentence before it.
 
 The question's content words, weighted, and the kind of answer it asks for come from qa.question.
 A sentence's evidence is the weighted share of those words that it and the text before it hold.
@@ -199,6 +200,13 @@ class Candidate:
     typed: bool | None  # holds a span of the kind asked for; None when the kind is not clear
     lexical: float  # the passage's BM25 score over the question's IDF mass
     passage_similarity: float  # the question's embedding similarity to the whole passage
+    # The sentence before, shown first, when this one opens with a pronoun (他們一起…, 它是由…):
+    # the answer then says whom or what it is about.
+    lead: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.lead + self.text
 
     @property
     def score(self) -> float:
@@ -315,7 +323,8 @@ class ExtractiveAnswerer:
             # What the opening already says counts less in choosing: every sentence of an
             # article about 嘉兴南站 inherits that name, the one that answers included.
             told = [replace(term, weight=_pick_weight(term, head_form)) for term in asked.terms]
-            for start, end in sentence_spans(document):
+            spans = sentence_spans(document)
+            for at, (start, end) in enumerate(spans):
                 inside = passage.start <= start and end <= passage.end
                 if (
                     not inside
@@ -335,7 +344,14 @@ class ExtractiveAnswerer:
                 evidence = (coverage(asked.terms, text) + in_surrounding) / 2
                 adds = (coverage(told, text) + coverage(told, surrounding)) / 2
                 held = coverage(names, surrounding, empty=1.0)
-                found.append((passage, text, evidence, adds, held))
+                lead_start, lead_end = spans[at - 1] if at else (start, start)
+                # the sentence before, where the passage and the paragraph hold it
+                lead = (
+                    document[lead_start:lead_end]
+                    if max(paragraph_start, passage.start) <= lead_start
+                    else ""
+                )
+                found.append((passage, text, evidence, adds, held, lead))
         if not found:
             return []
         # Embedding sentences is most of an answer's time: only the likeliest are compared.
@@ -351,7 +367,7 @@ class ExtractiveAnswerer:
         )
         similarities = vectors @ query
         candidates = []
-        for (passage, text, evidence, adds, held), similarity in zip(
+        for (passage, text, evidence, adds, held, lead), similarity in zip(
             found, similarities, strict=True
         ):
             span = answer_span(asked, text)
@@ -377,6 +393,7 @@ class ExtractiveAnswerer:
                     typed,
                     lexical=lexical,
                     passage_similarity=dense,
+                    lead=lead if _points_back(text) else "",
                 )
             )
         return candidates
@@ -392,7 +409,7 @@ class ExtractiveAnswerer:
         chosen = choose(candidates, question_language(question) == "zh")
         if chosen:
             draft = Draft(
-                "".join(f"{c.text}[{c.passage.n}]" for c in chosen),
+                _answer_text(chosen),
                 abstained=False,
                 short_answer=chosen[0].short_answer,
             )
@@ -401,6 +418,25 @@ class ExtractiveAnswerer:
         if on_token:
             on_token(draft.text)
         return draft
+
+
+def _points_back(sentence: str) -> bool:
+    """The sentence opens with a pronoun (他們, 它, 這種, 該校, 其中): what it is about is named
+    before it."""
+    words = tagged(matching_form(sentence))
+    return bool(words) and words[0][1].startswith("r")
+
+
+def _answer_text(chosen: list[Candidate]) -> str:
+    """The chosen sentences, each after its lead, each cited, none said twice."""
+    said: set[str] = set()
+    parts = []
+    for candidate in chosen:
+        for sentence in (candidate.lead, candidate.text):
+            if sentence and sentence not in said:
+                said.add(sentence)
+                parts.append(f"{sentence}[{candidate.passage.n}]")
+    return "".join(parts)
 
 
 def _titled(passage: Passage, sentence: str) -> str:
