@@ -39,7 +39,12 @@ KbOption = Annotated[
         "--kb", help="Knowledge base in a database store (default: $QA_KB, else default)."
     ),
 ]
-KOption = Annotated[int, typer.Option("--k", "-k", min=1, help="Passages to retrieve.")]
+KOption = Annotated[
+    int,
+    typer.Option(
+        "--k", "-k", min=1, help="Passages to retrieve (for each subject a question asks of apart)."
+    ),
+]
 BackendOption = Annotated[
     str | None,
     typer.Option(

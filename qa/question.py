@@ -164,6 +164,85 @@ def _asked_unit(asking: str, following: str) -> str:
     return unit.group() if unit else ""
 
 
+# A distributive adverb: the question asks the same of each of the subjects joined before it
+# (镇江和深圳分别…, 北京、上海和广州各自…). Joining words: jieba files 与 as a preposition.
+_APART = frozenset({"分别", "各自"})
+_JOINING = frozenset({"和", "与", "及", "跟", "同", "以及", "、"})
+_SUBJECT_TAGS = ("n", "m", "t", "j", "eng")
+_LONGEST_SUBJECT = 3  # words
+
+
+@dataclass(frozen=True)
+class SubjectQuestion:
+    subject: str  # 镇江
+    question: str  # the question asked of it alone: 镇江在哪个会议上介绍了自己的低碳经验？
+
+
+def asked_apart(question: str) -> list[SubjectQuestion]:
+    """The question asked of each subject alone when it asks the same of several apart
+    (镇江和深圳分别在哪个会议上… → 镇江在哪个会议上…, 深圳在哪个会议上…); [] otherwise. In the
+    question's own characters where its matching form keeps their places."""
+    form = matching_form(question)
+    text = question if len(form) == len(question) else form
+    words, at = [], 0
+    for word, tag in tagged(form):
+        words.append((at, at + len(word), word, tag))
+        at += len(word)
+    for i, (apart_start, apart_end, word, _) in enumerate(words):
+        if word not in _APART:
+            continue
+        subjects = _joined_subjects(words[:i])
+        if subjects:
+            first, last = subjects[0][0], subjects[-1][1]
+            return [
+                SubjectQuestion(
+                    text[a:b], text[:first] + text[a:b] + text[last:apart_start] + text[apart_end:]
+                )
+                for a, b in subjects
+            ]
+    return []
+
+
+def _joined_subjects(words: list[tuple[int, int, str, str]]) -> list[tuple[int, int]]:
+    """The spans of the subjects joined last before the adverb (in order), when two or more are;
+    nothing but words of one clause may stand between them and the adverb."""
+
+    def is_subject_word(word: str, tag: str) -> bool:
+        return tag.startswith(_SUBJECT_TAGS) or tag in NAME_TAGS or (tag == "f" and len(word) > 1)
+
+    end = len(words)
+    while end > 0 and words[end - 1][2] not in _JOINING:
+        if words[end - 1][3] == "x":
+            return []  # another clause
+        end -= 1
+    if end == 0:
+        return []
+    joining = end - 1
+    subjects: list[tuple[int, int]] = []
+    right = joining + 1
+    stop = right
+    while (
+        stop < len(words) and stop - right < _LONGEST_SUBJECT and is_subject_word(*words[stop][2:])
+    ):
+        stop += 1
+    if stop == right:
+        return []
+    subjects.append((words[right][0], words[stop - 1][1]))
+    while joining >= 0 and words[joining][2] in _JOINING:
+        start = joining
+        while (
+            start > 0
+            and joining - start < _LONGEST_SUBJECT
+            and is_subject_word(*words[start - 1][2:])
+        ):
+            start -= 1
+        if start == joining:
+            return []
+        subjects.insert(0, (words[start][0], words[joining - 1][1]))
+        joining = start - 1
+    return subjects if len(subjects) > 1 else []
+
+
 def english_answer_type(question: str) -> tuple[str | None, str]:
     """The kind of answer an English question asks for and the unit it is said in: % for a rate
     or share (the waste recycling rate → 30%), else none."""

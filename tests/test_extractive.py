@@ -14,7 +14,7 @@ from qa.answering.base import REFUSALS, is_refusal, refusal
 from qa.answering.extractive import answer_span
 from qa.api import Assistant
 from qa.cli import app, highlighted
-from qa.question import analyse, coverage, english_answer_type
+from qa.question import analyse, asked_apart, coverage, english_answer_type
 
 runner = CliRunner()
 
@@ -239,6 +239,72 @@ def test_an_english_question_gets_the_year_it_asks_for_and_no_less_sure_span(tai
     # sentence naming the engineer still answers.
     engineer = taiwan.ask("Who designed the Dongyong lighthouse?")
     assert "由英國工程師設計" in engineer.answer and engineer.short_answer is None
+
+
+@pytest.mark.parametrize(
+    ("question", "apart"),
+    [
+        (
+            "镇江和深圳分别在哪个会议上介绍了自己的低碳经验？",
+            [
+                ("镇江", "镇江在哪个会议上介绍了自己的低碳经验？"),
+                ("深圳", "深圳在哪个会议上介绍了自己的低碳经验？"),
+            ],
+        ),
+        (
+            "馬祖與金門的特產分別是什麼？",
+            [("馬祖", "馬祖的特產是什麼？"), ("金門", "金門的特產是什麼？")],
+        ),
+        (
+            "北京、上海和广州各自的人口是多少？",
+            [
+                ("北京", "北京的人口是多少？"),
+                ("上海", "上海的人口是多少？"),
+                ("广州", "广州的人口是多少？"),
+            ],
+        ),
+        ("羅馬社會對同性戀存在一種嚴格的分別，一方是被動方，另一方是?", []),  # a noun
+        ("苹果和香蕉，分别多少钱？", []),  # the subjects are another clause's
+        ("论坛征集了多少个绿色技术，筛选出多少项项目？", []),
+    ],
+)
+def test_a_question_asking_the_same_of_several_subjects_is_asked_of_each(question, apart):
+    assert [(p.subject, p.question) for p in asked_apart(question)] == apart
+
+
+# Two made-up cities: asked whole, no sentence names both, and the answer was the refusal.
+CITY_TEXTS = {
+    "jialing": (
+        "嘉陵市的低碳城市建設",
+        "嘉陵市位於長江上游，是國家首批低碳試點城市之一。嘉陵市提出2020年實現碳排放峰值，並建立了"
+        "碳排放管理雲平臺。嘉陵市的森林覆蓋率達到百分之四十二。\n嘉陵市在全市規劃建設了三十個現代"
+        "農業產業園區和二十個先進製造業園區。嘉陵市的公共自行車系統覆蓋全部城區。",
+    ),
+    "haibin": (
+        "海濱市的綠色發展",
+        "海濱市是東南沿海的港口城市，以電子資訊產業聞名。海濱市提出2025年實現碳排放峰值。海濱市的"
+        "公交車已全部改為純電動。",
+    ),
+}
+
+
+def test_each_subject_asked_apart_is_answered_from_its_own_document(tmp_path, embedder):
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    documents = [
+        Document(name, title, text, f"/{name}.txt", name)
+        for name, (title, text) in CITY_TEXTS.items()
+    ]
+    index_documents(tmp_path, documents, embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask(
+        "嘉陵市和海濱市分別提出在哪一年實現碳排放峰值？", k=3
+    )
+    assert not answer.abstained
+    jialing = answer.answer.index("嘉陵市提出2020年實現碳排放峰值")
+    assert jialing < answer.answer.index("海濱市提出2025年實現碳排放峰值")  # the question's order
+    assert {c.doc_id for c in answer.citations} == {"jialing", "haibin"}
+    assert answer.short_answer is None  # one span cannot answer for both
 
 
 def test_quotes_can_be_shown_in_either_script(seed_index):

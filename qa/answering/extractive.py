@@ -33,8 +33,10 @@ from qa.question import (
     MEASURE,
     NAME_TAGS,
     Question,
+    SubjectQuestion,
     Term,
     analyse,
+    asked_apart,
     coverage,
     english_answer_type,
     share_held,
@@ -405,14 +407,20 @@ class ExtractiveAnswerer:
         context: QuestionContext,
         on_token: OnToken | None = None,
     ) -> Draft:
-        candidates = self.candidates(question, passages, context)
-        chosen = choose(candidates, question_language(question) == "zh")
+        chinese = question_language(question) == "zh"
+        chosen = choose(self.candidates(question, passages, context), chinese)
+        parts = asked_apart(question) if chinese else []
+        short_answer = chosen[0].short_answer if chosen else None
+        if parts and not _names_every_subject(chosen, parts):
+            # 镇江和深圳分别…: each subject's own best sentences, in the question's order
+            chosen = [
+                candidate
+                for part in parts
+                for candidate in choose(self.candidates(part.question, passages, context), chinese)
+            ]
+            short_answer = None
         if chosen:
-            draft = Draft(
-                _answer_text(chosen),
-                abstained=False,
-                short_answer=chosen[0].short_answer,
-            )
+            draft = Draft(_answer_text(chosen), abstained=False, short_answer=short_answer)
         else:
             draft = Draft(refusal(question), abstained=True)
         if on_token:
@@ -425,6 +433,13 @@ def _points_back(sentence: str) -> bool:
     before it."""
     words = tagged(matching_form(sentence))
     return bool(words) and words[0][1].startswith("r")
+
+
+def _names_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) -> bool:
+    """The sentences chosen for the whole question name each subject it asks about apart
+    (会上，镇江和北京、深圳…做主旨发言 answers for both)."""
+    shown = spaceless_form("".join(c.shown for c in chosen))
+    return bool(chosen) and all(spaceless_form(part.subject) in shown for part in parts)
 
 
 def _answer_text(chosen: list[Candidate]) -> str:

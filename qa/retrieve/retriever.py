@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from embeddings.lexical import tokenize
 from embeddings.records import Chunk
 from embeddings.store import IndexMismatch, Space, Store, open_store
 from qa.context import QuestionContext
+from qa.question import asked_apart
 from qa.records import Passage
 from qa.retrieve.bridge import EnglishBridge
 from qa.retrieve.fusion import partly_embedded, reciprocal_rank, weighted_zscore
@@ -214,8 +215,27 @@ class Retriever:
     def search(
         self, question: str, k: int = 5, context: QuestionContext | None = None
     ) -> list[Passage]:
-        """The k best passages, reordered by the reranker when there is one."""
-        passages = self._fused(question, self._keep(k), context or self.context())
+        """The k best passages, reordered by the reranker when there is one. A question that
+        asks the same of several subjects apart (镇江和深圳分别…) gets k for each: its own best and
+        each subject's, taken in turn, since asked whole the subject with more text took all five
+        places."""
+        context = context or self.context()
+        parts = asked_apart(question) if question_language(question) == "zh" else []
+        found = self._searched(question, k, context)
+        if not parts:
+            return found
+        lists = [found] + [self._searched(part.question, k, context) for part in parts]
+        merged: dict[tuple[str, int], Passage] = {}
+        for rank in range(k):
+            for passages in lists:
+                if rank < len(passages):
+                    passage = passages[rank]
+                    merged.setdefault((passage.doc_id, passage.start), passage)
+        kept = list(merged.values())[: k * len(parts)]
+        return [replace(p, n=n) for n, p in enumerate(kept, start=1)]
+
+    def _searched(self, question: str, k: int, context: QuestionContext) -> list[Passage]:
+        passages = self._fused(question, self._keep(k), context)
         return self._second_look(question, passages)[:k]
 
     def _keep(self, k: int) -> int:
@@ -294,8 +314,6 @@ class Retriever:
         so the more decided of the two searches leads; "rrf": reciprocal-rank fusion of the two
         rankings, the user's words weighted own_weight. On the dialogues of bench/followup.py
         "max" ranked the right document first most often (docs/BENCHMARKS.md)."""
-        from dataclasses import replace
-
         depth = max(CANDIDATES, k)
         context = context or self.context()
         # Fused only: the second look reads the merged list once, against the rewrite.
