@@ -346,13 +346,10 @@ class ExtractiveAnswerer:
                 evidence = (coverage(asked.terms, text) + in_surrounding) / 2
                 adds = (coverage(told, text) + coverage(told, surrounding)) / 2
                 held = coverage(names, surrounding, empty=1.0)
-                lead_start, lead_end = spans[at - 1] if at else (start, start)
                 # the sentence before, where the passage and the paragraph hold it
-                lead = (
-                    document[lead_start:lead_end]
-                    if max(paragraph_start, passage.start) <= lead_start
-                    else ""
-                )
+                lead_start, lead_end = spans[at - 1] if at else (-1, -1)
+                inside_both = max(paragraph_start, passage.start) <= lead_start
+                lead = document[lead_start:lead_end] if inside_both else ""
                 found.append((passage, text, evidence, adds, held, lead))
         if not found:
             return []
@@ -445,13 +442,13 @@ def _names_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) 
 def _answer_text(chosen: list[Candidate]) -> str:
     """The chosen sentences, each after its lead, each cited, none said twice."""
     said: set[str] = set()
-    parts = []
+    pieces = []
     for candidate in chosen:
         for sentence in (candidate.lead, candidate.text):
             if sentence and sentence not in said:
                 said.add(sentence)
-                parts.append(f"{sentence}[{candidate.passage.n}]")
-    return "".join(parts)
+                pieces.append(f"{sentence}[{candidate.passage.n}]")
+    return "".join(pieces)
 
 
 def _titled(passage: Passage, sentence: str) -> str:
