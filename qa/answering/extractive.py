@@ -1,5 +1,6 @@
 """Answers without a chat model: the best one or two sentences of the passages, each cited, one
-that opens with a pronoun after the sentence before it.
+that opens with a pronoun after the sentence before it; for a question that asks the same of
+several subjects (镇江和深圳分别…) and no sentence naming them all, each subject's own.
 
 The question's content words, weighted, and the kind of answer it asks for come from qa.question.
 A sentence's evidence is the weighted share of those words that it and the text before it hold.
