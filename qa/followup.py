@@ -106,7 +106,9 @@ def _simplified(text: str) -> str:
     return to_simplified(text)
 
 
-def _zh_points_back(word: str, position: int) -> bool:
+def zh_points_back(word: str, position: int) -> bool:
+    """The word (simplified, in jieba's cut, at that position of its text) points back to what
+    was said before: a follow-up to the last turn, an answer sentence to the one before it."""
     if word in _ZH_PRONOUN_WORDS:
         return True
     if word == "其中":  # 「其中哪个最早？」, but not 「……，其中……」 inside a question
@@ -124,7 +126,7 @@ def _zh_pointing(words: list[tuple[str, str]]) -> list[int]:
     for i, (word, flag) in enumerate(words):
         if word in _OPEN_QUOTES:
             quoted = True
-        if _zh_points_back(word, i) and not named:
+        if zh_points_back(word, i) and not named:
             before = words[i - 1] if i else ("", "x")
             beside = word not in _ZH_PRONOUN_WORDS and (
                 before[1].startswith("n") or before[0] in _CLOSE_QUOTES

@@ -23,12 +23,19 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from embeddings.chunking import sentence_spans
-from embeddings.cleaning import has_cjk, matching_form, question_language, spaceless_form
+from embeddings.cleaning import (
+    CJK,
+    has_cjk,
+    matching_form,
+    question_language,
+    spaceless_form,
+)
 from embeddings.embedders import Embedder
 from embeddings.lexical import tagged
 from embeddings.records import real_title
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
+from qa.followup import zh_points_back
 from qa.markers import neutralized
 from qa.question import (
     MEASURE,
@@ -115,7 +122,7 @@ _TYPE_SPANS = {
 # A place or an organisation is any proper name: the tagger often files one under another
 # class (马祖 as a person, 清华 as a place); they get no short answer, only the type's credit.
 _NAME_DOTS = frozenset("·・‧•")
-_HAN = re.compile(r"[\u3400-\u9fff]+")
+_HAN = re.compile(f"[{CJK}]+")
 _TYPE_TAGS = {
     "person": frozenset({"nr", "nrt", "nrfg"}),
     "place": NAME_TAGS - {"eng"},
@@ -427,10 +434,10 @@ class ExtractiveAnswerer:
 
 
 def _points_back(sentence: str) -> bool:
-    """The sentence opens with a pronoun (他們, 它, 這種, 該校, 其中): what it is about is named
-    before it."""
+    """The sentence opens with a word that points back (他們, 它, 這種, 該校, 其中; the rule chat
+    follow-ups are read by): what it is about is named before it."""
     words = tagged(matching_form(sentence))
-    return bool(words) and words[0][1].startswith("r")
+    return bool(words) and zh_points_back(words[0][0], 0)
 
 
 def _names_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) -> bool:
