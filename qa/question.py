@@ -41,11 +41,22 @@ _NUMBER = re.compile(r"\d")
 _GLUED_TO_NUMBER = "0-9"
 _GLUED_TO_WORD = "0-9a-z"
 
+# What a named event ends with (联合国气候变化大会, 第八届深圳国际低碳城论坛, 辛亥革命), and the events
+# whose name is the word alone: the kind 哪个会议 asks for, and what the answer names. Not 事件:
+# 哪一个事件 is answered by what happened (泰晤士河爆发大恶臭) more than by a name.
+EVENT_ENDINGS = tuple(
+    "会议 大会 峰会 论坛 年会 博览会 运动会 研讨会 发布会 比赛 大赛 赛事 战役 战争 大战 会战 革命 起义 "
+    "典礼".split()
+)
+NAMED_EVENTS = frozenset({"奥运会", "冬奥会", "亚运会", "世博会", "世界杯"})
+
 # What an interrogative (with the word after it) asks for, judged by the characters it holds.
 _ANSWER_TYPES = (
     ("year", re.compile(r"年(?!龄|纪|级)")),
     ("date", re.compile(r"何时|时候|时间|时期|日期|哪天|哪一天|几月|几日|何日|世纪")),
     ("person", re.compile(r"谁|何人|哪位|哪一位|什么人|孰")),
+    # before the place: 哪个国际会议 asks for a meeting, not a country
+    ("event", re.compile("|".join((*EVENT_ENDINGS, *NAMED_EVENTS)))),
     ("place", re.compile(r"哪里|哪儿|何地|何处|在哪|国家|城市|地区|省|州|县|岛|地方|国")),
     ("organisation", re.compile(r"公司|组织|机构|大学|学校|球队|俱乐部|团体|政党|部门|企业|银行")),
     ("number", re.compile(r"多少|几|多久|多长|多大|多高|多远")),
@@ -89,7 +100,7 @@ class Term:
 @dataclass(frozen=True)
 class Question:
     terms: list[Term]
-    answer_type: str | None  # year, date, number, person, place, organisation, or not clear
+    answer_type: str | None  # year, date, number, person, event, place, organisation, or not clear
     unit: str  # the measure word a number is asked in (多少人 → 人), "" when none is said
     form: str  # the matching form, to tell a span the question already says
     idf_mass: float  # its content words' IDF, summed, the kind noun's left out: BM25's most

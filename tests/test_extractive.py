@@ -166,6 +166,35 @@ def test_a_person_written_in_parts_is_one_short_answer_and_a_title_is_no_person(
     assert answer_span(question, sentence) == "珍妮·蓋諾"
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        (
+            "議長的權限在哪一場革命中遭到削減？",
+            "這些權力於「1910年革命」中遭到削減。",
+            "1910年革命",
+        ),
+        (
+            "鎮江在哪個會議上介紹了低碳經驗？",
+            "4日上午，聯合國氣候變化大會地方領導氣候峰會在巴黎市政廳舉行。",
+            "聯合國氣候變化大會",
+        ),
+        (
+            "他执法什么比赛时引起了争议？",
+            "他执法2008年欧洲国家杯外围赛时曾惹起争议。",
+            "2008年欧洲国家杯外围赛",
+        ),
+        # a meeting or a match not named is no answer
+        ("鎮江在哪個會議上介紹了低碳經驗？", "上午會議期間，朱曉明詳細介紹了鎮江的做法。", None),
+        ("他执法什么比赛时引起了争议？", "他执法的这场比赛曾惹起争议。", None),
+    ],
+)
+def test_an_event_question_is_answered_by_a_named_event(question, sentence, span):
+    asked = analyse(question, lambda word: 1.0)
+    assert asked.answer_type == "event"
+    assert answer_span(asked, sentence) == span
+
+
 def test_the_readme_question_has_the_short_answer_2020(seed_index):
     answer = Assistant(index=seed_index, backend="extractive").ask("镇江提出哪一年实现碳峰值？")
     assert answer.short_answer == "2020年"
