@@ -170,8 +170,6 @@ def _name_spans(form: str, kind: str) -> list[tuple[int, int]]:
     return spans
 
 
-# An event's ending (qa.question.EVENT_ENDINGS) bare, with no name before it (上午会议期间,
-# 出席大会), names none.
 _EVENT_LAST_ENDING = "赛"  # 外围赛, 锦标赛: after the others, so that a bare 比赛 names none
 # The words a name before an event's ending is made of: nouns, abbreviations, distinguishing
 # words (国际), Latin letters, written numbers (1910年革命), and numerals and measure words
@@ -181,7 +179,8 @@ _EVENT_COUNT_TAGS = frozenset({"m", "q"})
 
 
 def _event_spans(form: str) -> list[tuple[int, int]]:
-    """The named events of the sentence: an event's ending after the words naming it."""
+    """The named events of the sentence: an event's ending (qa.question.EVENT_ENDINGS) after
+    the words naming it; bare (上午会议期间, 出席大会) it names none."""
     words = _placed_words(form)
     spans = []
     for i, (start, word, _) in enumerate(words):
