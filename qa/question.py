@@ -50,6 +50,7 @@ EVENT_ENDINGS = tuple(
 )
 NAMED_EVENTS = frozenset({"奥运会", "冬奥会", "亚运会", "世博会", "世界杯"})
 
+_COUNTING = re.compile(r"多少|几|多久|多长|多大|多高|多远")
 # What an interrogative (with the word after it) asks for, judged by the characters it holds.
 _ANSWER_TYPES = (
     ("year", re.compile(r"年(?!龄|纪|级)")),
@@ -59,7 +60,7 @@ _ANSWER_TYPES = (
     ("event", re.compile("|".join((*EVENT_ENDINGS, *NAMED_EVENTS)))),
     ("place", re.compile(r"哪里|哪儿|何地|何处|在哪|国家|城市|地区|省|州|县|岛|地方|国")),
     ("organisation", re.compile(r"公司|组织|机构|大学|学校|球队|俱乐部|团体|政党|部门|企业|银行")),
-    ("number", re.compile(r"多少|几|多久|多长|多大|多高|多远")),
+    ("number", _COUNTING),
 )
 # What an English question (lower case) asks for, by its interrogative: the kinds whose span the
 # rules find in a Chinese sentence. A place's or an organisation's credit as well (where, which
@@ -126,7 +127,7 @@ def analyse(question: str, idf: Callable[[str], float]) -> Question:
             if answer_type is None:
                 # the noun it asks about may follow a numeral (哪/一/地区)
                 following = "".join(w for w, _ in words[i + 1 : i + 3])
-                answer_type = _answer_type(word + following)
+                answer_type = _answer_type(word, following)
                 unit = _asked_unit(word, following)
             continue
         if _names_nothing(word, tag):
@@ -266,10 +267,13 @@ def english_answer_type(question: str) -> tuple[str | None, str]:
     return None, ""
 
 
-def _answer_type(asking: str) -> str | None:
+def _answer_type(interrogative: str, following: str) -> str | None:
+    """The kind the interrogative asks for with the words after it; one that counts (多少, 几)
+    asks for a number whatever it counts (多少个国家, 几场比赛), a year or date aside (几月)."""
+    counts = _COUNTING.search(interrogative) is not None
     for name, pattern in _ANSWER_TYPES:
-        if pattern.search(asking):
-            return name
+        if pattern.search(interrogative + following):
+            return "number" if counts and name not in ("year", "date") else name
     return None
 
 

@@ -72,6 +72,20 @@ def test_question_words_and_function_words_of_both_usages_weigh_nothing():
     assert analyse("镇江提出哪一年实现碳峰值？", _idf).answer_type == "year"
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("在50個締約國中，有多少個國家是不能參與表決的？", "number"),
+        ("他一共参加了几场比赛？", "number"),
+        ("庆典在几月几日举行？", "date"),
+        ("哪个国家的国土最大？", "place"),
+        ("他参加了哪一场比赛？", "event"),
+    ],
+)
+def test_an_interrogative_that_counts_asks_for_a_number_whatever_it_counts(question, kind):
+    assert analyse(question, _idf).answer_type == kind
+
+
 def test_the_numerals_an_interrogative_takes_and_the_linking_verbs_weigh_nothing():
     # jieba splits 哪一場 into 哪 | 一场 (a numeral): 一场 asks, as 哪 does
     words = {t.text for t in analyse("議長的權限在哪一場革命中遭到削減？", _idf).terms}

@@ -170,7 +170,9 @@ def _name_spans(form: str, kind: str) -> list[tuple[int, int]]:
     return spans
 
 
-_EVENT_LAST_ENDING = "赛"  # 外围赛, 锦标赛: after the others, so that a bare 比赛 names none
+# A sentence names a match by 赛 alone too (外围赛, 锦标赛), after the longer endings so that a
+# bare 比赛 names none; a question's 赛 (多少人参赛) asks for no event.
+_SENTENCE_EVENT_ENDINGS = (*EVENT_ENDINGS, "赛")
 # The words a name before an event's ending is made of: nouns, abbreviations, distinguishing
 # words (国际), Latin letters, written numbers (1910年革命), and numerals and measure words
 # (第八届, 国家杯's 杯) with one of those; not a time (上午), a demonstrative (这场) or a verb.
@@ -179,15 +181,13 @@ _EVENT_COUNT_TAGS = frozenset({"m", "q"})
 
 
 def _event_spans(form: str) -> list[tuple[int, int]]:
-    """The named events of the sentence: an event's ending (qa.question.EVENT_ENDINGS) after
-    the words naming it; bare (上午会议期间, 出席大会) it names none."""
+    """The named events of the sentence: an event's ending after the words naming it; bare
+    (上午会议期间, 出席大会) it names none."""
     words = _placed_words(form)
     spans = []
     for i, (start, word, _) in enumerate(words):
         named = word in NAMED_EVENTS
-        ending = next((e for e in EVENT_ENDINGS if word.endswith(e)), None)
-        if ending is None and word.endswith(_EVENT_LAST_ENDING):
-            ending = _EVENT_LAST_ENDING
+        ending = next((e for e in _SENTENCE_EVENT_ENDINGS if word.endswith(e)), None)
         if not named and ending is None:
             continue
         first, naming = i, named or len(word) > len(ending or "")
