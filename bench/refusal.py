@@ -18,7 +18,8 @@ weights and thresholds is scored without asking again: answer_accuracy (answerab
 with the gold answer), false_abstain_rate (answerable, refused), abstain_accuracy (unanswerable,
 refused), answer_chars_mean and short_answer_accuracy (the short answer exact or inside a gold
 answer, where one is given). Also, for each threshold, how many decisions lie within ±0.01 of it
-and the figures at the threshold ±0.01. Embeddings are cached under --index-root, so a second
+and the figures at the threshold ±0.01, and at each weight of similarity in choosing the
+answering sentence (pick_curve). Embeddings are cached under --index-root, so a second
 run takes seconds.
 """
 
@@ -51,6 +52,7 @@ GRID = {
     "PASSAGE_SIMILARITY_WEIGHT": (0.0, 1.5, 3.0),
 }
 SCORES = tuple(round(x, 3) for x in np.arange(0.90, 2.001, 0.025))
+PICK_SIMILARITY_WEIGHTS = (4.0, 6.0, 8.0, 10.0, 12.0)
 
 
 class CachedEmbedder:
@@ -185,6 +187,16 @@ def curve(answerable: list, unanswerable: list) -> list[dict]:
     return rows
 
 
+def pick_curve(answerable: list, unanswerable: list) -> list[dict]:
+    """The figures at each weight of similarity in choosing the answering sentence (which
+    questions are refused does not move with it)."""
+    rows = []
+    for weight in PICK_SIMILARITY_WEIGHTS:
+        with settings(PICK_SIMILARITY_WEIGHT=weight):
+            rows.append({"pick_similarity_weight": weight} | score(answerable, unanswerable))
+    return rows
+
+
 def grid(answerable: list, unanswerable: list) -> list[dict]:
     """Every combination of the weights, each at the MIN_SCORE that refuses at least 90 % of the
     unanswerable with the fewest false refusals."""
@@ -214,6 +226,7 @@ def run(
             "chosen": score(answerable, unanswerable),
             "min_score_margin": margins(answerable, unanswerable),
             "curve": curve(answerable, unanswerable),
+            "pick_curve": pick_curve(answerable, unanswerable),
         }
         if search:
             figures[dataset]["grid"] = grid(answerable, unanswerable)[:15]
@@ -241,6 +254,8 @@ def main() -> None:
         print("  " + "  ".join(keys))
         for row in found["curve"]:
             print("  " + "  ".join(str(row[k]) for k in keys))
+        for row in found["pick_curve"]:
+            print("  pick:", row)
         for row in found.get("grid", []):
             print("  grid:", row)
 

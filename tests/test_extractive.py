@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +18,8 @@ from qa.cli import app, highlighted
 from qa.question import analyse, asked_apart, coverage, english_answer_type
 
 runner = CliRunner()
+
+DATA = Path(__file__).parent.parent / "bench" / "data"
 
 # Written for these tests, in Taiwan's usage (之, 皆, 為, 於), about made-up facts of real places.
 TAIWAN_TEXTS = {
@@ -140,6 +143,23 @@ def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
     answer = Assistant(index=tmp_path, backend="extractive").ask("虹紋鸚嘴魚分布在什麼地區？")
     assert not answer.abstained
     assert "西太平洋" in answer.answer and "輻鰭魚綱" not in answer.answer
+
+
+def test_the_sentence_reading_most_like_the_question_is_chosen_though_it_names_less(
+    tmp_path, embedder
+):
+    """花期3－4月 says nothing of 香港杜鹃 and less of the question than the sentence of its
+    discovery, which holds a date (1847年) as well: choosing weighs the similarity of each, where
+    花期 reads like the question (0.94 against 0.91), more than the words they share."""
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    records = (DATA / "cmrc_dev_docs.jsonl").read_text(encoding="utf-8").splitlines()
+    record = next(r for r in map(json.loads, records) if r["title"] == "香港杜鹃")
+    document = Document(record["doc_id"], record["title"], record["text"], "/azalea.txt", "1")
+    index_documents(tmp_path, [document], embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask("香港杜鹃的花期是在什么时候？")
+    assert answer.answer.startswith("花期3－4月，果期7－12月。[1]")
 
 
 # Made up in the shape of DRCD's articles: the sentence that answers says only 他.
