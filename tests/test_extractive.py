@@ -145,12 +145,12 @@ def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
     assert "西太平洋" in answer.answer and "輻鰭魚綱" not in answer.answer
 
 
-def test_the_sentence_reading_most_like_the_question_is_chosen_though_it_names_less(
+def test_a_month_range_answers_when_and_the_sentence_reading_like_the_question_wins(
     tmp_path, embedder
 ):
     """花期3－4月 says nothing of 香港杜鹃 and less of the question than the sentence of its
-    discovery, which holds a date (1847年) as well: choosing weighs the similarity of each, where
-    花期 reads like the question (0.94 against 0.91), more than the words they share."""
+    discovery (于1847年－1850年间…), which holds a date too: it is chosen for reading most like the
+    question (similarity 0.94 against 0.91), and its month range is the date asked for."""
     from embeddings.indexer import index_documents
     from embeddings.records import Document
 
@@ -160,6 +160,7 @@ def test_the_sentence_reading_most_like_the_question_is_chosen_though_it_names_l
     index_documents(tmp_path, [document], embedder=embedder)
     answer = Assistant(index=tmp_path, backend="extractive").ask("香港杜鹃的花期是在什么时候？")
     assert answer.answer.startswith("花期3－4月，果期7－12月。[1]")
+    assert answer.short_answer == "3－4月"
 
 
 # Made up in the shape of DRCD's articles: the sentence that answers says only 他.

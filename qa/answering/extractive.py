@@ -125,7 +125,12 @@ SHORT_ANSWER_TYPES = ("year", "date", "number", "person", "event")
 SHORT_ANSWER_TYPES_EN = ("year", "date")
 _TYPE_SPANS = {
     "year": re.compile(r"\d{3,4}年|[一二三四五六七八九〇零]{4}年"),
-    "date": re.compile(r"\d{3,4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日|\d{1,2}世纪"),
+    # a month or a range of months answers 什么时候 too (花期3－4月): CMRC short answers 0.736 →
+    # 0.748 with 2 more given, answer_accuracy 0.880 → 0.882; DRCD unchanged
+    "date": re.compile(
+        r"\d{3,4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
+        r"|\d{1,2}(?:[-－至到]\d{1,2})?月|\d{1,2}世纪"
+    ),
     "number": re.compile(r"\d+(?:[.,]\d+)*" + MEASURE),
 }
 # A place or an organisation is any proper name: the tagger often files one under another
