@@ -27,6 +27,10 @@ NAME_WEIGHT = 3.0
 # Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
 # 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
 _ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢]|什么|怎|多少|多久|多长|多大|多高|多远")
+# Interrogatives that ask why or how: the words after them are what they ask about (为何中华民国
+# 政府…, 怎么划分时间), not the kind of answer (a place, a date). Why asks for a reason.
+_ASKS_WHY = re.compile(r"为什么|为何|为甚么|何以|因何")
+_ASKS_HOW = re.compile(r"怎|如何")
 # jieba's tags of words that join or point rather than name: particles (u*), prepositions (p),
 # conjunctions (c), modal particles (y), interjections (e), onomatopoeia (o), pronouns (r),
 # adverbs (d), punctuation (x).
@@ -101,7 +105,8 @@ class Term:
 @dataclass(frozen=True)
 class Question:
     terms: list[Term]
-    answer_type: str | None  # year, date, number, person, event, place, organisation, or not clear
+    # year, date, number, person, event, place, organisation, reason, or None: not clear
+    answer_type: str | None
     unit: str  # the measure word a number is asked in (多少人 → 人), "" when none is said
     form: str  # the matching form, to tell a span the question already says
     idf_mass: float  # its content words' IDF, summed, the kind noun's left out: BM25's most
@@ -120,7 +125,7 @@ def analyse(question: str, idf: Callable[[str], float]) -> Question:
     for i, (word, tag) in enumerate(words):
         if i < asking_until:
             continue
-        if _ASKING_MORPHEMES.search(word):
+        if _asks(word, tag):
             asking_until = _past_numerals(words, i + 1)
             if kind_noun is None:
                 kind_noun = _kind_noun(words, asking_until)
@@ -143,6 +148,16 @@ def analyse(question: str, idf: Callable[[str], float]) -> Question:
         if word not in weights or weights[word].weight < weight:
             weights[word] = Term(word, weight, whole, name, kind=kind)
     return Question(list(weights.values()), answer_type, unit, form, sum(idfs.values()))
+
+
+def _asks(word: str, tag: str) -> bool:
+    """The word is an interrogative: it holds one's morpheme and the tagger files it as neither a
+    name (几内亚, 新几内亚) nor an adverb (甚至, 几乎, 几经), which hold one and ask nothing."""
+    return (
+        _ASKING_MORPHEMES.search(word) is not None
+        and tag not in NAME_TAGS
+        and not tag.startswith("d")
+    )
 
 
 def _names_nothing(word: str, tag: str) -> bool:
@@ -270,6 +285,10 @@ def english_answer_type(question: str) -> tuple[str | None, str]:
 def _answer_type(interrogative: str, following: str) -> str | None:
     """The kind the interrogative asks for with the words after it; one that counts (多少, 几)
     asks for a number whatever it counts (多少个国家, 几场比赛), a year or date aside (几月)."""
+    if _ASKS_WHY.search(interrogative):
+        return "reason"
+    if _ASKS_HOW.search(interrogative):
+        return None
     counts = _COUNTING.search(interrogative) is not None
     for name, pattern in _ANSWER_TYPES:
         if pattern.search(interrogative + following):

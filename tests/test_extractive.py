@@ -67,7 +67,7 @@ def test_question_words_and_function_words_of_both_usages_weigh_nothing():
         assert {"笔架", "芙蓉", "特产"} <= words
         assert not words & {"与", "和", "皆", "都", "哪", "哪一", "哪个", "之", "的", "？"}
         assert asked.answer_type == "place"
-    assert analyse("為何東湧燈塔是重要的？", _idf).answer_type is None
+    assert analyse("為何東湧燈塔是重要的？", _idf).answer_type == "reason"
     assert analyse("霧砲於何時裝設？", _idf).answer_type == "date"
     assert analyse("镇江提出哪一年实现碳峰值？", _idf).answer_type == "year"
 
@@ -84,6 +84,38 @@ def test_question_words_and_function_words_of_both_usages_weigh_nothing():
 )
 def test_an_interrogative_that_counts_asks_for_a_number_whatever_it_counts(question, kind):
     assert analyse(question, _idf).answer_type == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # the words after why or how are what is asked about, not the kind: no place, no year
+        ("為何中華民國政府自1980年起不再實施日光節約時間？", "reason"),
+        ("庫克群島為什麼在近年來開始嘗試擁有更多的主導權？", "reason"),
+        ("阿兹特克神圣历是怎么划分时间的？", None),
+        ("法蘭克福是一個怎麼樣的城市？", None),
+        # an adverb holding an interrogative's morpheme asks nothing
+        ("他几乎每年参加哪个会议？", "event"),
+    ],
+)
+def test_why_asks_for_a_reason_and_how_for_no_kind_the_words_after_it_name(question, kind):
+    assert analyse(question, _idf).answer_type == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [("几内亚的首都是哪里？", "几内亚"), ("新幾內亞和澳大利亞中間隔著哪一個海峽？", "新几内亚")],
+)
+def test_a_name_holding_an_interrogatives_morpheme_is_a_name(question, name):
+    terms = {term.text: term for term in analyse(question, _idf).terms}
+    assert terms[name].name
+
+
+def test_a_why_question_is_answered_by_a_sentence_saying_a_cause():
+    asked = analyse("安贞门站为什么得此名？", _idf)
+    assert answer_span(asked, "因地处古元大都北城垣安贞门旧址附近而得名。")
+    assert answer_span(asked, "由于地处安贞门旧址附近，故以此为名。")
+    assert answer_span(asked, "安贞门站位于北京市朝阳区，是北京地铁10号线的一个车站。") is None
 
 
 def test_the_numerals_an_interrogative_takes_and_the_linking_verbs_weigh_nothing():
