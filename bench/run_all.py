@@ -61,7 +61,8 @@ def main() -> None:
         "query_scale": lambda: query_scale.run(args.quick),
         "quality": lambda: quality.run(args.quick, keep=cmrc_index),
         "fusion": lambda: fusion.run(args.quick, cmrc_index),
-        "refusal": lambda: refusal.run(args.quick, cmrc_index),
+        # its own indexes and cached vectors under bench/results, as `python bench/refusal.py`
+        "refusal": lambda: refusal.run(["cmrc", "drcd"], args.quick, refusal.RESULTS, False),
         "support_check": lambda: support_check.run(args.quick, cmrc_index),
         "retrieval_margins": lambda: retrieval_margins.run(cmrc_index, args.quick),
         "vector_stability": lambda: vector_stability.run(20 if args.quick else 60, {}),

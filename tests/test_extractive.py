@@ -4,6 +4,7 @@ sentence and short answer it picks, the refusal in the asker's script, and its c
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from qa.answering.base import REFUSALS, is_refusal, refusal
 from qa.answering.extractive import answer_span
 from qa.api import Assistant
 from qa.cli import app, highlighted
-from qa.question import analyse, asked_apart, coverage, english_answer_type
+from qa.question import analyse, asked_apart, coverage, english_answer_type, word_rarity
 
 runner = CliRunner()
 
@@ -189,6 +190,38 @@ def test_a_month_range_answers_when_and_the_sentence_reading_like_the_question_w
     answer = Assistant(index=tmp_path, backend="extractive").ask("香港杜鹃的花期是在什么时候？")
     assert answer.answer.startswith("花期3－4月，果期7－12月。[1]")
     assert answer.short_answer == "3－4月"
+
+
+def test_a_question_over_one_short_document_is_answered_though_it_says_a_word_the_text_lacks(
+    tmp_path, embedder, cmrc_documents
+):
+    """Indexed alone, the 安贞门站 article is a few chunks, each holding most of its words; 此名,
+    which it does not say (it says 得名), was as rare as a word can be, outweighed the rest
+    (BM25's IDF 2.1 against 0.1 to 0.7), and the question was refused."""
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    record = next(r for r in cmrc_documents if r["title"] == "安贞门站")
+    document = Document(record["doc_id"], record["title"], record["text"], "/station.txt", "1")
+    index_documents(tmp_path, [document], embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask("安贞门站为什么得此名？")
+    assert answer.answer.startswith("因地处古元大都北城垣安贞门旧址附近而得名。[1]")
+
+
+def test_a_words_rarity_is_its_idf_over_many_chunks_and_nearly_even_over_a_few():
+    held = {"nowhere": 0, "in_ten": 10, "in_four": 4, "in_a_thousand": 1000}
+
+    def bm25_idf(chunk_count):
+        return lambda word: math.log((chunk_count + 1) / (held[word] + 0.5))
+
+    few = bm25_idf(4)  # one short document: a word it lacks weighs 22 times one it has everywhere
+    rarity = word_rarity(few, 4)
+    assert few("nowhere") / few("in_four") > 20
+    assert rarity("nowhere") / rarity("in_four") < 1.5
+    many = bm25_idf(100_000)
+    rarity = word_rarity(many, 100_000)
+    assert all(abs(rarity(w) / many(w) - 1) < 0.02 for w in ("in_ten", "in_a_thousand"))
+    assert rarity("nowhere") > rarity("in_ten")
 
 
 # Made up in the shape of DRCD's articles: the sentence that answers says only 他.
@@ -397,6 +430,45 @@ def test_each_subject_asked_apart_is_answered_from_its_own_document(tmp_path, em
     assert jialing < answer.answer.index("海濱市提出2025年實現碳排放峰值")  # the question's order
     assert {c.doc_id for c in answer.citations} == {"jialing", "haibin"}
     assert answer.short_answer is None  # one span cannot answer for both
+
+
+# A third document's sentence names both cities and no meeting (as seed-16's 會上，鎮江和北京、深圳…
+# 做主旨發言 does): it reads most like the whole question.
+MEETING_TEXTS = {
+    "jialing": (
+        "嘉陵市的低碳城市建設",
+        "嘉陵市在第三屆長江生態論壇上介紹了低碳城市建設的經驗。嘉陵市的森林覆蓋率達到百分之四十二。"
+        "嘉陵市提出2020年實現碳排放峰值。",
+    ),
+    "haibin": (
+        "海濱市的綠色發展",
+        "海濱市在2019年海洋經濟博覽會上介紹了低碳發展的經驗。海濱市的公交車已全部改為純電動。"
+        "海濱市是東南沿海的港口城市。",
+    ),
+    "delegation": (
+        "城市代表團出訪",
+        "代表團抵達會場後受到熱烈歡迎。會上，嘉陵市和海濱市都做了主旨發言，介紹了各自的低碳經驗。"
+        "會後雙方簽署了合作協議。",
+    ),
+}
+
+
+def test_a_sentence_naming_every_subject_but_not_the_kind_asked_does_not_answer_for_them(
+    tmp_path, embedder
+):
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    documents = [
+        Document(doc_id, title, text, f"/{doc_id}.txt", doc_id)
+        for doc_id, (title, text) in MEETING_TEXTS.items()
+    ]
+    index_documents(tmp_path, documents, embedder=embedder)
+    answer = Assistant(index=tmp_path, backend="extractive").ask(
+        "嘉陵市和海濱市分別在哪個會議上介紹了低碳經驗？"
+    )
+    assert "長江生態論壇" in answer.answer and "海洋經濟博覽會" in answer.answer
+    assert "主旨發言" not in answer.answer
 
 
 def test_quotes_can_be_shown_in_either_script(seed_index):

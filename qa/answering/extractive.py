@@ -50,6 +50,7 @@ from qa.question import (
     coverage,
     english_answer_type,
     share_held,
+    word_rarity,
 )
 from qa.records import Passage
 
@@ -345,9 +346,11 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         idf: Callable[[str], float],
         english_terms: Callable[[str], dict[str, float]],
+        chunk_count: int,
     ):
         self.embedder = embedder
-        self.idf = idf  # the index's BM25 statistics
+        self.idf = idf  # the index's BM25 statistics, its passages' BM25 scores read against them
+        self.rarity = word_rarity(idf, chunk_count)  # what a question's word weighs
         # An English question's words as the index's Chinese terms, each with the share of an
         # English word it stands for (retrieval's dictionary bridge, qa/retrieve/bridge.py).
         self.english_terms = english_terms
@@ -359,23 +362,26 @@ class ExtractiveAnswerer:
             retriever.embedder,
             retriever.store.idf,
             lambda question: retriever.bridge().terms(question),
+            retriever.store.chunk_count(),
         )
 
     def _asked(self, question: str, chinese: bool) -> Question:
         """A Chinese question's own content words; an English one's dictionary terms, each
-        weighed by its IDF × the share of an English word it stands for, and the kind of answer
+        weighed by its rarity × the share of an English word it stands for, and the kind of answer
         its interrogative asks for."""
         if chinese:
-            return analyse(question, self.idf)
+            return analyse(question, self.idf, self.rarity)
+        shares = self.english_terms(question)
         terms = [
-            Term(term, self.idf(term) * share, whole=term.isascii(), name=False)
-            for term, share in self.english_terms(question).items()
+            Term(term, self.rarity(term) * share, whole=term.isascii(), name=False)
+            for term, share in shares.items()
         ]
         answer_type, unit = english_answer_type(question)
         # What the question already says includes the Chinese its words stand for: "whom did Sun
         # Quan make crown prince" is not answered by 孙权.
         said = " ".join([matching_form(question), *(t.text for t in terms)])
-        return Question(terms, answer_type, unit, said, sum(t.weight for t in terms))
+        idf_mass = sum(self.idf(term) * share for term, share in shares.items())
+        return Question(terms, answer_type, unit, said, idf_mass)
 
     @staticmethod
     def _document_text(context: QuestionContext, doc_id: str) -> str | None:
@@ -486,7 +492,7 @@ class ExtractiveAnswerer:
         chosen = choose(self.candidates(question, passages, context), chinese)
         parts = asked_apart(question) if chinese else []
         short_answer = chosen[0].short_answer if chosen else None
-        if parts and not _names_every_subject(chosen, parts):
+        if parts and not _answers_every_subject(chosen, parts):
             # 镇江和深圳分别…: each subject's own best sentences, in the question's order
             chosen = [
                 candidate
@@ -510,11 +516,16 @@ def _points_back(sentence: str) -> bool:
     return bool(words) and zh_points_back(words[0][0], 0)
 
 
-def _names_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) -> bool:
-    """The sentences chosen for the whole question name each subject it asks about apart
-    (会上，镇江和北京、深圳…做主旨发言 answers for both)."""
+def _answers_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) -> bool:
+    """The sentences chosen for the whole question name each subject it asks about apart and
+    hold the kind of answer it asks for, where that is clear: 会上，镇江和北京、深圳…做主旨发言
+    names both cities and no meeting, so each city is asked apart."""
     shown = spaceless_form("".join(c.shown for c in chosen))
-    return bool(chosen) and all(spaceless_form(part.subject) in shown for part in parts)
+    return (
+        bool(chosen)
+        and any(c.typed is not False for c in chosen)
+        and all(spaceless_form(part.subject) in shown for part in parts)
+    )
 
 
 def _answer_text(chosen: list[Candidate]) -> str:
