@@ -8,7 +8,9 @@ answer), and so is another question of the set whose paragraph is not indexed (r
 another paragraph of the same article where the set has one (DRCD: near the topic, as the made-up
 unanswerable questions of bench/refusal.py are), else any. Each
 question is asked at every PRIOR_CHUNKS of qa.question (0: the words weigh BM25's IDF as it is),
-over the same index. The development sets' own figures, over all their paragraphs, are
+over the same index. Then the seeds' two documents are indexed and the questions of
+bench/data/seed_unanswerable.jsonl, near their topics and not answered by them, are asked at each
+PRIOR_CHUNKS (refused). The development sets' own figures, over all their paragraphs, are
 bench/refusal.py's.
 """
 
@@ -22,10 +24,13 @@ import tempfile
 import cmrc_subset
 
 from embeddings.embedders import load_embedder
-from embeddings.indexer import index_documents
+from embeddings.indexer import build_index, index_documents
 from qa import question as question_analysis
 from qa.api import Assistant
-from qa.evaluation import normalise_answer
+from qa.config import seeds_dir
+from qa.evaluation import load_questions, normalise_answer
+
+NEAR_SEEDS = cmrc_subset.DATA / "seed_unanswerable.jsonl"
 
 
 def run(dataset: str, count: int, others: int, priors: list[int]) -> list[dict]:
@@ -69,6 +74,21 @@ def run(dataset: str, count: int, others: int, priors: list[int]) -> list[dict]:
     ]
 
 
+def seeds_refused(priors: list[int]) -> list[dict]:
+    """The share of the seeds' near-topic unanswerable questions refused at each prior."""
+    questions = load_questions(NEAR_SEEDS)
+    with tempfile.TemporaryDirectory() as folder:
+        build_index(folder, [seeds_dir()])
+        assistant = Assistant(index=folder, backend="extractive")
+        rows = []
+        for prior in priors:
+            question_analysis.PRIOR_CHUNKS = prior
+            refused = sum(assistant.ask(q.question).abstained for q in questions)
+            rows.append({"set": "seeds, near-topic unanswerable", "prior_chunks": prior})
+            rows[-1]["refused"] = round(refused / len(questions), 3)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", action="append", choices=sorted(cmrc_subset.SETS))
@@ -83,7 +103,7 @@ def main() -> None:
         for dataset in args.set or ["cmrc", "drcd"]
         for others in args.others or [0, 3]
         for row in run(dataset, args.questions, others, priors)
-    ]
+    ] + seeds_refused(priors)
     if args.json:
         print(json.dumps(rows, indent=2))
         return

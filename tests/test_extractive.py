@@ -208,6 +208,14 @@ def test_a_question_over_one_short_document_is_answered_though_it_says_a_word_th
     assert answer.answer.startswith("因地处古元大都北城垣安贞门旧址附近而得名。[1]")
 
 
+@pytest.mark.parametrize("question", ["镇江有什么特产？", "深圳的市长是谁？"])
+def test_a_name_in_most_of_a_small_index_does_not_answer_what_is_asked_of_it(seed_index, question):
+    # 镇江 and 深圳 are in most of the seeds' 47 chunks: smoothed too much (100 made-up chunks),
+    # their weight outran the word asked about and these were answered
+    answer = Assistant(index=seed_index, backend="extractive").ask(question)
+    assert answer.abstained
+
+
 def test_a_words_rarity_is_its_idf_over_many_chunks_and_nearly_even_over_a_few():
     held = {"nowhere": 0, "in_ten": 10, "in_four": 4, "in_a_thousand": 1000}
 
@@ -217,7 +225,7 @@ def test_a_words_rarity_is_its_idf_over_many_chunks_and_nearly_even_over_a_few()
     few = bm25_idf(4)  # one short document: a word it lacks weighs 22 times one it has everywhere
     rarity = word_rarity(few, 4)
     assert few("nowhere") / few("in_four") > 20
-    assert rarity("nowhere") / rarity("in_four") < 1.5
+    assert rarity("nowhere") / rarity("in_four") < 2
     many = bm25_idf(100_000)
     rarity = word_rarity(many, 100_000)
     assert all(abs(rarity(w) / many(w) - 1) < 0.02 for w in ("in_ten", "in_a_thousand"))
