@@ -34,6 +34,8 @@ NEAR_SEEDS = cmrc_subset.DATA / "seed_unanswerable.jsonl"
 
 
 def run(dataset: str, count: int, others: int, priors: list[int]) -> list[dict]:
+    """The figures of `count` questions of the set, each over its own paragraph and `others`
+    more, at each prior."""
     corpus, questions, _ = cmrc_subset.load(False, dataset)
     by_id = {document.doc_id: document for document in corpus}
     chooser = random.Random(0)
