@@ -173,10 +173,10 @@ def word_rarity(idf: Callable[[str], float], chunk_count: int) -> Callable[[str]
     """The smoothed rarity of a word, from the index's BM25 IDF over its chunk_count chunks."""
 
     def rarity(word: str) -> float:
-        # BM25's IDF is ln((N + 1) / (held + 0.5)) for a word N chunks hold `held` of
-        held = (chunk_count + 1) / math.exp(idf(word)) - 0.5
-        prior = PRIOR_SHARE * PRIOR_CHUNKS
-        return math.log((chunk_count + PRIOR_CHUNKS + 1) / (held + prior + 0.5))
+        # BM25's IDF is ln((N + 1) / (held + 0.5)) for a word `held` of N chunks hold: the made-up
+        # chunks add PRIOR_CHUNKS to N and PRIOR_SHARE of them to held + 0.5
+        held = (chunk_count + 1) * math.exp(-idf(word)) + PRIOR_SHARE * PRIOR_CHUNKS
+        return math.log((chunk_count + PRIOR_CHUNKS + 1) / held)
 
     return rarity
 
