@@ -13,6 +13,7 @@ import numpy as np
 from embeddings.cleaning import clean_text
 from embeddings.embedders import Embedder
 from embeddings.store import Store
+from qa.records import Passage
 
 
 @dataclass
@@ -33,3 +34,26 @@ class QuestionContext:
         if doc_id not in self._documents:
             self._documents[doc_id] = self.store.document_text(doc_id)
         return self._documents[doc_id]
+
+    def passage_holding(self, doc_id: str, start: int, end: int, n: int) -> Passage | None:
+        """The index's chunk of the document that holds its text[start:end], as passage n (for
+        a sentence an answer quotes that retrieval did not return); None when none holds it."""
+        entry = self.store.manifest.documents.get(doc_id)
+        if entry is None:
+            return None
+        chunks = self.store.chunks_at(range(entry.first, entry.first + entry.count))
+        holding = next((c for c in chunks if c.start <= start and end <= c.end), None)
+        if holding is None:
+            return None
+        return Passage(
+            n,
+            doc_id,
+            holding.title,
+            holding.text,
+            holding.start,
+            holding.end,
+            score=0.0,
+            location=holding.location,
+            sections=holding.sections,
+            source=entry.source,
+        )

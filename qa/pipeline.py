@@ -111,10 +111,13 @@ class Pipeline:
         started = time.perf_counter()
         context = context or self.retriever.context()
         stream = None
+        streamed = False
         if on_token is not None and not self.drop_unsupported:
             marker_filter = StreamingMarkerFilter({p.n for p in passages})
 
             def stream(piece: str) -> None:
+                nonlocal streamed
+                streamed = True
                 text = marker_filter.feed(piece)
                 if text:
                     on_token(text)
@@ -125,10 +128,12 @@ class Pipeline:
         # any answerer sees it (the answer's own markers are then the only ones).
         shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
         draft = self.backend.answer(asked, shown, context, stream)
-        if stream is not None and on_token is not None:
+        if streamed and on_token is not None:
             rest = marker_filter.flush()
             if rest:
                 on_token(rest)
+        passages = [*passages, *draft.quoted]
+        instructing |= {p.n for p in draft.quoted if instructs_assistant(p.text)}
         checked = check_citations(draft.text, passages)
         invented, backend, abstained = checked.invented, self.backend_name, draft.abstained
         text, citations = checked.text, checked.citations
@@ -151,14 +156,18 @@ class Pipeline:
             # (small models refuse what they were given): the document's own sentences, which
             # the extractive backend gives only past its calibrated refusal, beat a refusal.
             data = [p for p in shown if p.n not in instructing]
-            fallback = self.extractive().answer(asked, data, context)
+            fallback = self.extractive().answer(
+                asked, data, context, first_quoted=max(p.n for p in passages) + 1
+            )
             if not fallback.abstained:
+                passages = [*passages, *fallback.quoted]
+                instructing |= {p.n for p in fallback.quoted if instructs_assistant(p.text)}
                 checked = check_citations(fallback.text, passages)
                 text, citations, sentences = self._supported(
                     checked.text, checked.citations, passages, instructing, context
                 )
                 backend, abstained, short_answer = "extractive", False, fallback.short_answer
-        if on_token is not None and self.drop_unsupported:
+        if on_token is not None and (self.drop_unsupported or not streamed):
             on_token(text)
         answer_ms = (time.perf_counter() - started) * 1000
         words_only = self.retriever.words_only()

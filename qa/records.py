@@ -18,7 +18,8 @@ class Passage:
     start: int
     end: int
     # The fused score. The passages are in its order, the first few re-sorted with `wording`, or
-    # all of them by `rerank_score` when a cross-encoder reranked them.
+    # all of them by `rerank_score` when a cross-encoder reranked them. A passage the answer
+    # quotes that retrieval did not return (Draft.quoted) comes after them, scored 0.
     score: float
     # Why it came back (`qa ask --explain`): each retriever's (score, rank), rank None when the
     # passage was not among that retriever's candidates. Retrievers: "dense" and "bm25" for a

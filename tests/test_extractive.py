@@ -480,6 +480,44 @@ def test_a_sentence_naming_every_subject_but_not_the_kind_asked_does_not_answer_
     assert "主旨發言" not in answer.answer
 
 
+# A forum named in the first paragraph; two paragraphs on, a sentence that calls it only 會上.
+FORUM_ARTICLE = (
+    "第五屆東海城市論壇於5月12日在寧波國際會議中心開幕，來自十二個城市的代表出席。\n"
+    "寧波位於浙江東部，是長江三角洲南翼的港口城市。港口的貨物吞吐量多年居於世界前列，城市的"
+    "公共交通以地鐵和公交車為主。近年來，市區新建了多座公園與綠道，沿江的舊碼頭改建為文化街區，"
+    "吸引了大量遊客。\n"
+    "市內的高校與研究機構在海洋科學和新材料領域取得了不少成果，每年有數萬名畢業生留在當地工作。"
+    "老城區保存了天一閣等古建築，周邊的山區則以竹林和茶園聞名。\n"
+    "會上，嘉陵市介紹了推行垃圾分類的經驗，並與海濱市簽署了合作備忘錄。"
+)
+
+
+@pytest.mark.parametrize("show_unsupported", [False, True])
+def test_a_meeting_spoken_of_bare_is_answered_with_the_sentence_naming_it_from_its_own_chunk(
+    tmp_path, embedder, show_unsupported
+):
+    from embeddings.indexer import index_documents
+    from embeddings.records import Document
+
+    index_documents(
+        tmp_path,
+        [Document("forum", "寧波", FORUM_ARTICLE, "/forum.txt", "forum")],
+        embedder=embedder,
+    )
+    assistant = Assistant(index=tmp_path, backend="extractive", show_unsupported=show_unsupported)
+    pieces: list[str] = []
+    answer = assistant.ask("嘉陵市在哪個會議上介紹了垃圾分類的經驗？", k=1, on_token=pieces.append)
+    named, bare = FORUM_ARTICLE.split("\n")[0], FORUM_ARTICLE.split("\n")[-1]
+    # retrieval returned the 會上 chunk alone; the forum's sentence is cited from its own chunk,
+    # added as passage 2, at its place in the document
+    assert answer.answer == f"{named}[2]{bare}[1]"
+    assert [p.n for p in answer.passages] == [1, 2] and named in answer.passages[1].text
+    forum = next(c for c in answer.citations if c.n == 2)
+    assert forum.quote == named and FORUM_ARTICLE[forum.start : forum.end] == named
+    assert all(s.supported for s in answer.sentences)
+    assert "".join(pieces) == answer.answer  # what a terminal shows is the checked answer
+
+
 def test_quotes_can_be_shown_in_either_script(seed_index):
     question = "镇江提出哪一年实现碳峰值？"
     shown = runner.invoke(app, ["ask", question, "--script", "hans", "--index", str(seed_index)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from embeddings.cleaning import question_script
@@ -30,6 +30,9 @@ class Draft:
     text: str
     abstained: bool
     short_answer: str | None = None  # the answering span, where the kind of answer is clear
+    # Passages the answer cites besides those it was given, numbered after them: the chunk of a
+    # sentence that says what a quoted one points back to (會上 → the summit named before it).
+    quoted: list[Passage] = field(default_factory=list)
 
 
 class Answerer(Protocol):
@@ -43,7 +46,9 @@ class Answerer(Protocol):
         on_token: OnToken | None = None,
     ) -> Draft:
         """A draft answer citing passages by their numbers [n], or the refusal; streamed to
-        on_token as it is written when given. context: the question's vectors and documents."""
+        on_token as it is written when given (a backend that writes it at once leaves on_token
+        to the pipeline, which shows the checked answer). context: the question's vectors and
+        documents."""
         ...
 
 

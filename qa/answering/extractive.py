@@ -1,6 +1,7 @@
 """Answers without a chat model: the best one or two sentences of the passages, each cited, one
-that opens with a pronoun after the sentence before it; for a question that asks the same of
-several subjects (镇江和深圳分别…) and no sentence naming them all, each subject's own.
+that opens with a pronoun after the sentence before it, one that speaks of an event bare (會上)
+after the sentence naming it; for a question that asks the same of several subjects
+(镇江和深圳分别…) and no sentence naming them all, each subject's own.
 
 The question's content words, weighted, and the kind of answer it asks for come from qa.question.
 A sentence's evidence is the weighted share of those words that it and the text before it hold.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from embeddings.chunking import sentence_spans
 from embeddings.cleaning import (
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 _SHORTEST_SENTENCE = 6
 _CONTEXT_CHARS = 200
 _HEAD_CHARS = 100
+# How far back a sentence that speaks of an event bare (會上) is looked up: 上午會議期間 names the
+# summit of the paragraph three before it, 476 characters back.
+ANTECEDENT_CHARS = 600
 
 # Calibrated by bench/refusal.py --grid on the DRCD development subset (Taiwan usage), each
 # question asked as it is and with its own paragraph left out (made unanswerable); checked on the
@@ -192,6 +196,8 @@ def _name_spans(form: str, kind: str) -> list[tuple[int, int]]:
 # A sentence names a match by 赛 alone too (外围赛, 锦标赛), after the longer endings so that a
 # bare 比赛 names none; a question's 赛 (多少人参赛) asks for no event.
 _SENTENCE_EVENT_ENDINGS = (*EVENT_ENDINGS, "赛")
+# What a time word said by an event starts with: 会上, 会后, 赛后, 战后.
+_EVENT_CHARACTERS = frozenset(ending[-1] for ending in _SENTENCE_EVENT_ENDINGS)
 # The words a name before an event's ending is made of: nouns, abbreviations, distinguishing
 # words (国际), Latin letters, written numbers (1910年革命), and numerals and measure words
 # (第八届, 国家杯's 杯) with one of those; not a time (上午), a demonstrative (这场) or a verb.
@@ -274,8 +280,10 @@ class Candidate:
     lexical: float  # the passage's BM25 score over the question's IDF mass
     passage_similarity: float  # the question's embedding similarity to the whole passage
     # The sentence before, shown first, when this one opens with a pronoun (他們一起…, 它是由…):
-    # the answer then says whom or what it is about.
+    # the answer then says whom or what it is about. When this one speaks of the kind of thing
+    # asked for without naming it (會上), the nearest sentence before it that names one.
     lead: str = ""
+    lead_span: tuple[int, int] | None = None  # the lead's offsets in the document
 
     @property
     def shown(self) -> str:
@@ -336,6 +344,20 @@ def combined_score(
         + type_term
         + RANK_WEIGHT / rank
     )
+
+
+class _Read(NamedTuple):
+    """A sentence of a passage as read before its embedding is compared."""
+
+    passage: Passage
+    text: str
+    evidence: float
+    adds: float
+    held: float
+    before: tuple[int, int] | None  # the sentence before, where passage and paragraph hold it
+    document: str
+    spans: list[tuple[int, int]]  # the document's sentences
+    at: int  # this one's place among them
 
 
 class ExtractiveAnswerer:
@@ -433,12 +455,12 @@ class ExtractiveAnswerer:
                 # the sentence before, where the passage and the paragraph hold it
                 lead_start, lead_end = spans[at - 1] if at else (-1, -1)
                 inside_both = max(paragraph_start, passage.start) <= lead_start
-                lead = document[lead_start:lead_end] if inside_both else ""
-                found.append((passage, text, evidence, adds, held, lead))
+                lead = (lead_start, lead_end) if inside_both else None
+                found.append(_Read(passage, text, evidence, adds, held, lead, document, spans, at))
         if not found:
             return []
         # Embedding sentences is most of an answer's time: only the likeliest are compared.
-        found.sort(key=lambda item: -(item[2] - MISSING_NAMES_WEIGHT * (1 - item[4])))
+        found.sort(key=lambda read: -(read.evidence - MISSING_NAMES_WEIGHT * (1 - read.held)))
         found = found[: MOST_EMBEDDED if chinese else MOST_EMBEDDED_EN]
         query = context.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
@@ -446,17 +468,25 @@ class ExtractiveAnswerer:
         # before them drowned the English question's few shared words: seed-05 fell below
         # MIN_SCORE_EN.
         vectors = self.embedder.embed_passages(
-            [_titled(item[0], item[1]) if chinese else matching_form(item[1]) for item in found]
+            [
+                _titled(read.passage, read.text) if chinese else matching_form(read.text)
+                for read in found
+            ]
         )
         similarities = vectors @ query
         candidates = []
-        for (passage, text, evidence, adds, held, lead), similarity in zip(
-            found, similarities, strict=True
-        ):
+        for read, similarity in zip(found, similarities, strict=True):
+            passage, text = read.passage, read.text
             span = answer_span(asked, text)
             # The spans' patterns read Chinese (2020年, 30个): an English sentence's kind is unknown.
             kind_known = asked.answer_type is not None and (chinese or has_cjk(text))
             typed = span is not None if kind_known else None
+            lead = read.before if _points_back(text) else None
+            if typed is False and _names_bare(asked.answer_type, text):
+                # 會上，鎮江和北京…做主旨發言 answers which meeting only after the sentence three
+                # before it, which names the summit. Not for a pronoun: 這個時期 after 羅馬共和國
+                # 中後期 took a year two sentences back (DRCD 0.860 → 0.858).
+                lead = _antecedent(asked, read) or lead
             shown = SHORT_ANSWER_TYPES if chinese else SHORT_ANSWER_TYPES_EN
             short = span if asked.answer_type in shown else None
             bm25 = passage.signals.get("bm25", (0.0, None))[0]
@@ -468,15 +498,16 @@ class ExtractiveAnswerer:
                 Candidate(
                     passage,
                     text,
-                    evidence,
-                    adds,
-                    held,
+                    read.evidence,
+                    read.adds,
+                    read.held,
                     float(similarity),
                     short,
                     typed,
                     lexical=lexical,
                     passage_similarity=dense,
-                    lead=lead if _points_back(text) else "",
+                    lead=read.document[lead[0] : lead[1]] if lead else "",
+                    lead_span=lead,
                 )
             )
         return candidates
@@ -487,7 +518,11 @@ class ExtractiveAnswerer:
         passages: list[Passage],
         context: QuestionContext,
         on_token: OnToken | None = None,
+        first_quoted: int | None = None,
     ) -> Draft:
+        """The answer, or the refusal; on_token is left to the pipeline (the answer is written at
+        once). first_quoted: the number a passage quoted beyond those given gets, when not the
+        one after the last given (the pipeline's fallback is given some of its passages only)."""
         chinese = question_language(question) == "zh"
         chosen = choose(self.candidates(question, passages, context), chinese)
         parts = asked_apart(question) if chinese else []
@@ -500,13 +535,14 @@ class ExtractiveAnswerer:
                 for candidate in choose(self.candidates(part.question, passages, context), chinese)
             ]
             short_answer = None
-        if chosen:
-            draft = Draft(_answer_text(chosen), abstained=False, short_answer=short_answer)
-        else:
-            draft = Draft(refusal(question), abstained=True)
-        if on_token:
-            on_token(draft.text)
-        return draft
+        if not chosen:
+            return Draft(refusal(question), abstained=True)
+        quoted: list[Passage] = []
+        number = first_quoted or max(p.n for p in passages) + 1
+        text = _answer_text(
+            chosen, lambda c, span: _lead_citation(c, span, passages, quoted, number, context)
+        )
+        return Draft(text, abstained=False, short_answer=short_answer, quoted=quoted)
 
 
 def _points_back(sentence: str) -> bool:
@@ -514,6 +550,30 @@ def _points_back(sentence: str) -> bool:
     follow-ups are read by): what it is about is named before it."""
     words = tagged(matching_form(sentence))
     return bool(words) and zh_points_back(words[0][0], 0)
+
+
+def _names_bare(kind: str | None, sentence: str) -> bool:
+    """The sentence speaks of a thing of the kind asked for without naming it: for an event,
+    its ending alone (出席大會, 上午會議期間) or a time said by it (會上, 賽後, 戰後)."""
+    if kind != "event":
+        return False
+    return any(
+        word in _SENTENCE_EVENT_ENDINGS or (tag == "t" and word[0] in _EVENT_CHARACTERS)
+        for word, tag in tagged(matching_form(sentence))
+    )
+
+
+def _antecedent(asked: Question, read: _Read) -> tuple[int, int] | None:
+    """The nearest sentence before this one, within ANTECEDENT_CHARS, that holds the kind of
+    answer asked for: what a sentence that speaks of it bare (會上) is about."""
+    start = read.spans[read.at][0]
+    for earlier in range(read.at - 1, -1, -1):
+        a, b = read.spans[earlier]
+        if a < start - ANTECEDENT_CHARS:
+            break
+        if answer_span(asked, read.document[a:b]) is not None:
+            return a, b
+    return None
 
 
 def _answers_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]) -> bool:
@@ -528,16 +588,47 @@ def _answers_every_subject(chosen: list[Candidate], parts: list[SubjectQuestion]
     )
 
 
-def _answer_text(chosen: list[Candidate]) -> str:
-    """The chosen sentences, each after its lead, each cited, none said twice."""
+def _answer_text(
+    chosen: list[Candidate], lead_citation: Callable[[Candidate, tuple[int, int]], int | None]
+) -> str:
+    """The chosen sentences, each after its lead (where a passage holds it), each cited, none
+    said twice."""
     said: set[str] = set()
     pieces = []
     for candidate in chosen:
-        for sentence in (candidate.lead, candidate.text):
-            if sentence and sentence not in said:
+        cited = [(candidate.text, candidate.passage.n)]
+        if candidate.lead_span is not None:
+            n = lead_citation(candidate, candidate.lead_span)
+            cited = cited if n is None else [(candidate.lead, n), *cited]
+        for sentence, n in cited:
+            if sentence not in said:
                 said.add(sentence)
-                pieces.append(f"{sentence}[{candidate.passage.n}]")
+                pieces.append(f"{sentence}[{n}]")
     return "".join(pieces)
+
+
+def _lead_citation(
+    candidate: Candidate,
+    lead_span: tuple[int, int],
+    passages: list[Passage],
+    quoted: list[Passage],
+    first_quoted: int,
+    context: QuestionContext,
+) -> int | None:
+    """The number of a passage holding the candidate's lead (lead_span, in its document): its
+    own, another retrieved, or the index's chunk that holds it, added to `quoted` (numbered from
+    first_quoted); None when no chunk holds it whole."""
+    start, end = lead_span
+    doc_id = candidate.passage.doc_id
+    for passage in (candidate.passage, *passages, *quoted):
+        if passage.doc_id == doc_id and passage.start <= start and end <= passage.end:
+            return passage.n
+    n = first_quoted + len(quoted)
+    added = context.passage_holding(doc_id, start, end, n)
+    if added is None:
+        return None
+    quoted.append(added)
+    return n
 
 
 def _titled(passage: Passage, sentence: str) -> str:
