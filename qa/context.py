@@ -45,15 +45,4 @@ class QuestionContext:
         holding = next((c for c in chunks if c.start <= start and end <= c.end), None)
         if holding is None:
             return None
-        return Passage(
-            n,
-            doc_id,
-            holding.title,
-            holding.text,
-            holding.start,
-            holding.end,
-            score=0.0,
-            location=holding.location,
-            sections=holding.sections,
-            source=entry.source,
-        )
+        return Passage.of_chunk(n, holding, 0.0, entry.source)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from embeddings.records import Location, Section, span_location
+from embeddings.records import Chunk, Location, Section, span_location
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,30 @@ class Passage:
     location: Location = field(default_factory=Location)  # where the passage sits in its file
     sections: tuple[Section, ...] = ()  # the document's sections it overlaps (offsets in the doc)
     source: str = ""  # the file it came from
+
+    @classmethod
+    def of_chunk(
+        cls,
+        n: int,
+        chunk: Chunk,
+        score: float,
+        source: str,
+        signals: dict[str, tuple[float, int | None]] | None = None,
+    ) -> Passage:
+        """The index's chunk as passage n."""
+        return cls(
+            n,
+            chunk.doc_id,
+            chunk.title,
+            chunk.text,
+            chunk.start,
+            chunk.end,
+            score=score,
+            signals=signals or {},
+            location=chunk.location,
+            sections=chunk.sections,
+            source=source,
+        )
 
     def locate(self, start: int, end: int) -> Location:
         """Where document text[start:end], inside this passage, sits in the file."""

@@ -259,22 +259,16 @@ class Retriever:
         fused = found.fused(WEIGHTS[self.language(question)])
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         return [
-            Passage(
+            Passage.of_chunk(
                 n,
-                c.doc_id,
-                c.title,
-                c.text,
-                c.start,
-                c.end,
-                score=float(fused[i]),
+                c,
+                float(fused[i]),
+                self._source(c.doc_id),
                 signals={
                     name: (float(found.scores[name][i]), int(found.ranks[name][i]) or None)
                     for name in found.scores
                     if name in LEXICAL or not found.is_words_only(i)
                 },
-                location=c.location,
-                sections=c.sections,
-                source=self._source(c.doc_id),
             )
             for n, (i, c) in enumerate(zip(order, chunks, strict=True), start=1)
         ]
