@@ -18,6 +18,9 @@ class Location:
     row: int | None = None  # spreadsheet or CSV row, 1-based as the program shows it
     last_row: int | None = None
     section: str | None = None  # heading path: 第一章 > 第二节
+    # True on a heading's (or a slide's title's) own text, so it can be told from the sentences
+    # under it; None elsewhere, so locations stored before it read back the same.
+    heading: bool | None = None
 
     def describe(self) -> str:
         """The location as a citation prints it: p. 3, pp. 3–4, slide 2, 经济指标 row 5, …"""

@@ -575,3 +575,159 @@ def make_scanned(folder: Path, dpi: int = 200) -> tuple[Made, Made]:
     pdf = folder / "scan.pdf"
     image.convert("RGB").save(pdf, resolution=dpi)
     return Made(png, list(SCANNED)), Made(pdf, list(SCANNED), pages={SCANNED[2]: 1})
+
+
+# Digits and Latin letters in another font than the Chinese, as Word sets them: its characters'
+# boxes have another height at the same type size.
+LATIN_FONT = "Times-Roman"
+
+
+def _draw_mixed(canvas, text: str, x: float, y: float, size: float, width: float = 0.0) -> None:
+    """Chinese runs in the CJK font, the rest in LATIN_FONT; with `width`, the line justified to
+    it by spacing its characters, as a justified paragraph's lines are."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    runs = [(run, FONT if CJK.search(run) else LATIN_FONT) for run in _runs(text)]
+    natural = sum(stringWidth(run, font, size) for run, font in runs)
+    spacing = (width - natural) / (len(text) - 1) if width and len(text) > 1 else 0.0
+    for run, font in runs:
+        canvas.setFont(font, size)
+        canvas.drawString(x, y, run, charSpace=spacing)
+        x += stringWidth(run, font, size) + spacing * len(run)
+
+
+# A research report's two columns, broken where Word broke them: after a number, a Latin token,
+# inside a 《title》 and before a sum, each next line starting in the Latin font.
+COLUMN_LEFT = [
+    "目前公司电力采购单价已从2019年度的0.8元每kwh降低到2022年Q1",
+    "季度的0.39元每kwh，成本优势明显。公司与壶关县签订了《壶关年产",
+    "12000万千米金刚线项目投资协议书》，项目总投资约为35亿元人民币。",
+    "本项目建设期为两年，预计2025年投产，全部达产后年产值约为",
+]
+COLUMN_RIGHT = [
+    "18.5亿元。项目所需资金由公司自筹解决，不会对公司现金流造",
+    "成重大影响。",
+]
+
+
+def make_columns_pdf(path: Path) -> Made:
+    """One page of two justified columns whose sentences run across line ends and across the
+    column break."""
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    _register_font()
+    canvas = pdf_canvas.Canvas(str(path), pagesize=(PAGE_WIDTH, PAGE_HEIGHT))
+    size, leading, width = 10.5, 16.0, 230.0
+    for x, lines in ((MARGIN, COLUMN_LEFT), (MARGIN + width + 20, COLUMN_RIGHT)):
+        y = PAGE_HEIGHT - 2 * MARGIN
+        for n, line in enumerate(lines):
+            _draw_mixed(canvas, line, x, y, size, width if n < len(lines) - 1 else 0.0)
+            y -= leading
+    canvas.showPage()
+    canvas.save()
+    text = "".join(COLUMN_LEFT + COLUMN_RIGHT)
+    return Made(path, sentences(text))
+
+
+TOURISM_CAPTION = "表1 2023年旅游主要指标"
+TOURISM = [
+    ["指标", "单位", "数值", "增长"],
+    ["旅游总收入", "亿元", "876.71", "37.1%"],
+    ["接待游客", "万人次", "5230.4", "25.6%"],
+    ["过夜游客", "万人次", "1890.2", "18.3%"],
+]
+TOURISM_BEFORE = "全年旅游业强劲复苏，主要指标全面超过疫情前水平，详见下表。"
+TOURISM_AFTER = "旅游业的复苏带动了住宿、餐饮和交通运输等相关行业的增长。"
+
+
+def make_table_pdf(path: Path, ruled: bool = False) -> Made:
+    """A page with a heading, a paragraph, a captioned table (ruled or only aligned), and a
+    paragraph after it."""
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    _register_font()
+    canvas = pdf_canvas.Canvas(str(path), pagesize=(PAGE_WIDTH, PAGE_HEIGHT))
+    y = PAGE_HEIGHT - 2 * MARGIN
+    _draw_mixed(canvas, "二、文化和旅游", MARGIN, y, 15)
+    y -= 30
+    _draw_mixed(canvas, TOURISM_BEFORE, MARGIN, y, 12)
+    y -= 30
+    _draw_mixed(canvas, TOURISM_CAPTION, MARGIN + 120, y, 12)
+    y -= 24
+    columns = [MARGIN, MARGIN + 120, MARGIN + 220, MARGIN + 320]
+    for row in TOURISM:
+        for x, cell in zip(columns, row, strict=True):
+            _draw_mixed(canvas, cell, x + 6, y, 12)
+        if ruled:
+            canvas.line(MARGIN, y - 6, MARGIN + 420, y - 6)
+        y -= 22
+    y -= 10
+    _draw_mixed(canvas, TOURISM_AFTER, MARGIN, y, 12)
+    canvas.showPage()
+    canvas.save()
+    header = TOURISM[0]
+    rows = ["，".join(f"{h}：{c}" for h, c in zip(header, row, strict=True)) for row in TOURISM[1:]]
+    return Made(path, [TOURISM_BEFORE, TOURISM_AFTER], extra={"rows": rows})
+
+
+# A cover page: every line centred, none of them a sentence.
+COVER = [
+    "金刚线行业深度报告",
+    "分析师：张伟、李娜",
+    "执业证书编号：S0010520050001",
+    "发布日期：2022年5月12日",
+]
+
+
+def make_cover_pdf(path: Path) -> Made:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    _register_font()
+    canvas = pdf_canvas.Canvas(str(path), pagesize=(PAGE_WIDTH, PAGE_HEIGHT))
+    y = PAGE_HEIGHT - 3 * MARGIN
+    for line in COVER:
+        natural = sum(
+            stringWidth(run, FONT if CJK.search(run) else LATIN_FONT, 14) for run in _runs(line)
+        )
+        _draw_mixed(canvas, line, (PAGE_WIDTH - natural) / 2, y, 14)
+        y -= 24
+    canvas.showPage()
+    canvas.save()
+    return Made(path, list(COVER))
+
+
+# A slide's table as decks set them: the Coremark range merged down the rows it applies to.
+CHIPS = [
+    ["类别", "芯片", "Coremark"],
+    ["卫星机", "MCU", "200~400"],
+    ["卫星机", "SoC", ""],
+    ["地面站", "FPGA", "1000以上"],
+]
+
+
+def make_pptx_table(path: Path) -> Made:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "芯片性能对比"
+    table = slide.shapes.add_table(4, 3, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate(CHIPS):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(1, 2).merge(table.cell(2, 2))
+    deck.save(str(path))
+    return Made(
+        path,
+        [],
+        extra={
+            "rows": [
+                "类别：卫星机，芯片：MCU，Coremark：200~400",
+                "类别：卫星机，芯片：SoC，Coremark：200~400",
+                "类别：地面站，芯片：FPGA，Coremark：1000以上",
+            ],
+            "title": "芯片性能对比",
+        },
+    )

@@ -75,3 +75,18 @@ def labelled_row(cells: list[str], header: list[str] | None) -> str:
     colon, comma = ("：", "，") if chinese else (": ", ", ")
     labelled = (f"{h}{colon}{c}" if h else c for h, c in zip(header, cells, strict=False) if c)
     return comma.join(labelled)
+
+
+def table_lines(grid: list[list[str]]) -> list[str]:
+    """A table as the lines it is read in: its title rows (one value across the row, a merged
+    cell) as they are, then each row after the header with its cells labelled (labelled_row)."""
+    rows = [row for row in grid if any(row)]
+    titles = []
+    while len(rows) > 1 and len(rows[0]) > 1 and len({c for c in rows[0] if c}) == 1:
+        titles.append(next(c for c in rows.pop(0) if c))
+    if not rows:
+        return titles
+    header, body = rows[0], rows[1:]
+    return titles + (
+        [labelled_row(row, header) for row in body] or [" | ".join(c for c in header if c)]
+    )

@@ -23,8 +23,13 @@ def _plain_blocks(xhtml: str, title: str | None) -> list[Block]:
     from lxml import html
 
     root = html.fromstring(xhtml.encode())
-    texts = [" ".join(e.text_content().split()) for e in root.iter("p", "h1", "h2", "h3", "li")]
-    return [Block(t, Location(section=title)) for t in texts if t]
+    blocks = []
+    for element in root.iter("p", "h1", "h2", "h3", "li"):
+        text = " ".join(element.text_content().split())
+        heading = element.tag != "p" and element.tag != "li"
+        if text:
+            blocks.append(Block(text, Location(section=title, heading=heading or None)))
+    return blocks
 
 
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
@@ -57,7 +62,10 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
             chapter_title = html.fromstring(xhtml.encode()).findtext(".//title")
             chapter = structured_blocks(xhtml) or _plain_blocks(xhtml, chapter_title)
             if chapter and chapter[0].location.section is None and chapter_title:
-                chapter = [Block(b.text, Location(section=chapter_title)) for b in chapter]
+                chapter = [
+                    Block(b.text, Location(section=chapter_title, heading=b.location.heading))
+                    for b in chapter
+                ]
             blocks.extend(chapter)
             if progress:
                 progress(n, len(spine))

@@ -11,9 +11,22 @@ from embeddings.readers.base import (
     PageProgress,
     UnreadableFile,
     guard_zip,
-    labelled_row,
+    table_lines,
 )
 from embeddings.records import Location
+
+
+def _table_grid(table) -> list[list[str]]:
+    """The table's cells, a merged cell's value in every cell it spans: a range merged down
+    three rows belongs to each of them."""
+    grid = [[" ".join(cell.text.split()) for cell in row.cells] for row in table.rows]
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            if cell.is_merge_origin:
+                for below in range(r, r + cell.span_height):
+                    for right in range(c, c + cell.span_width):
+                        grid[below][right] = grid[r][c]
+    return grid
 
 
 def _shape_texts(shapes) -> list[str]:
@@ -24,8 +37,7 @@ def _shape_texts(shapes) -> list[str]:
         if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
             texts += _shape_texts(shape.shapes)
         elif getattr(shape, "has_table", False) and shape.has_table:
-            rows = [[" ".join(c.text.split()) for c in row.cells] for row in shape.table.rows]
-            texts += [labelled_row(cells, rows[0]) for cells in rows[1:]] or [" | ".join(rows[0])]
+            texts += table_lines(_table_grid(shape.table))
         elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
             texts += [p.text for p in shape.text_frame.paragraphs if p.text.strip()]
     return texts
@@ -51,11 +63,13 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
         others = [
             s for s in slide.shapes if title_shape is None or s.shape_id != title_shape.shape_id
         ]
-        texts = ([title] if title else []) + _shape_texts(others)
+        texts = _shape_texts(others)
         if slide.has_notes_slide:
             notes = slide.notes_slide.notes_text_frame
             if notes is not None and notes.text.strip():
                 texts.append(notes.text.strip())
+        if title:
+            blocks.append(Block(title, Location(slide=number, section=title, heading=True)))
         if texts:
             blocks.append(Block("\n".join(texts), Location(slide=number, section=title or None)))
         if progress:

@@ -31,8 +31,18 @@ def _markdown_blocks(text: str) -> list[Block]:
             headings.append((level, heading.group(2)))
         body = piece.rstrip("\n")
         section = " > ".join(h for _, h in headings) or None
-        blocks.append(Block(body, Location(section=section), separator))
-        separator = piece[len(body) :]
+        if heading:
+            # The heading line a block of its own, so it is known as one and ends before the text.
+            line_end = body.find("\n") if "\n" in body else len(body)
+            rest = body[line_end:]
+            blocks.append(
+                Block(body[:line_end], Location(section=section, heading=True), separator)
+            )
+            body = rest.lstrip("\n")
+            separator = rest[: len(rest) - len(body)]
+        if body:
+            blocks.append(Block(body, Location(section=section), separator))
+        separator = piece[len(piece.rstrip("\n")) :]
     return blocks
 
 

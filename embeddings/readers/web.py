@@ -52,10 +52,10 @@ def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[
     headings: list[tuple[int, str]] = []  # (level, text) of the headings above, outermost first
     blocks: list[Block] = []
 
-    def add(text: str) -> None:
+    def add(text: str, heading: bool = False) -> None:
         section = " > ".join(outer + [h for _, h in headings]) or None
         if text.strip():
-            blocks.append(Block(text.strip(), Location(section=section)))
+            blocks.append(Block(text.strip(), Location(section=section, heading=heading or None)))
 
     for element in main:
         text = "".join(element.itertext()).strip()
@@ -64,7 +64,7 @@ def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[
             while headings and headings[-1][0] >= level:
                 headings.pop()
             headings.append((level, text))
-            add(text)
+            add(text, heading=True)
         elif element.tag == "table":
             header = None
             for row in element.iter("row"):

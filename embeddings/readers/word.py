@@ -13,7 +13,7 @@ from embeddings.readers.base import (
     PageProgress,
     UnreadableFile,
     guard_zip,
-    labelled_row,
+    table_lines,
 )
 from embeddings.records import Location
 
@@ -36,19 +36,9 @@ def _is_list_item(paragraph) -> bool:
 
 
 def _table_rows(table) -> list[str]:
-    rows = []
-    header = None
-    for row in table.rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if not cells or text != cells[-1]:  # a merged cell repeats in every column it spans
-                cells.append(text)
-        if header is None:
-            header = cells
-            continue
-        rows.append(labelled_row(cells, header))
-    return rows if rows else [" | ".join(header or [])]
+    # python-docx gives a merged cell once for each column and row it spans: its value is read
+    # into each, so every row says it and every column keeps its header.
+    return table_lines([[" ".join(cell.text.split()) for cell in row.cells] for row in table.rows])
 
 
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
@@ -66,10 +56,10 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     headings: list[tuple[int, str]] = []
     blocks: list[Block] = []
 
-    def add(text: str, kind: str = "") -> None:
+    def add(text: str, heading: bool = False) -> None:
         section = " > ".join(h for _, h in headings) or None
         if text.strip():
-            blocks.append(Block(text.strip(), Location(section=section or kind or None)))
+            blocks.append(Block(text.strip(), Location(section=section, heading=heading or None)))
 
     def margins(parts, kind: str) -> None:
         seen = set()
@@ -96,7 +86,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
                     headings.pop()
                 headings.append((level, text.strip()))
                 title = title or text.strip()
-                add(text)
+                add(text, heading=True)
             elif _is_list_item(paragraph):
                 add(f"• {text.strip()}" if text.strip() else "")
             else:
