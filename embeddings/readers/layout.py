@@ -20,7 +20,7 @@ from embeddings.cleaning import CJK
 
 # Chinese characters and the full-width marks set among them: no space is ever needed beside one.
 _WIDE = rf"{CJK}\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026"
-_WIDE_CHAR = re.compile(f"[{_WIDE}]")
+WIDE_CHAR = re.compile(f"[{_WIDE}]")
 # A space beside a wide character is layout (LibreOffice's gap between 2024 and 年, a justified
 # line's stretch), never one the author typed.
 _LAYOUT_SPACE = re.compile(rf"(?<=[{_WIDE}])[ \u00a0]+|[ \u00a0]+(?=[{_WIDE}])")
@@ -112,6 +112,9 @@ class _Column:
     left: float
     right: float
     leading: float | None
+    # Lines of different widths on one centre (a cover's title, authors and dates): each is a
+    # unit of its own, however near the right edge it ends.
+    centred: bool
 
     @classmethod
     def of(cls, lines: list[Line]) -> _Column:
@@ -123,8 +126,16 @@ class _Column:
             else max(ln.right for ln in lines)
         )
         gaps = [b.top - a.bottom for a, b in zip(lines, lines[1:], strict=False)]
+        em = max(ln.size for ln in lines)
+        centres = [(ln.left + ln.right) / 2 for ln in lines]
+        lefts = [ln.left for ln in lines]
+        centred = max(centres) - min(centres) < em and max(lefts) - min(lefts) > 2 * em
         return cls(
-            lines, min(ln.left for ln in lines), right, statistics.median(gaps) if gaps else None
+            lines,
+            min(lefts),
+            right,
+            statistics.median(gaps) if gaps else None,
+            len(lines) > 1 and centred,
         )
 
     def full(self, line: Line, following: Line) -> bool:
@@ -134,7 +145,7 @@ class _Column:
         word = _FIRST_WORD.search(following.text)
         if word is None:
             return True
-        if _WIDE_CHAR.match(word.group()):
+        if WIDE_CHAR.match(word.group()):
             needed = em
         else:
             needed = (
@@ -150,7 +161,7 @@ class _Column:
 def _continues(before: Line, column: _Column, after: Line, after_column: _Column) -> bool:
     if abs(before.size - after.size) > 0.1 * max(before.size, after.size):
         return False
-    if after_column.indented(after):
+    if after_column.indented(after) or column.centred or after_column.centred:
         return False
     return column.full(before, after)
 
@@ -158,7 +169,7 @@ def _continues(before: Line, column: _Column, after: Line, after_column: _Column
 def _join(head: str, tail: str) -> str:
     if head.endswith("-") and len(head) > 1 and head[-2].isalpha() and tail[:1].islower():
         return head[:-1] + tail  # a word hyphenated at the line end
-    if not head or not tail or _WIDE_CHAR.match(head[-1]) or _WIDE_CHAR.match(tail[0]):
+    if not head or not tail or WIDE_CHAR.match(head[-1]) or WIDE_CHAR.match(tail[0]):
         return head + tail
     return head + " " + tail
 

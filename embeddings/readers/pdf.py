@@ -6,12 +6,20 @@ text, not of its pages (bench/ingest_formats.py measures it).
 
 from __future__ import annotations
 
+import ctypes
 import re
 from pathlib import Path
 
 from embeddings.readers import ocr
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
-from embeddings.readers.layout import Line, Page, drop_running_lines, joiner, paragraphs
+from embeddings.readers.layout import (
+    WIDE_CHAR,
+    Line,
+    Page,
+    drop_running_lines,
+    joiner,
+    paragraphs,
+)
 from embeddings.records import Location
 
 # A page with fewer text-layer characters than this, and an image on it, is a scan.
@@ -41,7 +49,17 @@ def _why(exc: Exception, path: Path) -> str:
 
 
 def _text_lines(page) -> list[Line]:
+    import pypdfium2.raw as pdfium_c
+
     textpage = page.get_textpage()
+    x, y = ctypes.c_double(), ctypes.c_double()
+
+    def baseline(index: int) -> float:
+        """The character's origin: a loose box's bottom is its font's descent, which the Chinese
+        and the Latin font of one line do not share."""
+        pdfium_c.FPDFText_GetCharOrigin(textpage, index, x, y)
+        return height - y.value
+
     try:
         text = textpage.get_text_range()
         last_char = textpage.count_chars() - 1
@@ -50,18 +68,24 @@ def _text_lines(page) -> list[Line]:
         for raw in text.split("\r\n"):
             stripped = raw.strip()
             if stripped:
-                first = start + len(raw) - len(raw.lstrip())
-                final = start + len(raw.rstrip()) - 1
-                left = textpage.get_charbox(min(first, last_char), loose=True)
-                right = textpage.get_charbox(min(final, last_char), loose=True)
+                first = min(start + len(raw) - len(raw.lstrip()), last_char)
+                final = min(start + len(raw.rstrip()) - 1, last_char)
+                # The type's size from a Chinese character where the line has one: a digit or
+                # Latin letter set in another font has a box of another height at the same size.
+                wide = WIDE_CHAR.search(stripped)
+                sized = min(first + wide.start(), last_char) if wide else first
+                box = textpage.get_charbox(sized, loose=True)
+                size = box[3] - box[1]
+                left = box[0] if sized == first else textpage.get_charbox(first, loose=True)[0]
+                right = textpage.get_charbox(final, loose=True)[2]
                 lines.append(
                     Line(
                         stripped.replace(_PDFIUM_HYPHEN_JOIN, ""),
-                        left=left[0],
-                        right=right[2],
-                        top=height - left[1],
-                        bottom=height - right[1],
-                        size=left[3] - left[1],
+                        left=left,
+                        right=right,
+                        top=baseline(first),
+                        bottom=baseline(final),
+                        size=size,
                     )
                 )
             start += len(raw) + 2
