@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from embeddings.readers import ocr
-from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
-from embeddings.readers.layout import Page, paragraphs
-from embeddings.records import Location
+from embeddings.readers.base import Extracted, PageProgress, UnreadableFile
+from embeddings.readers.layout import Page, located_blocks, paragraphs
 
 
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
@@ -27,9 +26,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
         pages.append(Page(number, ocr.read_lines(np.asarray(frame)), frame.height, ocr=True))
         if progress:
             progress(number, len(frames))
-    blocks = [
-        Block("\n".join(texts), Location(page=number)) for number, texts, _ in paragraphs(pages)
-    ]
+    blocks = located_blocks(paragraphs(pages))
     if not blocks:
         raise UnreadableFile("no text found in the image (OCR)")
     return Extracted(blocks, "image", pages=len(frames), ocr_pages=len(frames))

@@ -7,6 +7,12 @@ gap wider than the line spacing, a change of type size, or an indented next line
 a paragraph are joined without a space between Chinese characters, and `infor-` + `mation`
 becomes `information`. Lines that repeat at the top or bottom of most pages (running headers
 and footers) and page numbers (`- 3 -`, `第 3 页`) are not content and are dropped.
+
+Three or more lines whose cells (runs set an em apart) stand in the same columns are a table,
+ruled or not: each row is read with its header cells (base.labelled_row) and the 表N / 图N line
+printed by it goes first, so caption and rows are chunked and cited together. A paragraph of one
+short line in larger type, or numbered as headings are (一、 / 第二章 / 1.2), is a heading: a
+unit of its own, and the section of what follows it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from embeddings.cleaning import CJK
+from embeddings.readers.base import Block, labelled_row
+from embeddings.records import Location
 
 # Chinese characters and the full-width marks set among them: no space is ever needed beside one.
 _WIDE = rf"{CJK}\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026"
@@ -38,6 +46,35 @@ MARGIN_SHARE = 0.1
 RUNNING_SHARE = 0.5
 _FIRST_WORD = re.compile(rf"[{_WIDE}]|[^\s{_WIDE}]+")
 _SENTENCE_STOP = re.compile(r"[。！？!?][”’」』）)]*$")
+# A table needs this many rows (its header among them) in the same columns before a page's
+# aligned lines are read as one: two could be a coincidence of prose.
+MIN_TABLE_ROWS = 3
+# Table cells are labels and figures: a grid whose cells run longer, or hold a sentence's commas
+# and stops, is prose set in columns, never a table.
+MAX_CELL_CHARS = 40
+_PROSE_MARK = re.compile(r"[，。；！？]")
+# 表1 / 图 10 / Table 2 / Fig. 3 / 单位：亿元 — the line that names a table or its unit.
+_CAPTION = re.compile(r"^(?:[表图]\s*\d|(?:table|fig\.?|figure)\s*\d|单位\s*[：:])", re.IGNORECASE)
+# 第一章, 一、, （二）, 1.2 — the numbering that starts a heading.
+_NUMBERED_HEADING = re.compile(
+    r"^(?:第[一二三四五六七八九十百\d]+[章节篇部]|[一二三四五六七八九十]+[、.．]"
+    r"|[（(][一二三四五六七八九十]+[）)]|\d+(?:\.\d+)+\s*\S|\d+\s+[^\d\s])"
+)
+# A heading is one short line, not a sentence: no stop or comma ends it.
+MAX_HEADING_CHARS = 40
+_NOT_A_HEADING_END = re.compile(r"[，。；！？,;、：:]$")
+# Type this much larger than the body's sets a heading apart: the change of size that ends a
+# paragraph.
+HEADING_SIZE_RATIO = 1.1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A run of a line set apart from the rest by a gap wider than an em: a table row's cell."""
+
+    text: str
+    left: float
+    right: float
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,18 @@ class Line:
     top: float  # baseline of the line's first character
     bottom: float  # baseline of its last (lower when pdfium joined a hyphenated break)
     size: float
+    cells: tuple[Cell, ...] = ()  # where the line has two or more, else none
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph as printed: body text, a heading (one short line set apart), or a table
+    (its caption line first, then a row a line, each cell after its column's header)."""
+
+    text: str
+    role: str = "text"  # "text", "heading" or "table"
+    caption: str | None = None  # a table's 表N / 图N line
+    size: float = 0.0  # a heading's type size, which ranks it among the others
 
 
 @dataclass
@@ -86,6 +135,56 @@ def drop_running_lines(pages: list[Page]) -> None:
             if not _in_margin(ln, page.height)
             or not (_PAGE_NUMBER.match(ln.text.strip()) or seen[_running_key(ln.text)] >= needed)
         ]
+
+
+def _grid(lines: list[Line]) -> list[list[str]] | None:
+    """The rows of a table when the lines' cells stand in the same columns (each cell inside
+    one column's span, no two of a row in one column) and read as labels and figures."""
+    spans: list[list[float]] = []
+    for left, right in sorted((c.left, c.right) for ln in lines for c in ln.cells):
+        if spans and left <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], right)
+        else:
+            spans.append([left, right])
+    if len(spans) < 2:
+        return None
+    rows = []
+    for line in lines:
+        row = [""] * len(spans)
+        for cell in line.cells:
+            column = next(k for k, (left, right) in enumerate(spans) if left <= cell.left <= right)
+            if row[column]:
+                return None
+            row[column] = tidy_spaces(cell.text)
+        rows.append(row)
+    cells = [c for row in rows for c in row if c]
+    if max(len(c) for c in cells) > MAX_CELL_CHARS or sum(
+        bool(_PROSE_MARK.search(c)) for c in cells
+    ) * 4 > len(cells):
+        return None
+    return rows
+
+
+def _tables(lines: list[Line]) -> list[tuple[int, int, list[list[str]]]]:
+    """(first line, line after, rows) of each run of consecutive lines with cells that make a
+    table."""
+    found = []
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and lines[end].cells:
+            end += 1
+        if end - start >= MIN_TABLE_ROWS:
+            rows = _grid(lines[start:end])
+            if rows is not None:
+                found.append((start, end, rows))
+        start = end + 1
+    return found
+
+
+def _table_text(rows: list[list[str]]) -> str:
+    header = rows[0]
+    return "\n".join(labelled_row(row, header) for row in rows[1:])
 
 
 def _columns(lines: list[Line]) -> list[list[Line]]:
@@ -174,47 +273,148 @@ def _join(head: str, tail: str) -> str:
     return head + " " + tail
 
 
-def paragraphs(pages: list[Page]) -> list[tuple[int, list[str], bool]]:
-    """(page number, its paragraphs, whether its first paragraph goes on from the previous
-    page's last) for each page with text."""
+@dataclass
+class PageText:
+    number: int
+    paragraphs: list[Paragraph]
+    continues: bool  # its first paragraph goes on from the previous page's last
+
+
+def _body_size(pages: list[Page]) -> float:
+    """The type size most of the text is set in, counted by characters."""
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page.lines:
+            sizes[round(line.size, 1)] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def _is_heading(text: str, lines: int, size: float, body_size: float) -> bool:
+    if lines != 1 or len(text) > MAX_HEADING_CHARS or _NOT_A_HEADING_END.search(text):
+        return False
+    return size > HEADING_SIZE_RATIO * body_size or _NUMBERED_HEADING.match(text) is not None
+
+
+def _classified(texts: list[tuple[str, int, float]], body_size: float) -> list[Paragraph]:
+    return [
+        Paragraph(
+            text, "heading" if _is_heading(text, lines, size, body_size) else "text", size=size
+        )
+        for text, lines, size in texts
+    ]
+
+
+def _with_captions(found: list[Paragraph]) -> list[Paragraph]:
+    """Each table with the caption line printed just above it (or, failing that, just below)
+    as its first line, so the caption is read, chunked and cited with the rows."""
+    result: list[Paragraph] = []
+    taken = set()
+    for n, paragraph in enumerate(found):
+        if n in taken:
+            continue
+        if paragraph.role != "table":
+            result.append(paragraph)
+            continue
+        caption = None
+        for k in (n - 1, n + 1):
+            near = found[k] if 0 <= k < len(found) and k not in taken else None
+            if near is not None and near.role != "table" and _CAPTION.match(near.text):
+                caption = near.text
+                taken.add(k)
+                if k < n:
+                    result.pop()
+                break
+        text = f"{caption}\n{paragraph.text}" if caption else paragraph.text
+        result.append(Paragraph(text, "table", caption))
+    return result
+
+
+def paragraphs(pages: list[Page]) -> list[PageText]:
+    """Each page with text, its paragraphs in reading order."""
     result = []
+    body_size = _body_size(pages)
     previous: tuple[Line, _Column] | None = None
     for page in pages:
-        texts: list[str] = []
+        found: list[Paragraph] = []
+        texts: list[tuple[str, int, float]] = []  # (text, its lines, its first line's size)
         continues_previous = False
-        for lines in _columns(page.lines):
-            column = _Column.of(lines)
-            for n, line in enumerate(lines):
-                text = tidy_spaces(line.text.strip())
-                if not text:
-                    continue
-                # OCR boxes are a few pixels off either way, too coarse to tell a full line from
-                # one a character short: there a line ending a sentence ends its paragraph.
-                stopped = (
-                    page.ocr
-                    and previous is not None
-                    and _SENTENCE_STOP.search(previous[0].text.strip()) is not None
-                )
-                if previous is not None and not stopped:
-                    before, before_column = previous
-                    gap_ok = (
-                        n == 0
-                        or column.leading is None
-                        or (line.top - before.bottom <= 1.4 * column.leading)
-                    )
-                    if gap_ok and _continues(before, before_column, line, column):
-                        if texts:
-                            texts[-1] = _join(texts[-1], text)
-                        else:
-                            continues_previous = True
-                            texts.append(text)
-                        previous = (line, column)
+        tables = _tables(page.lines)
+        runs, start = [], 0
+        for first, after, rows in tables:
+            runs.append((page.lines[start:first], None))
+            runs.append(([], rows))
+            start = after
+        runs.append((page.lines[start:], None))
+        for run, rows in runs:
+            if rows is not None:
+                found += _classified(texts, body_size)
+                texts.clear()
+                found.append(Paragraph(_table_text(rows), "table"))
+                previous = None
+                continue
+            for lines in _columns(run):
+                column = _Column.of(lines)
+                for n, line in enumerate(lines):
+                    text = tidy_spaces(line.text.strip())
+                    if not text:
                         continue
-                texts.append(text)
-                previous = (line, column)
-        if texts:
-            result.append((page.number, texts, continues_previous))
+                    # OCR boxes are a few pixels off either way, too coarse to tell a full line
+                    # from one a character short: there a line ending a sentence ends its
+                    # paragraph.
+                    stopped = (
+                        page.ocr
+                        and previous is not None
+                        and _SENTENCE_STOP.search(previous[0].text.strip()) is not None
+                    )
+                    if previous is not None and not stopped:
+                        before, before_column = previous
+                        gap_ok = (
+                            n == 0
+                            or column.leading is None
+                            or (line.top - before.bottom <= 1.4 * column.leading)
+                        )
+                        if gap_ok and _continues(before, before_column, line, column):
+                            if texts:
+                                head, count, size = texts[-1]
+                                texts[-1] = (_join(head, text), count + 1, size)
+                            else:
+                                continues_previous = True
+                                # Counted as two lines: going on from the page before, it is no
+                                # heading.
+                                texts.append((text, 2, line.size))
+                            previous = (line, column)
+                            continue
+                    texts.append((text, 1, line.size))
+                    previous = (line, column)
+        found += _classified(texts, body_size)
+        if found:
+            result.append(PageText(page.number, _with_captions(found), continues_previous))
     return result
+
+
+def located_blocks(pages: list[PageText]) -> list[Block]:
+    """Blocks located by page and by the heading above them: a heading is a block of its own,
+    marked as one; a table's rows are under its caption, so each row is cited with it."""
+    blocks: list[Block] = []
+    headings: list[tuple[float, str]] = []  # (type size, text), outermost first
+    for page in pages:
+        for n, paragraph in enumerate(page.paragraphs):
+            if paragraph.role == "heading":
+                # A heading set no smaller than one above it is that one's sibling, or its elder.
+                while headings and headings[-1][0] <= paragraph.size + 0.5:
+                    headings.pop()
+                headings.append((paragraph.size, paragraph.text))
+            path = " > ".join(text for _, text in headings) or None
+            if paragraph.role == "table" and paragraph.caption:
+                path = f"{path} > {paragraph.caption}" if path else paragraph.caption
+            location = Location(
+                page=page.number, section=path, heading=paragraph.role == "heading" or None
+            )
+            joins = "\n"
+            if n == 0 and page.continues and blocks:
+                joins = joiner(blocks[-1].text, paragraph.text)
+            blocks.append(Block(paragraph.text, location, joins))
+    return blocks
 
 
 def joiner(head: str, tail: str) -> str:

@@ -11,21 +11,24 @@ import re
 from pathlib import Path
 
 from embeddings.readers import ocr
-from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
+from embeddings.readers.base import Extracted, PageProgress, UnreadableFile
 from embeddings.readers.layout import (
     WIDE_CHAR,
+    Cell,
     Line,
     Page,
     drop_running_lines,
-    joiner,
+    located_blocks,
     paragraphs,
 )
-from embeddings.records import Location
 
 # A page with fewer text-layer characters than this, and an image on it, is a scan.
 SCANNED_MAX_CHARS = 20
 # pdfium's mark where it joined a word hyphenated at a line end (`infor\ufffemation`).
 _PDFIUM_HYPHEN_JOIN = "\ufffe"
+# Words further apart than this many ems are in different cells: a sentence's spaces, even
+# stretched to justify its line, stay narrower.
+CELL_GAP_EMS = 1.0
 
 
 _SNIFFED_BYTES = 8 << 20
@@ -46,6 +49,33 @@ def _why(exc: Exception, path: Path) -> str:
     if _NO_PAGES.search(head) and not re.search(rb"/Type\s*/Page\b(?!s)", head):
         return "a PDF with no pages"
     return "not a readable PDF (corrupted or truncated)"
+
+
+def _cells(
+    textpage, text: str, first: int, left: float, right: float, size: float
+) -> tuple[Cell, ...]:
+    """The line's runs set apart by more than an em: a table row's cells, where it has two or
+    more. Only a space pdfium put in a gap can be one (typed spaces are a sentence's), so a line
+    of English costs one call a space."""
+    import pypdfium2.raw as pdfium_c
+
+    cells: list[Cell] = []
+    start, cell_left = 0, left
+    for space in re.finditer(" +", text):
+        if not pdfium_c.FPDFText_IsGenerated(textpage, first + space.start()):
+            continue
+        before = textpage.get_charbox(first + space.start() - 1, loose=True)[2]
+        after = textpage.get_charbox(first + space.end(), loose=True)[0]
+        if after - before >= CELL_GAP_EMS * size:
+            cells.append(Cell(_plain(text[start : space.start()]), cell_left, before))
+            start, cell_left = space.end(), after
+    if not cells:
+        return ()
+    return (*cells, Cell(_plain(text[start:]), cell_left, right))
+
+
+def _plain(text: str) -> str:
+    return text.replace(_PDFIUM_HYPHEN_JOIN, "")
 
 
 def _text_lines(page) -> list[Line]:
@@ -78,14 +108,18 @@ def _text_lines(page) -> list[Line]:
                 size = box[3] - box[1]
                 left = box[0] if sized == first else textpage.get_charbox(first, loose=True)[0]
                 right = textpage.get_charbox(final, loose=True)[2]
+                cells = (
+                    _cells(textpage, stripped, first, left, right, size) if " " in stripped else ()
+                )
                 lines.append(
                     Line(
-                        stripped.replace(_PDFIUM_HYPHEN_JOIN, ""),
+                        _plain(stripped),
                         left=left,
                         right=right,
                         top=baseline(first),
                         bottom=baseline(final),
                         size=size,
+                        cells=cells,
                     )
                 )
             start += len(raw) + 2
@@ -142,10 +176,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     finally:
         pdf.close()
     drop_running_lines(pages)
-    blocks: list[Block] = []
-    for number, texts, continues in paragraphs(pages):
-        joins = joiner(blocks[-1].text, texts[0]) if continues and blocks else "\n"
-        blocks.append(Block("\n".join(texts), Location(page=number), joins))
+    blocks = located_blocks(paragraphs(pages))
     if not blocks:
         if unread:
             raise UnreadableFile(f"scanned, with no text layer: {ocr.MISSING}")
