@@ -579,21 +579,20 @@ def make_scanned(folder: Path, dpi: int = 200) -> tuple[Made, Made]:
 
 # Digits and Latin letters in another font than the Chinese, as Word sets them: its characters'
 # boxes have another height at the same type size.
-LATIN_FONT = "Times-Roman"
+LATIN_FONT = "Helvetica"
 
 
-def _draw_mixed(canvas, text: str, x: float, y: float, size: float, width: float = 0.0) -> None:
-    """Chinese runs in the CJK font, the rest in LATIN_FONT; with `width`, the line justified to
-    it by spacing its characters, as a justified paragraph's lines are."""
+def _draw_mixed(
+    canvas, text: str, x: float, y: float, size: float, chinese_font: str = FONT
+) -> None:
+    """Chinese runs in `chinese_font`, the rest in LATIN_FONT."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    runs = [(run, FONT if CJK.search(run) else LATIN_FONT) for run in _runs(text)]
-    natural = sum(stringWidth(run, font, size) for run, font in runs)
-    spacing = (width - natural) / (len(text) - 1) if width and len(text) > 1 else 0.0
-    for run, font in runs:
+    for run in _runs(text):
+        font = chinese_font if CJK.search(run) else LATIN_FONT
         canvas.setFont(font, size)
-        canvas.drawString(x, y, run, charSpace=spacing)
-        x += stringWidth(run, font, size) + spacing * len(run)
+        canvas.drawString(x, y, run)
+        x += stringWidth(run, font, size)
 
 
 # A research report's two columns, broken where Word broke them: after a number, a Latin token,
@@ -611,17 +610,21 @@ COLUMN_RIGHT = [
 
 
 def make_columns_pdf(path: Path) -> Made:
-    """One page of two justified columns whose sentences run across line ends and across the
-    column break."""
+    """One page of two columns whose sentences run across line ends and across the column
+    break, every line but the last as long as the column (within a character). The Chinese is
+    set in wqy-microhei, embedded, as a real report's font is (SCAN_FONT: the caller checks)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas as pdf_canvas
 
-    _register_font()
+    if "WenQuanYi" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("WenQuanYi", str(SCAN_FONT), subfontIndex=0))
     canvas = pdf_canvas.Canvas(str(path), pagesize=(PAGE_WIDTH, PAGE_HEIGHT))
-    size, leading, width = 10.5, 16.0, 230.0
+    size, leading, width = 10.5, 16.0, 280.0
     for x, lines in ((MARGIN, COLUMN_LEFT), (MARGIN + width + 20, COLUMN_RIGHT)):
         y = PAGE_HEIGHT - 2 * MARGIN
-        for n, line in enumerate(lines):
-            _draw_mixed(canvas, line, x, y, size, width if n < len(lines) - 1 else 0.0)
+        for line in lines:
+            _draw_mixed(canvas, line, x, y, size, "WenQuanYi")
             y -= leading
     canvas.showPage()
     canvas.save()

@@ -21,9 +21,10 @@ def sentences_of(doc) -> list[str]:
     return [doc.text[start:end] for start, end in sentence_spans(doc.text)]
 
 
+@pytest.mark.skipif(not made_by.SCAN_FONT.exists(), reason="needs fonts-wqy-microhei")
 def test_a_sentence_across_line_ends_and_columns_stays_one_sentence(tmp_path):
     # Lines that end on Q1, inside 《…》 and before a sum, the next starting with a digit set in
-    # a Latin font (a box of another height at the same type size).
+    # Helvetica (a box of another height at the same type size).
     made = made_by.make_columns_pdf(tmp_path / "研报.pdf")
     doc = load_file(made.path, "report")
     found = sentences_of(doc)

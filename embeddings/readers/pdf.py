@@ -13,7 +13,6 @@ from pathlib import Path
 from embeddings.readers import ocr
 from embeddings.readers.base import Extracted, PageProgress, UnreadableFile
 from embeddings.readers.layout import (
-    WIDE_CHAR,
     Cell,
     Line,
     Page,
@@ -83,10 +82,20 @@ def _text_lines(page) -> list[Line]:
 
     textpage = page.get_textpage()
     x, y = ctypes.c_double(), ctypes.c_double()
+    matrix = pdfium_c.FS_MATRIX()
+
+    def type_size(index: int) -> float:
+        """The size the character is set in, in points: its font size scaled by its matrix. A
+        box's height is no measure of it: a loose box spans its font's ascent and descent, which
+        a digit set in Helvetica and a Chinese character beside it at the same size do not
+        share."""
+        pdfium_c.FPDFText_GetMatrix(textpage, index, matrix)
+        scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+        return pdfium_c.FPDFText_GetFontSize(textpage, index) * scale
 
     def baseline(index: int) -> float:
-        """The character's origin: a loose box's bottom is its font's descent, which the Chinese
-        and the Latin font of one line do not share."""
+        """The character's origin: a loose box's bottom is its font's descent, which differs
+        between the fonts of one line."""
         pdfium_c.FPDFText_GetCharOrigin(textpage, index, x, y)
         return height - y.value
 
@@ -100,13 +109,9 @@ def _text_lines(page) -> list[Line]:
             if stripped:
                 first = min(start + len(raw) - len(raw.lstrip()), last_char)
                 final = min(start + len(raw.rstrip()) - 1, last_char)
-                # The type's size from a Chinese character where the line has one: a digit or
-                # Latin letter set in another font has a box of another height at the same size.
-                wide = WIDE_CHAR.search(stripped)
-                sized = min(first + wide.start(), last_char) if wide else first
-                box = textpage.get_charbox(sized, loose=True)
-                size = box[3] - box[1]
-                left = box[0] if sized == first else textpage.get_charbox(first, loose=True)[0]
+                box = textpage.get_charbox(first, loose=True)
+                size = type_size(first) or box[3] - box[1]  # a character without a font: its box
+                left = box[0]
                 right = textpage.get_charbox(final, loose=True)[2]
                 cells = (
                     _cells(textpage, stripped, first, left, right, size) if " " in stripped else ()
