@@ -62,7 +62,7 @@ _NUMBERED_HEADING = re.compile(
 )
 # A heading is one short line, not a sentence: no stop or comma ends it.
 MAX_HEADING_CHARS = 40
-_NOT_A_HEADING_END = re.compile(r"[，。；！？,;、：:]$")
+_NOT_A_HEADING_END = tuple("，。；！？,;、：:")
 # Type this much larger than the body's sets a heading apart: the change of size that ends a
 # paragraph.
 HEADING_SIZE_RATIO = 1.1
@@ -290,7 +290,7 @@ def _body_size(pages: list[Page]) -> float:
 
 
 def _is_heading(text: str, lines: int, size: float, body_size: float) -> bool:
-    if lines != 1 or len(text) > MAX_HEADING_CHARS or _NOT_A_HEADING_END.search(text):
+    if lines != 1 or len(text) > MAX_HEADING_CHARS or text.endswith(_NOT_A_HEADING_END):
         return False
     return size > HEADING_SIZE_RATIO * body_size or _NUMBERED_HEADING.match(text) is not None
 
@@ -410,10 +410,17 @@ def located_blocks(pages: list[PageText]) -> list[Block]:
             location = Location(
                 page=page.number, section=path, heading=paragraph.role == "heading" or None
             )
-            joins = "\n"
             if n == 0 and page.continues and blocks:
-                joins = joiner(blocks[-1].text, paragraph.text)
-            blocks.append(Block(paragraph.text, location, joins))
+                blocks.append(
+                    Block(paragraph.text, location, joiner(blocks[-1].text, paragraph.text))
+                )
+            elif blocks and blocks[-1].location == location and not location.heading:
+                # Paragraphs in one place are one block, cleaned at once.
+                blocks[-1] = Block(
+                    f"{blocks[-1].text}\n{paragraph.text}", location, blocks[-1].joins
+                )
+            else:
+                blocks.append(Block(paragraph.text, location))
     return blocks
 
 

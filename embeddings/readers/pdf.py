@@ -121,8 +121,8 @@ def _text_lines(page) -> list[Line]:
                         _plain(stripped),
                         left=left,
                         right=right,
-                        top=baseline(first),
-                        bottom=baseline(final),
+                        top=(top := baseline(first)),
+                        bottom=baseline(final) if _PDFIUM_HYPHEN_JOIN in stripped else top,
                         size=size,
                         cells=cells,
                     )
