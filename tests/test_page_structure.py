@@ -116,3 +116,12 @@ def test_word_slide_web_and_markdown_headings_are_marked(tmp_path):
     markdown = load_file(tmp_path / "a.md", "a")
     assert heading_spans(markdown) == ["# 年报"]
     assert located(markdown, "收入增长一成。").heading is None
+
+
+def test_the_index_keeps_which_spans_are_headings(tmp_path):
+    from embeddings.store.local import _sections_from_json, _sections_json
+
+    doc = load_file(made_by.make_docx(tmp_path / "公报.docx").path, "gazette")
+    assert _sections_from_json(_sections_json(doc.sections)) == doc.sections
+    assert '"heading": true' in _sections_json(doc.sections)
+    assert '"heading": null' not in _sections_json(doc.sections)  # other spans stored as before

@@ -99,7 +99,7 @@ class Paragraph:
     text: str
     role: str = "text"  # "text", "heading" or "table"
     caption: str | None = None  # a table's 表N / 图N line
-    size: float = 0.0  # a heading's type size, which ranks it among the others
+    size: float = 0.0  # its first line's type size, which ranks a heading among the others
 
 
 @dataclass
