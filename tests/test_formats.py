@@ -265,7 +265,10 @@ def test_a_question_about_the_pdf_cites_its_page(library_index):
     result = runner.invoke(app, ["ask", "全市将新建多少座城市公园？", *args])
     assert result.exit_code == 0, result.output
     assert "十二座" in result.stdout
-    assert "[1] 2023年政府工作报告.pdf, p. 3, § 2023年华南市政府工作报告 > 三、2024年主要任务\n" in result.stdout
+    assert (
+        "[1] 2023年政府工作报告.pdf, p. 3, § 2023年华南市政府工作报告 > 三、2024年主要任务\n"
+        in result.stdout
+    )
     result = runner.invoke(app, ["ask", "全市将新建多少座城市公园？", "--json", *args])
     citation = __import__("json").loads(result.stdout)["citations"][0]
     assert (citation["page"], citation["slide"], citation["sheet"]) == (3, None, None)

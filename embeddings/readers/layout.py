@@ -338,11 +338,11 @@ def paragraphs(pages: list[Page]) -> list[PageText]:
         found: list[Paragraph] = []
         texts: list[tuple[str, int, float]] = []  # (text, its lines, its first line's size)
         continues_previous = False
-        tables = _tables(page.lines)
-        runs, start = [], 0
-        for first, after, rows in tables:
-            runs.append((page.lines[start:first], None))
-            runs.append(([], rows))
+        # The page's lines cut around its tables: (lines, None) or ([], a table's rows).
+        runs: list[tuple[list[Line], list[list[str]] | None]] = []
+        start = 0
+        for first, after, table in _tables(page.lines):
+            runs += [(page.lines[start:first], None), ([], table)]
             start = after
         runs.append((page.lines[start:], None))
         for run, rows in runs:
