@@ -12,8 +12,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-# Bump when cleaning changes what ends up in an index, so old indexes are rebuilt, not mixed.
-CLEANER_VERSION = 1
+# Bump when cleaning or reading changes what ends up in an index, so old indexes are rebuilt, not
+# mixed. 2: PDF and slide tables under their headers, headings marked (issue 33).
+CLEANER_VERSION = 2
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
