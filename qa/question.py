@@ -27,7 +27,13 @@ NAME_WEIGHT = 3.0
 
 # Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
 # 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
-_ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢]|什么|怎|多少|多久|多长|多大|多高|多远")
+_ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢嘛]|什么|怎|多少|多久|多长|多大|多高|多远")
+# A yes/no question asks by a verb said, then denied (是不是, 有没有, 能不能, 可不可以) or by
+# 是否/与否: those characters ask, as an interrogative does; the answer settles the rest.
+_AFFIRM_DENY = re.compile(r"(.)[不没]\1|是否|与否")
+# An interrogative that stands before the noun it asks for (什么作用, 哪个县, 何种方式): that word is
+# the kind asked for whatever the tagger files it as (作用 as a verb).
+_DETERMINING = re.compile(r"什么|啥|何种|哪[一]?[个些种类家位样]?")
 # Interrogatives that ask why or how: the words after them are what they ask about (为何中华民国
 # 政府…, 怎么划分时间), not the kind of answer (a place, a date). Why asks for a reason.
 _ASKS_WHY = re.compile(r"为什么|为何|为甚么|何以|因何")
@@ -117,14 +123,17 @@ def analyse(
     question: str,
     idf: Callable[[str], float],
     rarity: Callable[[str], float] | None = None,
+    indexed: Callable[[str], bool] | None = None,
 ) -> Question:
     """The question's weighted content words and the kind of answer it asks for (linear in its
     length: one pass of the tagger, one look at each word's neighbour). A word weighs its
     `rarity` (word_rarity's smoothed IDF; the IDF itself when none is given); the IDF mass sums
-    `idf`, BM25's own, which the passages' BM25 scores are read against."""
+    `idf`, BM25's own, which the passages' BM25 scores are read against. `indexed`: whether some
+    chunk of the index holds the word; a word that no chunk holds and that names nothing (打算,
+    搞, 啊: the asker's wording) is left out, since no sentence could hold it."""
     rarity = rarity or idf
     form = matching_form(question)
-    words = tagged(form)
+    words = _affirm_deny_asks(tagged(form))
     weights: dict[str, Term] = {}
     idfs: dict[str, float] = {}
     answer_type, unit = None, ""
@@ -136,7 +145,7 @@ def analyse(
         if _asks(word, tag):
             asking_until = _past_numerals(words, i + 1)
             if kind_noun is None:
-                kind_noun = _kind_noun(words, asking_until)
+                kind_noun = _kind_noun(words, asking_until, _DETERMINING.fullmatch(word))
             if answer_type is None:
                 # the noun it asks about may follow a numeral (哪/一/地区)
                 following = "".join(w for w, _ in words[i + 1 : i + 3])
@@ -146,6 +155,8 @@ def analyse(
         if _names_nothing(word, tag):
             continue
         whole = bool(_NUMBER.search(word)) or word.isascii()
+        if indexed is not None and not indexed(word) and not _names(tag, whole):
+            continue
         kind = i == kind_noun
         # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市
         name = whole or (tag in NAME_TAGS and not kind)
@@ -208,10 +219,40 @@ def _past_numerals(words: list[tuple[str, str]], at: int) -> int:
     return at
 
 
-def _kind_noun(words: list[tuple[str, str]], at: int) -> int | None:
+def _kind_noun(words: list[tuple[str, str]], at: int, determining: object) -> int | None:
     """`at` when the word there is a noun, the one an interrogative before it asks for (哪/一/地区's
-    地区, 哪个/地方's 地方), else None."""
-    return at if at < len(words) and words[at][1].startswith("n") else None
+    地区, 哪个/地方's 地方), or any content word after one that determines a noun (什么/作用), else
+    None."""
+    if at >= len(words):
+        return None
+    word, tag = words[at]
+    if tag.startswith("n") or (determining and not _names_nothing(word, tag)):
+        return at
+    return None
+
+
+# The tagger's classes of words that name a thing (nouns, names, abbreviations, verbs used as
+# nouns, Latin words): a question's subject, which a document that never names it does not hold.
+_NAMING_TAGS = ("n", "j", "vn", "eng")
+
+
+def _names(tag: str, whole: bool) -> bool:
+    return whole or tag.startswith(_NAMING_TAGS)
+
+
+def _affirm_deny_asks(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The words, those of an affirm-deny question (是不是, 能/不能, 有没有, 是否) tagged as the
+    interrogative pronoun they stand for (r), so they ask and weigh nothing."""
+    text = "".join(word for word, _ in words)
+    asking = [False] * len(text)
+    for found in _AFFIRM_DENY.finditer(text):
+        asking[found.start() : found.end()] = [True] * (found.end() - found.start())
+    out, at = [], 0
+    for word, tag in words:
+        inside = all(asking[at : at + len(word)])
+        out.append((word, "r") if inside else (word, tag))
+        at += len(word)
+    return out
 
 
 def _asked_unit(asking: str, following: str) -> str:

@@ -19,7 +19,7 @@ its interrogative asks for (a year for "what year") decide.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -284,6 +284,16 @@ class Candidate:
     # asked for without naming it (會上), the nearest sentence before it that names one.
     lead: str = ""
     lead_span: tuple[int, int] | None = None  # the lead's offsets in the document
+    # What the sentence is in its document: a statement, a heading (a title, a cover line) or a
+    # question the document asks (如何形容2024年的臺灣？)
+    role: str = "statement"
+
+    @property
+    def answers(self) -> bool:
+        """It can stand as an answer: a statement, or a heading holding the kind of answer asked
+        for (a cover page's 收稿日期 line for when, a chapter's title for which chapter); never a
+        question."""
+        return self.role == "statement" or (self.role == "heading" and self.typed is True)
 
     @property
     def shown(self) -> str:
@@ -369,9 +379,12 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float],
         english_terms: Callable[[str], dict[str, float]],
         chunk_count: int,
+        vocabulary: Collection[str] | None = None,
     ):
         self.embedder = embedder
         self.idf = idf  # the index's BM25 statistics, its passages' BM25 scores read against them
+        # the words some chunk holds: a question's word no chunk holds is the asker's own wording
+        self.vocabulary = vocabulary
         self.rarity = word_rarity(idf, chunk_count)  # what a question's word weighs
         # An English question's words as the index's Chinese terms, each with the share of an
         # English word it stands for (retrieval's dictionary bridge, qa/retrieve/bridge.py).
@@ -385,6 +398,7 @@ class ExtractiveAnswerer:
             retriever.store.idf,
             lambda question: retriever.bridge().terms(question),
             retriever.store.chunk_count(),
+            retriever.store.vocabulary(),
         )
 
     def _asked(self, question: str, chinese: bool) -> Question:
@@ -392,7 +406,8 @@ class ExtractiveAnswerer:
         weighed by its rarity × the share of an English word it stands for, and the kind of answer
         its interrogative asks for."""
         if chinese:
-            return analyse(question, self.idf, self.rarity)
+            indexed = None if self.vocabulary is None else self.vocabulary.__contains__
+            return analyse(question, self.idf, self.rarity, indexed)
         shares = self.english_terms(question)
         terms = [
             Term(term, self.rarity(term) * share, whole=term.isascii(), name=False)
@@ -508,6 +523,7 @@ class ExtractiveAnswerer:
                     passage_similarity=dense,
                     lead=read.document[lead[0] : lead[1]] if lead else "",
                     lead_span=lead,
+                    role=_role(read.document, *read.spans[read.at]),
                 )
             )
         return candidates
@@ -550,6 +566,32 @@ def _points_back(sentence: str) -> bool:
     follow-ups are read by): what it is about is named before it."""
     words = tagged(matching_form(sentence))
     return bool(words) and zh_points_back(words[0][0], 0)
+
+
+# What ends a statement; a line without one is a heading, a title or a cover line.
+_STATEMENT_END = re.compile(r"[。！!；;…」』”\"）)]$")
+_ASKED = re.compile(r"[？?][」』”\"）)]?$")
+# A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something.
+_LABELLED = re.compile(r"[：:]")
+_LONGEST_HEADING = 60
+
+
+def _role(document: str, start: int, end: int) -> str:
+    """"question" for a sentence asking (如何形容2024年的臺灣？); "heading" for a line of its own
+    without a sentence's ending, a label or much length (第二回 张翼德怒鞭督邮, 全面介紹鎮江低碳
+    城市建設經驗); else "statement"."""
+    text = document[start:end].strip()
+    if _ASKED.search(text):
+        return "question"
+    alone = document[max(0, start - 1) : start].strip() == "" and document[end : end + 1].strip() == ""
+    if (
+        alone
+        and not _STATEMENT_END.search(text)
+        and not _LABELLED.search(text)
+        and len(text) <= _LONGEST_HEADING
+    ):
+        return "heading"
+    return "statement"
 
 
 def _names_bare(kind: str | None, sentence: str) -> bool:
@@ -648,6 +690,7 @@ def choose(candidates: list[Candidate], chinese: bool) -> list[Candidate]:
     on what each adds to its document's opening (pick_score): scoring both on all the words
     picked an article's first sentence, which names the subject, over the one that answers
     (bench/refusal.py, docs/BENCHMARKS.md)."""
+    candidates = [c for c in candidates if c.answers]
     if not chinese:
         # Cross-language similarities bunch within a few hundredths: they can pick the best
         # sentence, not tell a second good one from a poor one.

@@ -1,0 +1,79 @@
+"""Questions worded the way people type them: yes/no by a verb said and denied (是不是), what-for
+(有什么作用), the asker's own words that no document uses (打算, 搞, 啊); and what in a document
+cannot answer: the questions it asks and its headings."""
+
+from __future__ import annotations
+
+import pytest
+
+from embeddings.indexer import index_documents
+from embeddings.records import Document
+from qa.api import Assistant
+from qa.question import analyse
+
+
+def _idf(word: str) -> float:
+    return 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "asking"),
+    [
+        ("深圳公交车是不是全部电动化了？", "是不是"),
+        ("镇江有没有在大会上发言？", "有没有"),
+        ("镇江能不能实现碳峰值呢？", "不能"),
+        ("深圳是否实现了碳中和？", "是否"),
+    ],
+)
+def test_a_yes_no_question_asks_by_the_verb_it_says_and_denies(question, asking):
+    asked = analyse(question, _idf)
+    assert asking not in {term.text for term in asked.terms}
+    assert asked.answer_type is None
+
+
+def test_the_word_after_what_is_the_kind_asked_for_whatever_the_tagger_files_it_as():
+    # jieba files 作用 as a verb; after 什么 it is the noun the question asks for
+    terms = {term.text: term for term in analyse("镇江的低碳云平台有什么作用？", _idf).terms}
+    assert terms["作用"].kind
+    assert not terms["平台"].kind
+
+
+def test_a_word_no_chunk_holds_weighs_nothing_unless_it_names_a_thing():
+    indexed = {"镇江", "出租车"}.__contains__
+    terms = {t.text for t in analyse("镇江打算哪年碳达峰啊", _idf, indexed=indexed).terms}
+    assert "打算" not in terms and "啊" not in terms  # the asker's wording
+    assert "碳达峰" in terms  # a thing named, which the documents may lack
+    everything = {t.text for t in analyse("镇江打算哪年碳达峰啊", _idf).terms}
+    assert {"打算", "碳达峰"} <= everything
+
+
+def test_a_yes_no_question_is_answered_by_the_sentence_that_settles_it(seed_index):
+    assistant = Assistant(index=seed_index, backend="extractive")
+    answered = assistant.ask("深圳公交车是不是全部电动化了？")
+    assert not answered.abstained
+    assert "100%純電動化" in answered.answer
+    # the same question of what the seeds never name is refused
+    assert assistant.ask("深圳出租车是不是也都电动化了？").abstained
+
+
+REPORT = (
+    "臺灣經濟成長率\n"
+    "2024年臺灣的經濟成長率是多少？\n"
+    "主計總處公布，去年全年成長4.3%，為近三年最高。\n"
+    "出口方面，人工智慧伺服器的需求帶動資通訊產品出口大幅成長。\n"
+)
+
+
+def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(
+    tmp_path, embedder
+):
+    index_documents(
+        tmp_path,
+        [Document("report", "report", REPORT, "/report.txt", str(len(REPORT)))],
+        embedder=embedder,
+    )
+    assistant = Assistant(index=tmp_path, backend="extractive")
+    answered = assistant.ask("2024年臺灣經濟成長率是多少？")
+    assert "4.3%" in answered.answer
+    assert "是多少" not in answered.answer
+    assert not answered.answer.startswith("臺灣經濟成長率")
