@@ -26,6 +26,7 @@ import followup  # noqa: E402
 import fusion  # noqa: E402
 import ingest  # noqa: E402
 import ingest_formats  # noqa: E402
+import natural  # noqa: E402
 import quality  # noqa: E402
 import query_scale  # noqa: E402
 import refusal  # noqa: E402
@@ -69,6 +70,9 @@ def main() -> None:
         "followup": lambda: followup.run(quick=args.quick, cmrc_index=cmrc_index),
         "ingest": lambda: ingest.run(args.quick),
         "ingest_formats": lambda: ingest_formats.run(pages=50 if args.quick else 500),
+        # naturally worded questions (issue 33); the real files' part says so when they are absent
+        "natural_seeds": lambda: natural.run(["seeds"])["seeds"],
+        "natural_real": lambda: natural.run(["real"])["real"],
     }
     try:
         import peer_langchain
