@@ -3,6 +3,7 @@ the index is rebuilt, never another index's."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,11 @@ def test_answer_never_answers_from_another_index(tmp_path, embedder, opened):
     from_other = answer(QUESTION, index=other, backend="extractive")
     assert "2020" not in from_other.answer + "".join(p.text for p in from_other.passages)
     assert opened == [str(ours), str(other)]
+
+
+def test_questions_from_several_threads_share_one_opening(tmp_path, embedder, opened):
+    index = _index(tmp_path, OLD, embedder)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: answer(QUESTION, index=index).answer, range(4)))
+    assert opened == [str(index)]
+    assert len(set(answers)) == 1 and "2020年" in answers[0]
