@@ -170,9 +170,9 @@ class Assistant:
 # Assistants kept for answer(): each holds an embedder and an open index, a few are enough for
 # the settings a program switches between.
 MAX_SHARED_ASSISTANTS = 4
-_shared: OrderedDict[Settings, tuple[tuple[int, int, int] | None, Assistant, threading.Lock]] = (
-    OrderedDict()
-)
+_shared: OrderedDict[
+    tuple[Settings, Path], tuple[tuple[int, int, int] | None, Assistant, threading.Lock]
+] = OrderedDict()
 _shared_lock = threading.Lock()
 
 
@@ -191,19 +191,20 @@ def shared_assistant(settings: Settings) -> tuple[Assistant, threading.Lock]:
     again when the index has been written since, with the lock its questions take in turn (its
     index reader and engines are not shared by concurrent questions)."""
     folder = Path(settings.store_location)
+    key = (settings, folder.absolute())  # a relative folder names another after a chdir
     with _shared_lock:
         version = index_version(folder)
-        kept = _shared.get(settings)
+        kept = _shared.get(key)
         if kept is not None and kept[0] == version and version is not None:
-            _shared.move_to_end(settings)
+            _shared.move_to_end(key)
             return kept[1], kept[2]
         # read before opening: a write meanwhile makes the next question open the index again
         assistant = Assistant(settings=settings)
-        _shared[settings] = (version, assistant, threading.Lock())
-        _shared.move_to_end(settings)
+        _shared[key] = (version, assistant, threading.Lock())
+        _shared.move_to_end(key)
         while len(_shared) > MAX_SHARED_ASSISTANTS:
             _shared.popitem(last=False)
-        return assistant, _shared[settings][2]
+        return assistant, _shared[key][2]
 
 
 def answer(
