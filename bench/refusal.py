@@ -30,26 +30,27 @@ import itertools
 import json
 import pickle
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import cmrc_subset
 import numpy as np
 
-from qa.answering import extractive
 from qa.answering.extractive import Candidate, ExtractiveAnswerer, choose
 from qa.evaluation import normalise_answer
 from qa.retrieve.wording import reorder_by_wording
+from qa.rules import AnswerRules
 
 K = 5
 RESULTS = Path(__file__).resolve().parent / "results"
 MARGIN = 0.01
 GRID = {
-    "SIMILARITY_WEIGHT": (2.0, 4.0, 6.0),
-    "MISSING_NAMES_WEIGHT": (0.25, 0.5, 1.0),
-    "TYPE_WEIGHT": (0.0, 0.15, 0.3),
-    "RANK_WEIGHT": (0.0, 0.1, 0.2),
-    "LEXICAL_WEIGHT": (0.5, 1.0, 1.5),
-    "PASSAGE_SIMILARITY_WEIGHT": (0.0, 1.5, 3.0),
+    "similarity_weight": (2.0, 4.0, 6.0),
+    "missing_names_weight": (0.25, 0.5, 1.0),
+    "type_weight": (0.0, 0.15, 0.3),
+    "rank_weight": (0.0, 0.1, 0.2),
+    "lexical_weight": (0.5, 1.0, 1.5),
+    "passage_similarity_weight": (0.0, 1.5, 3.0),
 }
 SCORES = tuple(round(x, 3) for x in np.arange(0.90, 2.001, 0.025))
 PICK_SIMILARITY_WEIGHTS = (4.0, 6.0, 8.0, 10.0, 12.0)
@@ -122,11 +123,11 @@ def _shown_chars(chosen: list[Candidate]) -> int:
     return sum(len(s) for s in dict.fromkeys(s for c in chosen for s in (c.lead, c.text)))
 
 
-def score(answerable: list, unanswerable: list) -> dict:
-    """The figures under the module's current settings."""
-    said = [(choose(c, True), gold) for c, gold in answerable]
+def score(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """The figures under these rules."""
+    said = [(choose(c, True, rules), gold) for c, gold in answerable]
     answered = [(chosen, gold) for chosen, gold in said if chosen]
-    refused = [not choose(c, True) for c, _ in unanswerable]
+    refused = [not choose(c, True, rules) for c, _ in unanswerable]
     shorts = [
         any(normalise_answer(chosen[0].short_answer) in g for g in gold)
         for chosen, gold in answered
@@ -148,70 +149,59 @@ def score(answerable: list, unanswerable: list) -> dict:
     }
 
 
-@contextmanager
-def settings(**values):
-    old = {name: getattr(extractive, name) for name in values}
-    for name, value in values.items():
-        setattr(extractive, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(extractive, name, value)
-
-
-def best_scores(candidates_lists: list) -> list[float]:
+def best_scores(candidates_lists: list, rules: AnswerRules) -> list[float]:
     """Each question's deciding score: its best candidate's (None: nothing to answer from)."""
-    return [max((c.score for c in cands), default=float("-inf")) for cands, _ in candidates_lists]
+    return [
+        max((c.score(rules) for c in cands), default=float("-inf")) for cands, _ in candidates_lists
+    ]
 
 
-def margins(answerable: list, unanswerable: list) -> dict:
-    """How many decisions lie within MARGIN of MIN_SCORE, and the figures at MIN_SCORE ± MARGIN."""
+def margins(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """How many decisions lie within MARGIN of min_score, and the figures at min_score ± MARGIN."""
     near = sum(
-        abs(s - extractive.MIN_SCORE) <= MARGIN
-        for s in best_scores(answerable) + best_scores(unanswerable)
+        abs(s - rules.min_score) <= MARGIN
+        for s in best_scores(answerable, rules) + best_scores(unanswerable, rules)
     )
     figures = {"decisions": len(answerable) + len(unanswerable), "within_margin": near}
     for sign, name in ((-1, "below"), (1, "above")):
-        with settings(MIN_SCORE=round(extractive.MIN_SCORE + sign * MARGIN, 3)):
-            figures[name] = score(answerable, unanswerable)
+        moved = replace(rules, min_score=round(rules.min_score + sign * MARGIN, 3))
+        figures[name] = score(answerable, unanswerable, moved)
     return figures
 
 
-def curve(answerable: list, unanswerable: list) -> list[dict]:
-    """The refusal trade-off: the figures at each MIN_SCORE, other settings as chosen."""
-    rows = []
-    for threshold in SCORES:
-        with settings(MIN_SCORE=threshold):
-            rows.append({"min_score": threshold} | score(answerable, unanswerable))
-    return rows
+def curve(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
+    """The refusal trade-off: the figures at each min_score, the other rules as given."""
+    return [
+        {"min_score": threshold}
+        | score(answerable, unanswerable, replace(rules, min_score=threshold))
+        for threshold in SCORES
+    ]
 
 
-def pick_curve(answerable: list, unanswerable: list) -> list[dict]:
+def pick_curve(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
     """The figures at each weight of similarity in choosing the answering sentence (which
     questions are refused does not move with it)."""
-    rows = []
-    for weight in PICK_SIMILARITY_WEIGHTS:
-        with settings(PICK_SIMILARITY_WEIGHT=weight):
-            rows.append({"pick_similarity_weight": weight} | score(answerable, unanswerable))
-    return rows
+    return [
+        {"pick_similarity_weight": weight}
+        | score(answerable, unanswerable, replace(rules, pick_similarity_weight=weight))
+        for weight in PICK_SIMILARITY_WEIGHTS
+    ]
 
 
-def grid(answerable: list, unanswerable: list) -> list[dict]:
-    """Every combination of the weights, each at the MIN_SCORE that refuses at least 90 % of the
+def grid(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
+    """Every combination of the weights, each at the min_score that refuses at least 90 % of the
     unanswerable with the fewest false refusals."""
     rows = []
     names = list(GRID)
     for values in itertools.product(*GRID.values()):
-        with settings(**dict(zip(names, values, strict=True))):
-            for threshold in SCORES:
-                with settings(MIN_SCORE=threshold):
-                    figures = score(answerable, unanswerable)
-                if figures["abstain_accuracy"] >= 0.9:
-                    rows.append(
-                        dict(zip(names, values, strict=True), min_score=threshold) | figures
-                    )
-                    break
+        weights = dict(zip(names, values, strict=True))
+        for threshold in SCORES:
+            figures = score(
+                answerable, unanswerable, replace(rules, **weights, min_score=threshold)
+            )
+            if figures["abstain_accuracy"] >= 0.9:
+                rows.append(weights | {"min_score": threshold} | figures)
+                break
     return sorted(rows, key=lambda r: -r["answer_accuracy"])
 
 
@@ -219,17 +209,18 @@ def run(
     datasets: list[str], quick: bool, root: Path, search: bool, limit: int | None = None
 ) -> dict:
     figures = {}
+    rules = AnswerRules()
     for dataset in datasets:
         answerable, unanswerable = asked(dataset, quick, root, limit)
         figures[dataset] = {
             "questions": len(answerable),
-            "chosen": score(answerable, unanswerable),
-            "min_score_margin": margins(answerable, unanswerable),
-            "curve": curve(answerable, unanswerable),
-            "pick_curve": pick_curve(answerable, unanswerable),
+            "chosen": score(answerable, unanswerable, rules),
+            "min_score_margin": margins(answerable, unanswerable, rules),
+            "curve": curve(answerable, unanswerable, rules),
+            "pick_curve": pick_curve(answerable, unanswerable, rules),
         }
         if search:
-            figures[dataset]["grid"] = grid(answerable, unanswerable)[:15]
+            figures[dataset]["grid"] = grid(answerable, unanswerable, rules)[:15]
     return figures
 
 
@@ -249,7 +240,7 @@ def main() -> None:
     for dataset, found in figures.items():
         print(f"{dataset}: {found['questions']} questions, each answerable and made unanswerable")
         print("  chosen:", found["chosen"])
-        print("  MIN_SCORE margin:", found["min_score_margin"])
+        print("  min_score margin:", found["min_score_margin"])
         keys = list(found["curve"][0])
         print("  " + "  ".join(keys))
         for row in found["curve"]:

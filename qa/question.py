@@ -20,10 +20,7 @@ from functools import lru_cache
 
 from embeddings.cleaning import matching_form, spaceless_form
 from embeddings.lexical import tagged
-
-# A name or number of the question counts this many times its IDF (calibrated with the extractive
-# answerer's weights, qa/answering/extractive.py).
-NAME_WEIGHT = 3.0
+from qa.rules import QuestionRules
 
 # Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
 # 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
@@ -117,11 +114,13 @@ def analyse(
     question: str,
     idf: Callable[[str], float],
     rarity: Callable[[str], float] | None = None,
+    rules: QuestionRules = QuestionRules(),
 ) -> Question:
     """The question's weighted content words and the kind of answer it asks for (linear in its
     length: one pass of the tagger, one look at each word's neighbour). A word weighs its
     `rarity` (word_rarity's smoothed IDF; the IDF itself when none is given); the IDF mass sums
-    `idf`, BM25's own, which the passages' BM25 scores are read against."""
+    `idf`, BM25's own, which the passages' BM25 scores are read against; names weigh
+    rules.name_weight times more."""
     rarity = rarity or idf
     form = matching_form(question)
     words = tagged(form)
@@ -151,32 +150,25 @@ def analyse(
         name = whole or (tag in NAME_TAGS and not kind)
         if not kind:  # the answer names its kind (西太平洋 for 什么地区) more than it says it
             idfs[word] = idf(word)
-        weight = rarity(word) * (NAME_WEIGHT if name else 1.0)
+        weight = rarity(word) * (rules.name_weight if name else 1.0)
         if word not in weights or weights[word].weight < weight:
             weights[word] = Term(word, weight, whole, name, kind=kind)
     return Question(list(weights.values()), answer_type, unit, form, sum(idfs.values()))
 
 
-# A question's word weighs its rarity among the index's chunks, BM25's IDF smoothed by
-# PRIOR_CHUNKS made-up chunks in which every word is held by PRIOR_SHARE of them. Over an index of
-# a few chunks every word of its one document is in most of them, and a word the question says
-# otherwise (此名 where the document says 得名) outweighs them all: a CMRC paragraph indexed alone
-# answered 0.73 of its questions, a DRCD one 0.59 (0.87 and 0.73 smoothed). Over the development
-# sets' 554 and 3271 chunks no figure moves; 100 made-up chunks answered small indexes a little
-# more but let 镇江, in most of the seeds' 47 chunks, outweigh what a question asks of it
-# (镇江有什么特产 was answered) (bench/small_index.py, bench/refusal.py; docs/BENCHMARKS.md).
-PRIOR_CHUNKS = 30
-PRIOR_SHARE = 0.01
-
-
-def word_rarity(idf: Callable[[str], float], chunk_count: int) -> Callable[[str], float]:
-    """The smoothed rarity of a word, from the index's BM25 IDF over its chunk_count chunks."""
+def word_rarity(
+    idf: Callable[[str], float], chunk_count: int, rules: QuestionRules = QuestionRules()
+) -> Callable[[str], float]:
+    """The smoothed rarity of a word, from the index's BM25 IDF over its chunk_count chunks: BM25's
+    IDF smoothed by rules.prior_chunks made-up chunks in which every word is held by
+    rules.prior_share of them, so that over an index of a few chunks a word the question says
+    otherwise (此名 where the document says 得名) does not outweigh them all."""
 
     def rarity(word: str) -> float:
         # BM25's IDF is ln((N + 1) / (held + 0.5)) for a word `held` of N chunks hold: the made-up
-        # chunks add PRIOR_CHUNKS to N and PRIOR_SHARE of them to held + 0.5
-        held = (chunk_count + 1) * math.exp(-idf(word)) + PRIOR_SHARE * PRIOR_CHUNKS
-        return math.log((chunk_count + PRIOR_CHUNKS + 1) / held)
+        # chunks add prior_chunks to N and prior_share of them to held + 0.5
+        held = (chunk_count + 1) * math.exp(-idf(word)) + rules.prior_share * rules.prior_chunks
+        return math.log((chunk_count + rules.prior_chunks + 1) / held)
 
     return rarity
 
