@@ -108,7 +108,9 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
             # in fused order, re-sorted and numbered again from 1, as a search over an index
             # without the paragraph would have them
             others = sorted((p for p in found if p.doc_id != q.doc_id), key=lambda p: -p.score)
-            others = reorder_by_wording(q.question, others, retriever.store.idf)[:K]
+            others = reorder_by_wording(q.question, others, retriever.store.idf, retriever.rules)[
+                :K
+            ]
             unanswerable.append((answerer.candidates(q.question, others, context), gold))
     return answerable, unanswerable
 

@@ -13,6 +13,7 @@ from qa.config import default_index_dir, seeds_dir
 from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
 from qa.retrieve.retriever import Retriever
+from qa.rules import Rules
 from qa.settings import Settings
 
 BACKENDS = ("extractive", "openai")
@@ -81,6 +82,7 @@ class Assistant:
         settings: Settings | None = None,
         store: str | None = None,
         kb: str | None = None,
+        rules: Rules = Rules(),
     ):
         """settings: every setting (default: Settings.load(), the environment's); the keyword
         arguments before it override it, as flags do. show_unsupported: keep, marked, the answer
@@ -89,7 +91,7 @@ class Assistant:
         drop_unsupported: the older switch, kept for callers that pass it (True is now the
         default; False shows them). store: a folder or a postgresql:// URL (default: QA_STORE,
         else the index folder); kb: the knowledge base in a database (default: QA_KB, else
-        "default")."""
+        "default"). rules: the weights and thresholds of every stage (qa/rules.py)."""
         if drop_unsupported is not None:
             show_unsupported = not drop_unsupported
         self.settings = (settings or Settings.load()).but(
@@ -112,13 +114,14 @@ class Assistant:
             self.settings.threads,
             self.settings.kb,
             self.settings.reranker,
+            rules,
         )
         self.backend_name = self.settings.default_backend()
         # Who makes a chat follow-up standalone: the chat model, else qa/followup.py's rules.
         self.rewriter: Rewriter | None = None
         self.backend: Answerer
         if self.backend_name == "extractive":
-            self.backend = ExtractiveAnswerer.over(self.retriever)
+            self.backend = ExtractiveAnswerer.over(self.retriever, rules)
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 
@@ -128,7 +131,7 @@ class Assistant:
                 f"unknown backend {self.backend_name!r}: choose one of {', '.join(BACKENDS)}"
             )
         self.pipeline = Pipeline(
-            self.retriever, self.backend, self.backend_name, self.drop_unsupported
+            self.retriever, self.backend, self.backend_name, self.drop_unsupported, rules
         )
 
     def _extractive(self) -> ExtractiveAnswerer:
@@ -176,6 +179,7 @@ def answer(
     settings: Settings | None = None,
     store: str | None = None,
     kb: str | None = None,
+    rules: Rules = Rules(),
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -188,7 +192,8 @@ def answer(
     Answer.sentences; by default they are taken out (Answer.dropped) and, when nothing supported
     is left, the documents' own sentences or the refusal answer instead. drop_unsupported: the
     older switch, still accepted (True is the default now). store, kb: a postgresql:// URL
-    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default").
+    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default"). rules:
+    the weights and thresholds of every stage (qa/rules.py).
     """
     assistant = Assistant(
         index=index,
@@ -200,5 +205,6 @@ def answer(
         settings=settings,
         store=store,
         kb=kb,
+        rules=rules,
     )
     return assistant.ask(question, k, on_token)

@@ -102,7 +102,7 @@ class RetrievalRules:
 @dataclass(frozen=True)
 class AnswerRules:
     """How the extractive answerer scores sentences, answers or refuses
-    (qa/answering/extractive.py). The weights and MIN_SCORE were calibrated by bench/refusal.py
+    (qa/answering/extractive.py). The weights and min_score were calibrated by bench/refusal.py
     --grid on the DRCD development subset, each question asked as it is and with its own
     paragraph left out, checked on the seed questions, and measured on the CMRC dev subset with
     the same values (docs/BENCHMARKS.md, 'Extractive answers on both Chinese usages')."""
