@@ -15,6 +15,8 @@ from functools import lru_cache
 # Bump when cleaning changes what ends up in an index, so old indexes are rebuilt, not mixed.
 CLEANER_VERSION = 1
 
+# CJK ideographs (extension A, the unified block, compatibility ideographs): the one definition,
+# which qa/lang/zh.py re-exports.
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PINYIN_LETTERS = "a-zü" + _TONE_VOWELS

@@ -20,11 +20,10 @@ from functools import lru_cache
 
 from embeddings.cleaning import matching_form, spaceless_form
 from embeddings.lexical import tagged
+from qa.lang.zh import ASKING_MORPHEMES, EVENT_ENDINGS, NAME_OR_LATIN_TAGS, NAMED_EVENTS
 from qa.rules import QuestionRules
 
-# Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
-# 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
-_ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢]|什么|怎|多少|多久|多长|多大|多高|多远")
+_ASKING_MORPHEMES = re.compile(ASKING_MORPHEMES)
 # Interrogatives that ask why or how: the words after them are what they ask about (为何中华民国
 # 政府…, 怎么划分时间), not the kind of answer (a place, a date). Why asks for a reason.
 _ASKS_WHY = re.compile(r"为什么|为何|为甚么|何以|因何")
@@ -36,21 +35,11 @@ _FUNCTION_TAGS = ("u", "p", "c", "y", "e", "o", "r", "d", "x")
 # ICTCLAS, whose tag set jieba's follows, files the copula and the existential verb apart (vshi,
 # vyou): they link, as 的 does. A one-character localiser (中, 上, 后) only places.
 _LINKING_VERBS = frozenset({"是", "有"})
-NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 _NUMBER = re.compile(r"\d")
 # What may not touch a number or Latin word where it is found: 16 is not in 2016 (100 is in
 # 100m), 32b not in 32bis.
 _GLUED_TO_NUMBER = "0-9"
 _GLUED_TO_WORD = "0-9a-z"
-
-# What a named event ends with (联合国气候变化大会, 第八届深圳国际低碳城论坛, 辛亥革命), and the events
-# whose name is the word alone: the kind 哪个会议 asks for, and what the answer names. Not 事件:
-# 哪一个事件 is answered by what happened (泰晤士河爆发大恶臭) more than by a name.
-EVENT_ENDINGS = tuple(
-    "会议 大会 峰会 论坛 年会 博览会 运动会 研讨会 发布会 比赛 大赛 赛事 战役 战争 大战 会战 革命 起义 "
-    "典礼".split()
-)
-NAMED_EVENTS = frozenset({"奥运会", "冬奥会", "亚运会", "世博会", "世界杯"})
 
 _COUNTING = re.compile(r"多少|几|多久|多长|多大|多高|多远")
 # What an interrogative (with the word after it) asks for, judged by the characters it holds.
@@ -147,7 +136,7 @@ def analyse(
         whole = bool(_NUMBER.search(word)) or word.isascii()
         kind = i == kind_noun
         # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市
-        name = whole or (tag in NAME_TAGS and not kind)
+        name = whole or (tag in NAME_OR_LATIN_TAGS and not kind)
         if not kind:  # the answer names its kind (西太平洋 for 什么地区) more than it says it
             idfs[word] = idf(word)
         weight = rarity(word) * (rules.name_weight if name else 1.0)
@@ -178,7 +167,7 @@ def _asks(word: str, tag: str) -> bool:
     name (几内亚, 新几内亚) nor an adverb (甚至, 几乎, 几经), which hold one and ask nothing."""
     return (
         _ASKING_MORPHEMES.search(word) is not None
-        and tag not in NAME_TAGS
+        and tag not in NAME_OR_LATIN_TAGS
         and not tag.startswith("d")
     )
 
@@ -259,7 +248,11 @@ def _joined_subjects(words: list[tuple[int, int, str, str]]) -> list[tuple[int, 
     nothing but words of one clause may stand between them and the adverb."""
 
     def is_subject_word(word: str, tag: str) -> bool:
-        return tag.startswith(_SUBJECT_TAGS) or tag in NAME_TAGS or (tag == "f" and len(word) > 1)
+        return (
+            tag.startswith(_SUBJECT_TAGS)
+            or tag in NAME_OR_LATIN_TAGS
+            or (tag == "f" and len(word) > 1)
+        )
 
     end = len(words)
     while end > 0 and words[end - 1][2] not in _JOINING:

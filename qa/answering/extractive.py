@@ -38,12 +38,10 @@ from embeddings.records import real_title
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
 from qa.followup import zh_points_back
+from qa.lang.zh import EVENT_ENDINGS, NAME_TAGS, NAMED_EVENTS, PERSON_TAGS
 from qa.markers import neutralized
 from qa.question import (
-    EVENT_ENDINGS,
     MEASURE,
-    NAME_TAGS,
-    NAMED_EVENTS,
     Question,
     SubjectQuestion,
     Term,
@@ -82,9 +80,9 @@ _TYPE_SPANS = {
 _NAME_DOTS = frozenset("·・‧•")
 _HAN = re.compile(f"[{CJK}]+")
 _TYPE_TAGS = {
-    "person": frozenset({"nr", "nrt", "nrfg"}),
-    "place": NAME_TAGS - {"eng"},
-    "organisation": NAME_TAGS - {"eng"},
+    "person": PERSON_TAGS,
+    "place": NAME_TAGS,
+    "organisation": NAME_TAGS,
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from embeddings.chunking import sentence_spans
 from embeddings.cleaning import has_cjk, matching_form
 from qa.answering.base import is_refusal
+from qa.lang.zh import NAME_TAGS
 from qa.markers import MARKER
 from qa.overlap import unit_share
 from qa.records import AnswerSentence, Passage
@@ -43,18 +44,12 @@ def numbers_agree(claim: str, evidence: str) -> bool:
     return numbers(claim) <= numbers(evidence)
 
 
-# jieba's tags for names of places, people, organisations and other proper nouns
-_NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz"})
-
-
 def names(text: str) -> set[str]:
     """The proper names jieba's tagger (embeddings.lexical.tagged) finds in a text (matching
     form); single characters left out, as the tagger calls many a lone character a name."""
     from embeddings.lexical import tagged
 
-    return {
-        word for word, tag in tagged(matching_form(text)) if tag in _NAME_TAGS and len(word) > 1
-    }
+    return {word for word, tag in tagged(matching_form(text)) if tag in NAME_TAGS and len(word) > 1}
 
 
 def names_agree(claim: str, evidence: str) -> bool:
