@@ -19,8 +19,10 @@ with the gold answer), false_abstain_rate (answerable, refused), abstain_accurac
 refused), answer_chars_mean and short_answer_accuracy (the short answer exact or inside a gold
 answer, where one is given). Also, for each threshold, how many decisions lie within ±0.01 of it
 and the figures at the threshold ±0.01, and at each weight of similarity in choosing the
-answering sentence (pick_curve). Embeddings are cached under --index-root, so a second
-run takes seconds.
+answering sentence (pick_curve). The three rates are also given for each half of the questions
+(bench/halves.py), each with its standard error; --grid chooses each combination's threshold and
+ranks the combinations on the tuning half only. Embeddings are cached under --index-root, so a
+second run takes seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 
 import cmrc_subset
 import numpy as np
+from halves import TUNE, rate, split
 
 from qa.answering.extractive import Candidate, ExtractiveAnswerer, choose
 from qa.evaluation import normalise_answer
@@ -93,9 +96,11 @@ def cached_retriever(dataset: str, quick: bool, root: Path):
             cache.save()
 
 
-def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tuple[list, list]:
-    """Each question's candidates, answerable and made unanswerable, with its gold answers
-    (the first `limit` questions only, when given)."""
+def asked(
+    dataset: str, quick: bool, root: Path, limit: int | None = None
+) -> tuple[list, list, list[str]]:
+    """Each question's candidates, answerable and made unanswerable, with its gold answers, and
+    the questions' ids (the first `limit` questions only, when given)."""
     with cached_retriever(dataset, quick, root) as (retriever, questions):
         questions = questions[:limit]
         answerer = ExtractiveAnswerer.over(retriever)
@@ -112,7 +117,7 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
                 :K
             ]
             unanswerable.append((answerer.candidates(q.question, others, context), gold))
-    return answerable, unanswerable
+    return answerable, unanswerable, [q.id for q in questions]
 
 
 def _holds(candidate: Candidate, gold: list[str]) -> bool:
@@ -148,6 +153,25 @@ def score(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
         else None,
         "short_answer_given": len(shorts),
         "short_answer_accuracy": round(float(np.mean(shorts)), 3) if shorts else None,
+    }
+
+
+def rates(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """answer_accuracy, false_abstain_rate and abstain_accuracy, each with its standard error."""
+    said = [(choose(c, True, rules), gold) for c, gold in answerable]
+    return {
+        "answer_accuracy": rate([any(_holds(c, gold) for c in chosen) for chosen, gold in said]),
+        "false_abstain_rate": rate([not chosen for chosen, _ in said]),
+        "abstain_accuracy": rate([not choose(c, True, rules) for c, _ in unanswerable]),
+    }
+
+
+def halves_of(answerable: list, unanswerable: list, ids: list[str]) -> dict[str, tuple]:
+    """The questions of each half (bench/halves.py), answerable and made unanswerable alike."""
+    at = split(range(len(ids)), question_id=lambda i: ids[i])
+    return {
+        name: ([answerable[i] for i in kept], [unanswerable[i] for i in kept])
+        for name, kept in at.items()
     }
 
 
@@ -190,21 +214,22 @@ def pick_curve(answerable: list, unanswerable: list, rules: AnswerRules) -> list
     ]
 
 
-def grid(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
+def grid(halves: dict[str, tuple], rules: AnswerRules) -> list[dict]:
     """Every combination of the weights, each at the min_score that refuses at least 90 % of the
-    unanswerable with the fewest false refusals."""
+    tuning half's unanswerable with the fewest false refusals, ranked by the tuning half's
+    answer_accuracy; both halves' figures shown, the report half's saying how well the choice
+    holds."""
     rows = []
     names = list(GRID)
     for values in itertools.product(*GRID.values()):
         weights = dict(zip(names, values, strict=True))
         for threshold in SCORES:
-            figures = score(
-                answerable, unanswerable, replace(rules, **weights, min_score=threshold)
-            )
-            if figures["abstain_accuracy"] >= 0.9:
+            tried = replace(rules, **weights, min_score=threshold)
+            if score(*halves[TUNE], tried)["abstain_accuracy"] >= 0.9:
+                figures = {name: rates(*questions, tried) for name, questions in halves.items()}
                 rows.append(weights | {"min_score": threshold} | figures)
                 break
-    return sorted(rows, key=lambda r: -r["answer_accuracy"])
+    return sorted(rows, key=lambda r: -r[TUNE]["answer_accuracy"]["mean"])
 
 
 def run(
@@ -213,16 +238,18 @@ def run(
     figures = {}
     rules = AnswerRules()
     for dataset in datasets:
-        answerable, unanswerable = asked(dataset, quick, root, limit)
+        answerable, unanswerable, ids = asked(dataset, quick, root, limit)
+        halves = halves_of(answerable, unanswerable, ids)
         figures[dataset] = {
             "questions": len(answerable),
             "chosen": score(answerable, unanswerable, rules),
+            "halves": {name: rates(*questions, rules) for name, questions in halves.items()},
             "min_score_margin": margins(answerable, unanswerable, rules),
             "curve": curve(answerable, unanswerable, rules),
             "pick_curve": pick_curve(answerable, unanswerable, rules),
         }
         if search:
-            figures[dataset]["grid"] = grid(answerable, unanswerable, rules)[:15]
+            figures[dataset]["grid"] = grid(halves, rules)[:15]
     return figures
 
 
@@ -242,6 +269,9 @@ def main() -> None:
     for dataset, found in figures.items():
         print(f"{dataset}: {found['questions']} questions, each answerable and made unanswerable")
         print("  chosen:", found["chosen"])
+        for name, rated in found["halves"].items():
+            shown = ", ".join(f"{k} {v['mean']} ± {v['se']} (n={v['n']})" for k, v in rated.items())
+            print(f"  {name} half: {shown}")
         print("  min_score margin:", found["min_score_margin"])
         keys = list(found["curve"][0])
         print("  " + "  ".join(keys))
