@@ -22,8 +22,10 @@ import numpy as np
 from embeddings.lexical import LexicalIndex, tokenize
 from qa.evaluation import normalise_answer
 from qa.retrieve.fusion import reciprocal_rank, weighted_zscore, zscored
-from qa.retrieve.retriever import CANDIDATES, Retriever
-from qa.retrieve.retriever import WEIGHTS as RETRIEVAL_WEIGHTS
+from qa.retrieve.retriever import Retriever
+from qa.rules import RetrievalRules
+
+RULES = RetrievalRules()  # the rules retrieval runs with
 
 # The fusions compared. Each takes, per candidate, the dense cosine, the BM25 score and the
 # 1-based rank in each list (0 when not in that list), and returns one score, higher better.
@@ -31,7 +33,10 @@ from qa.retrieve.retriever import WEIGHTS as RETRIEVAL_WEIGHTS
 
 def rrf(dense, lexical, dense_rank, lexical_rank, weight: float) -> np.ndarray:
     """Scores thrown away, only ranks count."""
-    return weight * reciprocal_rank(dense_rank) + (1 - weight) * reciprocal_rank(lexical_rank)
+    k = RULES.rrf_k
+    return weight * reciprocal_rank(dense_rank, k=k) + (1 - weight) * reciprocal_rank(
+        lexical_rank, k=k
+    )
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -75,7 +80,7 @@ ENGLISH_VARIANTS = {
     "dense+use 0.4/0.6": {"dense": 0.4, "use": 0.6},
     "dense+use+dict_bm25": {"dense": 1 / 3, "use": 1 / 3, "dict_bm25": 1 / 3},
     "all but use": {"dense": 1 / 3, "dict_bm25": 1 / 3, "dict_dense": 1 / 3},
-    "all four (chosen)": RETRIEVAL_WEIGHTS["en"],
+    "all four (chosen)": RULES.fusion_weights["en"],
 }
 
 
@@ -134,18 +139,18 @@ def _evaluate(retriever: Retriever, questions, untitled: LexicalIndex | None) ->
             rankings[name].append(_ranked_docs(fused, found.positions, doc_of))
         if untitled is None:
             continue
-        chosen = found.fused(RETRIEVAL_WEIGHTS["zh"])
+        chosen = found.fused(RULES.fusion_weights["zh"])
         top5 = found.positions[np.argsort(-chosen, kind="stable")[:5]]
         answer_hits["with titles"].append(_holds_answer(q, [chunks[int(i)].text for i in top5]))
         scores = untitled.scores(tokenize(q.question))
-        top = np.argsort(-scores, kind="stable")[:CANDIDATES]
+        top = np.argsort(-scores, kind="stable")[: RULES.candidates]
         untitled_rankings.append([doc_of[int(i)] for i in top[:10]])
         # the chosen fusion, with the untitled BM25 in place of the titled one
         positions = np.union1d(found.positions[found.ranks["dense"] > 0], top)
         vector = retriever.context().query_vector(q.question)
         dense_all = np.stack([retriever.store.vectors.reconstruct(int(p)) for p in positions])
         fused = weighted_zscore(
-            {"dense": dense_all @ vector, "bm25": scores[positions]}, RETRIEVAL_WEIGHTS["zh"]
+            {"dense": dense_all @ vector, "bm25": scores[positions]}, RULES.fusion_weights["zh"]
         )
         untitled_fused.append(_ranked_docs(fused, positions, doc_of))
         top5 = positions[np.argsort(-fused, kind="stable")[:5]]

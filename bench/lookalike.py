@@ -2,9 +2,9 @@
 IDF (the extractive answerer's evidence), reorder the fused top passages for the better?
 
 Run: python bench/lookalike.py [--set cmrc|drcd ...] [--index-root DIR]
-For each question: recall@1 of the top WORDING_DEPTH passages re-sorted by fused score + w ×
+For each question: recall@1 of the top wording_depth passages re-sorted by fused score + w ×
 wording (qa/retrieve/wording.py: the question's words held by the passage and its title), for
-several w; w = 0 is the fused order, WORDING_WEIGHT what retrieval uses. Only questions whose top
+several w; w = 0 is the fused order, RetrievalRules.wording_weight what retrieval uses. Only questions whose top
 passages include another paragraph of the same article (the same title) are "look-alike"; they
 are counted separately, and so are those whose article has more than one paragraph in the corpus
 ("shared article", whatever retrieval returned).
@@ -20,7 +20,7 @@ from pathlib import Path
 import cmrc_subset
 import refusal
 
-from qa.retrieve.wording import WORDING_DEPTH
+from qa.rules import RetrievalRules
 
 WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
@@ -34,7 +34,7 @@ def run(datasets: list[str], root: Path) -> dict:
         with refusal.cached_retriever(dataset, False, root) as (retriever, questions):
             rows = []
             for q in questions:
-                passages = retriever.search(q.question, WORDING_DEPTH)
+                passages = retriever.search(q.question, RetrievalRules().wording_depth)
                 rows.append(
                     (
                         q.doc_id,

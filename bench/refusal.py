@@ -19,8 +19,10 @@ with the gold answer), false_abstain_rate (answerable, refused), abstain_accurac
 refused), answer_chars_mean and short_answer_accuracy (the short answer exact or inside a gold
 answer, where one is given). Also, for each threshold, how many decisions lie within ±0.01 of it
 and the figures at the threshold ±0.01, and at each weight of similarity in choosing the
-answering sentence (pick_curve). Embeddings are cached under --index-root, so a second
-run takes seconds.
+answering sentence (pick_curve). The three rates are also given for each half of the questions
+(bench/halves.py), each with its standard error; --grid chooses each combination's threshold and
+ranks the combinations on the tuning half only. Embeddings are cached under --index-root, so a
+second run takes seconds.
 """
 
 from __future__ import annotations
@@ -30,26 +32,28 @@ import itertools
 import json
 import pickle
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import cmrc_subset
 import numpy as np
+from halves import TUNE, rate, split
 
-from qa.answering import extractive
 from qa.answering.extractive import Candidate, ExtractiveAnswerer, choose
 from qa.evaluation import normalise_answer
 from qa.retrieve.wording import reorder_by_wording
+from qa.rules import AnswerRules
 
 K = 5
 RESULTS = Path(__file__).resolve().parent / "results"
 MARGIN = 0.01
 GRID = {
-    "SIMILARITY_WEIGHT": (2.0, 4.0, 6.0),
-    "MISSING_NAMES_WEIGHT": (0.25, 0.5, 1.0),
-    "TYPE_WEIGHT": (0.0, 0.15, 0.3),
-    "RANK_WEIGHT": (0.0, 0.1, 0.2),
-    "LEXICAL_WEIGHT": (0.5, 1.0, 1.5),
-    "PASSAGE_SIMILARITY_WEIGHT": (0.0, 1.5, 3.0),
+    "similarity_weight": (2.0, 4.0, 6.0),
+    "missing_names_weight": (0.25, 0.5, 1.0),
+    "type_weight": (0.0, 0.15, 0.3),
+    "rank_weight": (0.0, 0.1, 0.2),
+    "lexical_weight": (0.5, 1.0, 1.5),
+    "passage_similarity_weight": (0.0, 1.5, 3.0),
 }
 SCORES = tuple(round(x, 3) for x in np.arange(0.90, 2.001, 0.025))
 PICK_SIMILARITY_WEIGHTS = (4.0, 6.0, 8.0, 10.0, 12.0)
@@ -92,9 +96,11 @@ def cached_retriever(dataset: str, quick: bool, root: Path):
             cache.save()
 
 
-def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tuple[list, list]:
-    """Each question's candidates, answerable and made unanswerable, with its gold answers
-    (the first `limit` questions only, when given)."""
+def asked(
+    dataset: str, quick: bool, root: Path, limit: int | None = None
+) -> tuple[list, list, list[str]]:
+    """Each question's candidates, answerable and made unanswerable, with its gold answers, and
+    the questions' ids (the first `limit` questions only, when given)."""
     with cached_retriever(dataset, quick, root) as (retriever, questions):
         questions = questions[:limit]
         answerer = ExtractiveAnswerer.over(retriever)
@@ -107,9 +113,11 @@ def asked(dataset: str, quick: bool, root: Path, limit: int | None = None) -> tu
             # in fused order, re-sorted and numbered again from 1, as a search over an index
             # without the paragraph would have them
             others = sorted((p for p in found if p.doc_id != q.doc_id), key=lambda p: -p.score)
-            others = reorder_by_wording(q.question, others, retriever.store.idf)[:K]
+            others = reorder_by_wording(q.question, others, retriever.store.idf, retriever.rules)[
+                :K
+            ]
             unanswerable.append((answerer.candidates(q.question, others, context), gold))
-    return answerable, unanswerable
+    return answerable, unanswerable, [q.id for q in questions]
 
 
 def _holds(candidate: Candidate, gold: list[str]) -> bool:
@@ -122,11 +130,11 @@ def _shown_chars(chosen: list[Candidate]) -> int:
     return sum(len(s) for s in dict.fromkeys(s for c in chosen for s in (c.lead, c.text)))
 
 
-def score(answerable: list, unanswerable: list) -> dict:
-    """The figures under the module's current settings."""
-    said = [(choose(c, True), gold) for c, gold in answerable]
+def score(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """The figures under these rules."""
+    said = [(choose(c, True, rules), gold) for c, gold in answerable]
     answered = [(chosen, gold) for chosen, gold in said if chosen]
-    refused = [not choose(c, True) for c, _ in unanswerable]
+    refused = [not choose(c, True, rules) for c, _ in unanswerable]
     shorts = [
         any(normalise_answer(chosen[0].short_answer) in g for g in gold)
         for chosen, gold in answered
@@ -148,88 +156,100 @@ def score(answerable: list, unanswerable: list) -> dict:
     }
 
 
-@contextmanager
-def settings(**values):
-    old = {name: getattr(extractive, name) for name in values}
-    for name, value in values.items():
-        setattr(extractive, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(extractive, name, value)
+def rates(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """answer_accuracy, false_abstain_rate and abstain_accuracy, each with its standard error."""
+    said = [(choose(c, True, rules), gold) for c, gold in answerable]
+    return {
+        "answer_accuracy": rate([any(_holds(c, gold) for c in chosen) for chosen, gold in said]),
+        "false_abstain_rate": rate([not chosen for chosen, _ in said]),
+        "abstain_accuracy": rate([not choose(c, True, rules) for c, _ in unanswerable]),
+    }
 
 
-def best_scores(candidates_lists: list) -> list[float]:
+def halves_of(answerable: list, unanswerable: list, ids: list[str]) -> dict[str, tuple]:
+    """The questions of each half (bench/halves.py), answerable and made unanswerable alike."""
+    at = split(range(len(ids)), question_id=lambda i: ids[i])
+    return {
+        name: ([answerable[i] for i in kept], [unanswerable[i] for i in kept])
+        for name, kept in at.items()
+    }
+
+
+def best_scores(candidates_lists: list, rules: AnswerRules) -> list[float]:
     """Each question's deciding score: its best candidate's (None: nothing to answer from)."""
-    return [max((c.score for c in cands), default=float("-inf")) for cands, _ in candidates_lists]
+    return [
+        max((c.score(rules) for c in cands), default=float("-inf")) for cands, _ in candidates_lists
+    ]
 
 
-def margins(answerable: list, unanswerable: list) -> dict:
-    """How many decisions lie within MARGIN of MIN_SCORE, and the figures at MIN_SCORE ± MARGIN."""
+def margins(answerable: list, unanswerable: list, rules: AnswerRules) -> dict:
+    """How many decisions lie within MARGIN of min_score, and the figures at min_score ± MARGIN."""
     near = sum(
-        abs(s - extractive.MIN_SCORE) <= MARGIN
-        for s in best_scores(answerable) + best_scores(unanswerable)
+        abs(s - rules.min_score) <= MARGIN
+        for s in best_scores(answerable, rules) + best_scores(unanswerable, rules)
     )
     figures = {"decisions": len(answerable) + len(unanswerable), "within_margin": near}
     for sign, name in ((-1, "below"), (1, "above")):
-        with settings(MIN_SCORE=round(extractive.MIN_SCORE + sign * MARGIN, 3)):
-            figures[name] = score(answerable, unanswerable)
+        moved = replace(rules, min_score=round(rules.min_score + sign * MARGIN, 3))
+        figures[name] = score(answerable, unanswerable, moved)
     return figures
 
 
-def curve(answerable: list, unanswerable: list) -> list[dict]:
-    """The refusal trade-off: the figures at each MIN_SCORE, other settings as chosen."""
-    rows = []
-    for threshold in SCORES:
-        with settings(MIN_SCORE=threshold):
-            rows.append({"min_score": threshold} | score(answerable, unanswerable))
-    return rows
+def curve(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
+    """The refusal trade-off: the figures at each min_score, the other rules as given."""
+    return [
+        {"min_score": threshold}
+        | score(answerable, unanswerable, replace(rules, min_score=threshold))
+        for threshold in SCORES
+    ]
 
 
-def pick_curve(answerable: list, unanswerable: list) -> list[dict]:
+def pick_curve(answerable: list, unanswerable: list, rules: AnswerRules) -> list[dict]:
     """The figures at each weight of similarity in choosing the answering sentence (which
     questions are refused does not move with it)."""
-    rows = []
-    for weight in PICK_SIMILARITY_WEIGHTS:
-        with settings(PICK_SIMILARITY_WEIGHT=weight):
-            rows.append({"pick_similarity_weight": weight} | score(answerable, unanswerable))
-    return rows
+    return [
+        {"pick_similarity_weight": weight}
+        | score(answerable, unanswerable, replace(rules, pick_similarity_weight=weight))
+        for weight in PICK_SIMILARITY_WEIGHTS
+    ]
 
 
-def grid(answerable: list, unanswerable: list) -> list[dict]:
-    """Every combination of the weights, each at the MIN_SCORE that refuses at least 90 % of the
-    unanswerable with the fewest false refusals."""
+def grid(halves: dict[str, tuple], rules: AnswerRules) -> list[dict]:
+    """Every combination of the weights, each at the min_score that refuses at least 90 % of the
+    tuning half's unanswerable with the fewest false refusals, ranked by the tuning half's
+    answer_accuracy; both halves' figures shown, the report half's saying how well the choice
+    holds."""
     rows = []
     names = list(GRID)
     for values in itertools.product(*GRID.values()):
-        with settings(**dict(zip(names, values, strict=True))):
-            for threshold in SCORES:
-                with settings(MIN_SCORE=threshold):
-                    figures = score(answerable, unanswerable)
-                if figures["abstain_accuracy"] >= 0.9:
-                    rows.append(
-                        dict(zip(names, values, strict=True), min_score=threshold) | figures
-                    )
-                    break
-    return sorted(rows, key=lambda r: -r["answer_accuracy"])
+        weights = dict(zip(names, values, strict=True))
+        for threshold in SCORES:
+            tried = replace(rules, **weights, min_score=threshold)
+            if score(*halves[TUNE], tried)["abstain_accuracy"] >= 0.9:
+                figures = {name: rates(*questions, tried) for name, questions in halves.items()}
+                rows.append(weights | {"min_score": threshold} | figures)
+                break
+    return sorted(rows, key=lambda r: -r[TUNE]["answer_accuracy"]["mean"])
 
 
 def run(
     datasets: list[str], quick: bool, root: Path, search: bool, limit: int | None = None
 ) -> dict:
     figures = {}
+    rules = AnswerRules()
     for dataset in datasets:
-        answerable, unanswerable = asked(dataset, quick, root, limit)
+        answerable, unanswerable, ids = asked(dataset, quick, root, limit)
+        halves = halves_of(answerable, unanswerable, ids)
         figures[dataset] = {
             "questions": len(answerable),
-            "chosen": score(answerable, unanswerable),
-            "min_score_margin": margins(answerable, unanswerable),
-            "curve": curve(answerable, unanswerable),
-            "pick_curve": pick_curve(answerable, unanswerable),
+            "chosen": score(answerable, unanswerable, rules),
+            "halves": {name: rates(*questions, rules) for name, questions in halves.items()},
+            "min_score_margin": margins(answerable, unanswerable, rules),
+            "curve": curve(answerable, unanswerable, rules),
+            "pick_curve": pick_curve(answerable, unanswerable, rules),
         }
         if search:
-            figures[dataset]["grid"] = grid(answerable, unanswerable)[:15]
+            figures[dataset]["grid"] = grid(halves, rules)[:15]
     return figures
 
 
@@ -249,7 +269,10 @@ def main() -> None:
     for dataset, found in figures.items():
         print(f"{dataset}: {found['questions']} questions, each answerable and made unanswerable")
         print("  chosen:", found["chosen"])
-        print("  MIN_SCORE margin:", found["min_score_margin"])
+        for name, rated in found["halves"].items():
+            shown = ", ".join(f"{k} {v['mean']} ± {v['se']} (n={v['n']})" for k, v in rated.items())
+            print(f"  {name} half: {shown}")
+        print("  min_score margin:", found["min_score_margin"])
         keys = list(found["curve"][0])
         print("  " + "  ".join(keys))
         for row in found["curve"]:

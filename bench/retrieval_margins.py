@@ -21,7 +21,6 @@ import cmrc_subset
 import numpy as np
 
 from qa.retrieve.fusion import weighted_zscore
-from qa.retrieve.retriever import WEIGHTS
 
 DELTAS = (1e-4, 2e-3, 1e-2)
 DENSE_SIGNALS = ("dense", "use", "dict_dense")
@@ -67,7 +66,7 @@ def run(index: Path | None, quick: bool) -> dict:
             hits, flips = [], {delta: [] for delta in DELTAS}
             for question, doc_id in questions:
                 found = retriever.candidates(question)
-                weights = WEIGHTS[retriever.language(question)]
+                weights = retriever.rules.retrieval.fusion_weights[retriever.language(question)]
                 chunks = retriever.store.chunks_at([int(p) for p in found.positions])
                 docs = [c.doc_id for c in chunks]
                 fused = weighted_zscore(found.scores, weights)

@@ -7,10 +7,10 @@ paragraphs of the set, and the question is asked of it (answered; answered with 
 answer), and so is another question of the set whose paragraph is not indexed (refused): one of
 another paragraph of the same article where the set has one (DRCD: near the topic, as the made-up
 unanswerable questions of bench/refusal.py are), else any. Each
-question is asked at every PRIOR_CHUNKS of qa.question (0: the words weigh BM25's IDF as it is),
+question is asked at every prior_chunks of QuestionRules (0: the words weigh BM25's IDF as it is),
 over the same index. Then the seeds' two documents are indexed and the questions of
 bench/data/seed_unanswerable.jsonl, near their topics and not answered by them, are asked at each
-PRIOR_CHUNKS (refused). The development sets' own figures, over all their paragraphs, are
+prior_chunks (refused). The development sets' own figures, over all their paragraphs, are
 bench/refusal.py's.
 """
 
@@ -20,17 +20,24 @@ import argparse
 import json
 import random
 import tempfile
+from dataclasses import replace
 
 import cmrc_subset
 
 from embeddings.embedders import load_embedder
 from embeddings.indexer import build_index, index_documents
-from qa import question as question_analysis
 from qa.api import Assistant
 from qa.config import seeds_dir
 from qa.evaluation import load_questions, normalise_answer
+from qa.rules import Rules
 
 NEAR_SEEDS = cmrc_subset.DATA / "seed_unanswerable.jsonl"
+RULES = Rules()
+
+
+def with_prior(prior: int) -> Rules:
+    """The rules with a question's words smoothed by `prior` made-up chunks."""
+    return replace(RULES, question=replace(RULES.question, prior_chunks=prior))
 
 
 def run(dataset: str, count: int, others: int, priors: list[int]) -> list[dict]:
@@ -56,9 +63,8 @@ def run(dataset: str, count: int, others: int, priors: list[int]) -> list[dict]:
         gold = [normalise_answer(g) for g in q.answers]
         with tempfile.TemporaryDirectory() as folder:
             index_documents(folder, documents, embedder=embedder)
-            assistant = Assistant(index=folder, backend="extractive")
             for prior in priors:
-                question_analysis.PRIOR_CHUNKS = prior
+                assistant = Assistant(index=folder, backend="extractive", rules=with_prior(prior))
                 answer = assistant.ask(q.question)
                 tally = tallies[prior]
                 if not answer.abstained:
@@ -81,10 +87,9 @@ def seeds_refused(priors: list[int]) -> list[dict]:
     questions = load_questions(NEAR_SEEDS)
     with tempfile.TemporaryDirectory() as folder:
         build_index(folder, [seeds_dir()])
-        assistant = Assistant(index=folder, backend="extractive")
         rows = []
         for prior in priors:
-            question_analysis.PRIOR_CHUNKS = prior
+            assistant = Assistant(index=folder, backend="extractive", rules=with_prior(prior))
             refused = sum(assistant.ask(q.question).abstained for q in questions)
             rows.append({"set": "seeds, near-topic unanswerable", "prior_chunks": prior})
             rows[-1]["refused"] = round(refused / len(questions), 3)
@@ -99,7 +104,7 @@ def main() -> None:
     parser.add_argument("--prior-chunks", type=int, action="append")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    priors = args.prior_chunks or [0, question_analysis.PRIOR_CHUNKS]
+    priors = args.prior_chunks or [0, RULES.question.prior_chunks]
     rows = [
         row
         for dataset in args.set or ["cmrc", "drcd"]

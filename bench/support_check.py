@@ -28,9 +28,8 @@ import numpy as np
 
 from qa.overlap import unit_share
 from qa.retrieve.retriever import Retriever
+from qa.rules import SupportRules
 from qa.verify.support import (
-    MIN_OVERLAP,
-    MIN_SIMILARITY,
     embedding_similarity,
     names,
     names_agree,
@@ -38,6 +37,7 @@ from qa.verify.support import (
     sentences_of,
 )
 
+RULES = SupportRules()  # the rules the margins are measured around
 OVERLAPS = (0.4, 0.5, 0.6, 0.7, 0.8)
 SIMILARITIES = (0.78, 0.80, 0.82, 0.84, 0.86)
 # Scores this close to a threshold are decisions a small change of the scores could flip: the
@@ -125,7 +125,7 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
             "wrong number": [],
             "wrong name": [],
         }
-        # at MIN_OVERLAP, with and without the name rule
+        # at min_overlap, with and without the name rule
         name_rule: dict[str, dict[str, list[bool]]] = {"with": {}, "without": {}}
         claims = [claim_of(q.question, q.answers[0]) for q in zh]
         # (wording overlap, should be supported) where the number and name rules let it decide
@@ -158,7 +158,7 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
                     [v == supported for v in _verdicts(text, passage, document, OVERLAPS)]
                 )
                 for rule, check in (("with", True), ("without", False)):
-                    [verdict] = _verdicts(text, passage, document, [MIN_OVERLAP], check)
+                    [verdict] = _verdicts(text, passage, document, [RULES.min_overlap], check)
                     name_rule[rule].setdefault(kind, []).append(verdict == supported)
         similarity = embedding_similarity(retriever.embedder)
         english: dict[str, list[float]] = {"right": [], "wrong passage": []}
@@ -184,11 +184,13 @@ def run(quick: bool = False, index: Path | None = None) -> dict:
         }
     figures["english_claims"] = {k: len(v) for k, v in english.items()}
     figures["margins"] = {
-        f"MIN_OVERLAP {MIN_OVERLAP}": margins(*zip(*overlaps, strict=True), MIN_OVERLAP),
-        f"MIN_SIMILARITY {MIN_SIMILARITY}": margins(
+        f"min_overlap {RULES.min_overlap}": margins(
+            *zip(*overlaps, strict=True), RULES.min_overlap
+        ),
+        f"min_similarity {RULES.min_similarity}": margins(
             english["right"] + english["wrong passage"],
             [True] * len(english["right"]) + [False] * len(english["wrong passage"]),
-            MIN_SIMILARITY,
+            RULES.min_similarity,
         ),
     }
     figures["name_rule"] = {
@@ -211,7 +213,7 @@ def main() -> None:
     print(f"claims judged right, by minimum wording overlap ({figures['claims']})")
     for threshold, row in figures["overlap"].items():
         print(f"  {threshold:>5}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
-    print(f"at overlap {MIN_OVERLAP}, with and without the name rule")
+    print(f"at overlap {RULES.min_overlap}, with and without the name rule")
     for rule, row in figures["name_rule"].items():
         print(f"  {rule:>7}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"English claims, by minimum similarity ({figures['english_claims']})")

@@ -16,6 +16,8 @@ from functools import lru_cache
 # mixed. 2: PDF and slide tables under their headers, headings marked (issue 33).
 CLEANER_VERSION = 2
 
+# CJK ideographs (extension A, the unified block, compatibility ideographs): the one definition,
+# which qa/lang/zh.py re-exports.
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PINYIN_LETTERS = "a-zü" + _TONE_VOWELS

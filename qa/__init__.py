@@ -14,6 +14,7 @@ os.environ.setdefault("DISABLE_TQDM", "1")
 from embeddings.errors import QAError  # noqa: E402
 from embeddings.records import Chunk, Document  # noqa: E402
 from qa.records import Answer, Citation, Passage  # noqa: E402
+from qa.rules import Rules  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Document",
     "Passage",
     "QAError",
+    "Rules",
     "Settings",
     "answer",
 ]

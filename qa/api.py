@@ -17,6 +17,7 @@ from qa.config import default_index_dir, seeds_dir
 from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
 from qa.retrieve.retriever import Retriever
+from qa.rules import Rules
 from qa.settings import Settings
 
 BACKENDS = ("extractive", "openai")
@@ -85,6 +86,7 @@ class Assistant:
         settings: Settings | None = None,
         store: str | None = None,
         kb: str | None = None,
+        rules: Rules = Rules(),
     ):
         """settings: every setting (default: Settings.load(), the environment's); the keyword
         arguments before it override it, as flags do. show_unsupported: keep, marked, the answer
@@ -93,7 +95,7 @@ class Assistant:
         drop_unsupported: the older switch, kept for callers that pass it (True is now the
         default; False shows them). store: a folder or a postgresql:// URL (default: QA_STORE,
         else the index folder); kb: the knowledge base in a database (default: QA_KB, else
-        "default")."""
+        "default"). rules: the weights and thresholds of every stage (qa/rules.py)."""
         if drop_unsupported is not None:
             show_unsupported = not drop_unsupported
         self.settings = (settings or Settings.load()).but(
@@ -116,13 +118,14 @@ class Assistant:
             self.settings.threads,
             self.settings.kb,
             self.settings.reranker,
+            rules,
         )
         self.backend_name = self.settings.default_backend()
         # Who makes a chat follow-up standalone: the chat model, else qa/followup.py's rules.
         self.rewriter: Rewriter | None = None
         self.backend: Answerer
         if self.backend_name == "extractive":
-            self.backend = ExtractiveAnswerer.over(self.retriever)
+            self.backend = ExtractiveAnswerer.over(self.retriever, rules)
         elif self.backend_name == "openai":
             from qa.answering.chat_model import ChatModelAnswerer
 
@@ -132,7 +135,7 @@ class Assistant:
                 f"unknown backend {self.backend_name!r}: choose one of {', '.join(BACKENDS)}"
             )
         self.pipeline = Pipeline(
-            self.retriever, self.backend, self.backend_name, self.drop_unsupported
+            self.retriever, self.backend, self.backend_name, self.drop_unsupported, rules
         )
 
     def _extractive(self) -> ExtractiveAnswerer:
@@ -171,7 +174,7 @@ class Assistant:
 # the settings a program switches between.
 MAX_SHARED_ASSISTANTS = 4
 _shared: OrderedDict[
-    tuple[Settings, Path], tuple[tuple[int, int, int] | None, Assistant, threading.Lock]
+    tuple[Settings, str, Path], tuple[tuple[int, int, int] | None, Assistant, threading.Lock]
 ] = OrderedDict()
 _shared_lock = threading.Lock()
 
@@ -186,12 +189,15 @@ def index_version(folder: Path) -> tuple[int, int, int] | None:
     return found.st_ino, found.st_mtime_ns, found.st_size
 
 
-def shared_assistant(settings: Settings) -> tuple[Assistant, threading.Lock]:
+def shared_assistant(
+    settings: Settings, rules: Rules = Rules()
+) -> tuple[Assistant, threading.Lock]:
     """The Assistant answer() asks with these settings (a folder store), opened once and opened
     again when the index has been written since, with the lock its questions take in turn (its
     index reader and engines are not shared by concurrent questions)."""
     folder = Path(settings.store_location)
-    key = (settings, folder.absolute())  # a relative folder names another after a chdir
+    # a relative folder names another after a chdir; rules hold dicts, so their repr stands in
+    key = (settings, repr(rules), folder.absolute())
     with _shared_lock:
         version = index_version(folder)
         kept = _shared.get(key)
@@ -199,7 +205,7 @@ def shared_assistant(settings: Settings) -> tuple[Assistant, threading.Lock]:
             _shared.move_to_end(key)
             return kept[1], kept[2]
         # read before opening: a write meanwhile makes the next question open the index again
-        assistant = Assistant(settings=settings)
+        assistant = Assistant(settings=settings, rules=rules)
         _shared[key] = (version, assistant, threading.Lock())
         _shared.move_to_end(key)
         while len(_shared) > MAX_SHARED_ASSISTANTS:
@@ -220,6 +226,7 @@ def answer(
     settings: Settings | None = None,
     store: str | None = None,
     kb: str | None = None,
+    rules: Rules = Rules(),
 ) -> Answer:
     """Answer one question from the indexed documents, with checked citations.
 
@@ -232,7 +239,8 @@ def answer(
     Answer.sentences; by default they are taken out (Answer.dropped) and, when nothing supported
     is left, the documents' own sentences or the refusal answer instead. drop_unsupported: the
     older switch, still accepted (True is the default now). store, kb: a postgresql:// URL
-    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default").
+    (default: QA_STORE) and the knowledge base in it (default: QA_KB, else "default"). rules:
+    the weights and thresholds of every stage (qa/rules.py).
     """
     if drop_unsupported is not None:
         show_unsupported = not drop_unsupported
@@ -248,7 +256,7 @@ def answer(
     question = checked_question(question)
     if is_database(str(chosen.store_location)):
         # a database's generation is not seen without a query: opened afresh, as always
-        return Assistant(settings=chosen).ask(question, k, on_token)
-    assistant, lock = shared_assistant(chosen)
+        return Assistant(settings=chosen, rules=rules).ask(question, k, on_token)
+    assistant, lock = shared_assistant(chosen, rules)
     with lock:
         return assistant.ask(question, k, on_token)

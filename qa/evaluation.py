@@ -22,6 +22,7 @@ from embeddings.errors import QAError
 from embeddings.loading import text_document
 from embeddings.records import Document
 from qa.records import Answer
+from qa.rules import Rules
 from qa.settings import Settings
 
 RETRIEVAL_DEPTH = 10  # recall@10 and MRR look this deep, whatever k the answerer gets
@@ -309,9 +310,11 @@ def evaluate(
     settings: Settings | None = None,
     store: str | None = None,
     kb: str | None = None,
+    rules: Rules = Rules(),
 ) -> EvalRun:
     """Index the documents (reusing what an earlier run embedded), then ask and score.
-    store: a postgresql:// URL to index into and ask from, in the knowledge base kb."""
+    store: a postgresql:// URL to index into and ask from, in the knowledge base kb; rules: the
+    weights and thresholds of every stage (qa/rules.py)."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch
     from qa.api import Assistant
@@ -358,6 +361,7 @@ def evaluate(
         model=model,
         show_unsupported=show_unsupported,
         settings=settings.but(store=str(root)),
+        rules=rules,
     )
     depth = max(k, RETRIEVAL_DEPTH)
     results = []

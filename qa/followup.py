@@ -14,18 +14,19 @@ import re
 from collections.abc import Sequence
 
 from embeddings.cleaning import has_cjk, matching_form, question_language
+from qa.lang.zh import CJK, NAME_TAGS, QUESTION_WORDS
 
 # 「那深圳呢？」「深圳的呢」「如果是深圳呢」: a subject and 呢, and nothing asked besides
 _ZH_ELLIPSIS = re.compile(
     r"^(?:那么?|那末|还有|另外)?\s*(?P<subject>[^，,。？?！!]{1,24}?)\s*呢\s*[？?]?$"
 )
 _ZH_SUBJECT_AFFIXES = re.compile(r"^(?:在|如果是|要是|换成|换作|对于|关于|至于)|(?:的|那边|这边)$")
-_ZH_QUESTION_WORDS = re.compile(r"什么|哪|谁|几|多少|怎|如何|为何|为什么|为啥|何时|吗|是否")
+_ZH_QUESTION_WORDS = re.compile(QUESTION_WORDS)
 _ZH_LEADS = re.compile(r"^(?:那么|那末|那)\s*")
 # Words, in jieba's cut, that point back: personal pronouns, 其, and 这/那/该/此 alone or with one
 # more character (这个, 这座, 那里, 此次, 该线), but not 这么/那么/此外.
 _ZH_PRONOUN_WORDS = {"他", "她", "它", "他们", "她们", "它们", "其", "上述", "前者", "后者"}
-_ZH_DEMONSTRATIVE = re.compile(r"^[这那该此][\u4e00-\u9fff]?$")
+_ZH_DEMONSTRATIVE = re.compile(rf"^[这那该此][{CJK}]?$")
 _ZH_NOT_DEMONSTRATIVE = {"这么", "那么", "那末", "此外", "那就"}
 _CLASSIFIERS = set("个位座部条家所支种次届本首张款只项名间片场段件期辆艘台架篇份")
 _EN_ELLIPSIS = re.compile(
@@ -62,8 +63,7 @@ _EN_NOT_NAME_START = {
     "have", "had", "according", "for", "from", "by", "during", "after", "before",
 }  # fmt: skip
 _EN_PREPOSITIONS = {"in", "at", "on", "to", "for", "with", "from", "by", "about", "and", "or"}
-# jieba part-of-speech tags of names: person (nr, nrt, nrfg), place, organisation, other
-_NAME_TAGS = ("nr", "ns", "nt", "nz")
+_NAME_TAGS = tuple(NAME_TAGS)  # prefixes, as flag.startswith reads them
 _OPEN_QUOTES = set("“「『《\"'‘")
 _CLOSE_QUOTES = set("”」』》\"'’")
 # a short question opening with a question word or one of these has left its subject out

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from embeddings.cleaning import has_cjk, matching_form, spaceless_form
+from qa.lang.zh import CJK
 
-_UNITS = re.compile(r"[\u3400-\u9fff]+|[a-z]+|\d+(?:\.\d+)?")
+_UNITS = re.compile(rf"[{CJK}]+|[a-z]+|\d+(?:\.\d+)?")
 
 
 def _bigrams(text: str) -> set[str]:

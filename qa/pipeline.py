@@ -16,6 +16,7 @@ from qa.context import QuestionContext
 from qa.markers import neutralized
 from qa.records import Answer, AnswerSentence, Citation, Passage
 from qa.retrieve.retriever import Retriever
+from qa.rules import Rules
 from qa.verify.citations import StreamingMarkerFilter, check_citations
 from qa.verify.support import (
     embedding_similarity,
@@ -26,7 +27,8 @@ from qa.verify.support import (
 
 
 class Pipeline:
-    """A retriever and an answerer, and the checks between the answerer and the reader."""
+    """A retriever and an answerer, and the checks between the answerer and the reader, under
+    one set of rules (those the retriever and the answerer were made with)."""
 
     def __init__(
         self,
@@ -34,11 +36,13 @@ class Pipeline:
         backend: Answerer,
         backend_name: str,
         drop_unsupported: bool,
+        rules: Rules = Rules(),
     ):
         self.retriever = retriever
         self.backend = backend
         self.backend_name = backend_name
         self.drop_unsupported = drop_unsupported
+        self.rules = rules
         self._extractive_answerer: ExtractiveAnswerer | None = None
 
     def extractive(self) -> ExtractiveAnswerer:
@@ -46,7 +50,7 @@ class Pipeline:
         if isinstance(self.backend, ExtractiveAnswerer):
             return self.backend
         if self._extractive_answerer is None:
-            self._extractive_answerer = ExtractiveAnswerer.over(self.retriever)
+            self._extractive_answerer = ExtractiveAnswerer.over(self.retriever, self.rules)
         return self._extractive_answerer
 
     def ask(
@@ -89,7 +93,11 @@ class Pipeline:
             return f"{passage.title}\n{context.document_text(passage.doc_id) or passage.text}"
 
         text, sentences = repair_citations(
-            text, evidence, embedding_similarity(self.retriever.embedder), names_context
+            text,
+            evidence,
+            embedding_similarity(self.retriever.embedder),
+            names_context,
+            self.rules.support,
         )
         if any(s.corrected_from is not None for s in sentences):
             citations = check_citations(text, passages).citations

@@ -20,20 +20,19 @@ from functools import lru_cache
 
 from embeddings.cleaning import matching_form, spaceless_form
 from embeddings.lexical import tagged
+from qa.lang.zh import (
+    AFFIRM_DENY,
+    ASKING_MORPHEMES,
+    DETERMINING,
+    EVENT_ENDINGS,
+    NAME_OR_LATIN_TAGS,
+    NAMED_EVENTS,
+)
+from qa.rules import QuestionRules
 
-# A name or number of the question counts this many times its IDF (calibrated with the extractive
-# answerer's weights, qa/answering/extractive.py).
-NAME_WEIGHT = 3.0
-
-# Interrogative morphemes of both usages (吕叔湘《现代汉语八百词》's 疑问代词 and the literary 何,
-# 孰 that Taiwan's written usage keeps): a word containing one asks; it names no content.
-_ASKING_MORPHEMES = re.compile(r"[哪谁何孰几啥甚吗呢嘛]|什么|怎|多少|多久|多长|多大|多高|多远")
-# A yes/no question asks by a verb said, then denied (是不是, 有没有, 能不能, 可不可以) or by
-# 是否/与否: those characters ask, as an interrogative does; the answer settles the rest.
-_AFFIRM_DENY = re.compile(r"(.)[不没]\1|是否|与否")
-# An interrogative that stands before the noun it asks for (什么作用, 哪个县, 何种方式): that word is
-# the kind asked for whatever the tagger files it as (作用 as a verb).
-_DETERMINING = re.compile(r"什么|啥|何种|哪[一]?[个些种类家位样]?")
+_ASKING_MORPHEMES = re.compile(ASKING_MORPHEMES)
+_AFFIRM_DENY = re.compile(AFFIRM_DENY)
+_DETERMINING = re.compile(DETERMINING)
 # Interrogatives that ask why or how: the words after them are what they ask about (为何中华民国
 # 政府…, 怎么划分时间), not the kind of answer (a place, a date). Why asks for a reason.
 _ASKS_WHY = re.compile(r"为什么|为何|为甚么|何以|因何")
@@ -45,21 +44,11 @@ _FUNCTION_TAGS = ("u", "p", "c", "y", "e", "o", "r", "d", "x")
 # ICTCLAS, whose tag set jieba's follows, files the copula and the existential verb apart (vshi,
 # vyou): they link, as 的 does. A one-character localiser (中, 上, 后) only places.
 _LINKING_VERBS = frozenset({"是", "有"})
-NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 _NUMBER = re.compile(r"\d")
 # What may not touch a number or Latin word where it is found: 16 is not in 2016 (100 is in
 # 100m), 32b not in 32bis.
 _GLUED_TO_NUMBER = "0-9"
 _GLUED_TO_WORD = "0-9a-z"
-
-# What a named event ends with (联合国气候变化大会, 第八届深圳国际低碳城论坛, 辛亥革命), and the events
-# whose name is the word alone: the kind 哪个会议 asks for, and what the answer names. Not 事件:
-# 哪一个事件 is answered by what happened (泰晤士河爆发大恶臭) more than by a name.
-EVENT_ENDINGS = tuple(
-    "会议 大会 峰会 论坛 年会 博览会 运动会 研讨会 发布会 比赛 大赛 赛事 战役 战争 大战 会战 革命 起义 "
-    "典礼".split()
-)
-NAMED_EVENTS = frozenset({"奥运会", "冬奥会", "亚运会", "世博会", "世界杯"})
 
 _COUNTING = re.compile(r"多少|几|多久|多长|多大|多高|多远")
 # What an interrogative (with the word after it) asks for, judged by the characters it holds.
@@ -124,13 +113,15 @@ def analyse(
     idf: Callable[[str], float],
     rarity: Callable[[str], float] | None = None,
     indexed: Callable[[str], bool] | None = None,
+    rules: QuestionRules = QuestionRules(),
 ) -> Question:
     """The question's weighted content words and the kind of answer it asks for (linear in its
     length: one pass of the tagger, one look at each word's neighbour). A word weighs its
     `rarity` (word_rarity's smoothed IDF; the IDF itself when none is given); the IDF mass sums
-    `idf`, BM25's own, which the passages' BM25 scores are read against. `indexed`: whether some
-    chunk of the index holds the word; a word that no chunk holds and that names nothing (打算,
-    搞, 啊: the asker's wording) is left out, since no sentence could hold it."""
+    `idf`, BM25's own, which the passages' BM25 scores are read against; names weigh
+    rules.name_weight times more. `indexed`: whether some chunk of the index holds the word; a
+    word that no chunk holds and that names nothing (打算, 搞, 啊: the asker's wording) is left
+    out, since no sentence could hold it."""
     rarity = rarity or idf
     form = matching_form(question)
     words = _affirm_deny_asks(tagged(form))
@@ -159,35 +150,28 @@ def analyse(
             continue
         kind = i == kind_noun
         # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市
-        name = whole or (tag in NAME_TAGS and not kind)
+        name = whole or (tag in NAME_OR_LATIN_TAGS and not kind)
         if not kind:  # the answer names its kind (西太平洋 for 什么地区) more than it says it
             idfs[word] = idf(word)
-        weight = rarity(word) * (NAME_WEIGHT if name else 1.0)
+        weight = rarity(word) * (rules.name_weight if name else 1.0)
         if word not in weights or weights[word].weight < weight:
             weights[word] = Term(word, weight, whole, name, kind=kind)
     return Question(list(weights.values()), answer_type, unit, form, sum(idfs.values()))
 
 
-# A question's word weighs its rarity among the index's chunks, BM25's IDF smoothed by
-# PRIOR_CHUNKS made-up chunks in which every word is held by PRIOR_SHARE of them. Over an index of
-# a few chunks every word of its one document is in most of them, and a word the question says
-# otherwise (此名 where the document says 得名) outweighs them all: a CMRC paragraph indexed alone
-# answered 0.73 of its questions, a DRCD one 0.59 (0.87 and 0.73 smoothed). Over the development
-# sets' 554 and 3271 chunks no figure moves; 100 made-up chunks answered small indexes a little
-# more but let 镇江, in most of the seeds' 47 chunks, outweigh what a question asks of it
-# (镇江有什么特产 was answered) (bench/small_index.py, bench/refusal.py; docs/BENCHMARKS.md).
-PRIOR_CHUNKS = 30
-PRIOR_SHARE = 0.01
-
-
-def word_rarity(idf: Callable[[str], float], chunk_count: int) -> Callable[[str], float]:
-    """The smoothed rarity of a word, from the index's BM25 IDF over its chunk_count chunks."""
+def word_rarity(
+    idf: Callable[[str], float], chunk_count: int, rules: QuestionRules = QuestionRules()
+) -> Callable[[str], float]:
+    """The smoothed rarity of a word, from the index's BM25 IDF over its chunk_count chunks: BM25's
+    IDF smoothed by rules.prior_chunks made-up chunks in which every word is held by
+    rules.prior_share of them, so that over an index of a few chunks a word the question says
+    otherwise (此名 where the document says 得名) does not outweigh them all."""
 
     def rarity(word: str) -> float:
         # BM25's IDF is ln((N + 1) / (held + 0.5)) for a word `held` of N chunks hold: the made-up
-        # chunks add PRIOR_CHUNKS to N and PRIOR_SHARE of them to held + 0.5
-        held = (chunk_count + 1) * math.exp(-idf(word)) + PRIOR_SHARE * PRIOR_CHUNKS
-        return math.log((chunk_count + PRIOR_CHUNKS + 1) / held)
+        # chunks add prior_chunks to N and prior_share of them to held + 0.5
+        held = (chunk_count + 1) * math.exp(-idf(word)) + rules.prior_share * rules.prior_chunks
+        return math.log((chunk_count + rules.prior_chunks + 1) / held)
 
     return rarity
 
@@ -197,7 +181,7 @@ def _asks(word: str, tag: str) -> bool:
     name (几内亚, 新几内亚) nor an adverb (甚至, 几乎, 几经), which hold one and ask nothing."""
     return (
         _ASKING_MORPHEMES.search(word) is not None
-        and tag not in NAME_TAGS
+        and tag not in NAME_OR_LATIN_TAGS
         and not tag.startswith("d")
     )
 
@@ -308,7 +292,11 @@ def _joined_subjects(words: list[tuple[int, int, str, str]]) -> list[tuple[int, 
     nothing but words of one clause may stand between them and the adverb."""
 
     def is_subject_word(word: str, tag: str) -> bool:
-        return tag.startswith(_SUBJECT_TAGS) or tag in NAME_TAGS or (tag == "f" and len(word) > 1)
+        return (
+            tag.startswith(_SUBJECT_TAGS)
+            or tag in NAME_OR_LATIN_TAGS
+            or (tag == "f" and len(word) > 1)
+        )
 
     end = len(words)
     while end > 0 and words[end - 1][2] not in _JOINING:

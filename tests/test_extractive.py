@@ -212,7 +212,7 @@ def test_a_question_over_one_short_document_is_answered_though_it_says_a_word_th
 def test_a_name_in_most_of_a_small_index_does_not_answer_what_is_asked_of_it(seed_index, question):
     # 镇江 and 深圳 are in most of the seeds' 47 chunks: smoothed too much (100 made-up chunks),
     # their weight outran the word asked about and these were answered. Now their best scores are
-    # 0.053 and 0.025 below MIN_SCORE; another machine's vectors move a score by about 0.008.
+    # 0.053 and 0.025 below min_score; another machine's vectors move a score by about 0.008.
     answer = Assistant(index=seed_index, backend="extractive").ask(question)
     assert answer.abstained
 

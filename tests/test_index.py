@@ -14,7 +14,7 @@ from embeddings.store import IndexMismatch, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
 from qa.retrieve.retriever import Retriever
-from qa.retrieve.wording import WORDING_WEIGHT
+from qa.rules import RetrievalRules
 
 ZHENJIANG = "000_7aa804dae9d1415a"
 SHENZHEN = "003_bc47f9885a0855f0"
@@ -61,7 +61,7 @@ def test_round_trip_finds_each_seed_document(seed_index, embedder):
     assert [p.n for p in top] == [1, 2, 3]
     assert top[0].doc_id == SHENZHEN
     # fused score, the first five re-sorted with the share of the question's words they hold
-    keys = [p.score + WORDING_WEIGHT * p.wording for p in top]
+    keys = [p.score + RetrievalRules().wording_weight * p.wording for p in top]
     assert keys == sorted(keys, reverse=True)
     text = retriever.store.document_text(SHENZHEN)
     assert all(text[p.start : p.end] == p.text for p in top)

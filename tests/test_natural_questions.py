@@ -64,9 +64,7 @@ REPORT = (
 )
 
 
-def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(
-    tmp_path, embedder
-):
+def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_path, embedder):
     index_documents(
         tmp_path,
         [Document("report", "report", REPORT, "/report.txt", str(len(REPORT)))],

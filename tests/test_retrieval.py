@@ -12,7 +12,8 @@ from embeddings.store import IndexStore
 from qa.cli import app
 from qa.records import Passage
 from qa.retrieve.retriever import Retriever
-from qa.retrieve.wording import WORDING_WEIGHT, reorder_by_wording
+from qa.retrieve.wording import reorder_by_wording
+from qa.rules import RetrievalRules
 
 runner = CliRunner()
 
@@ -168,7 +169,7 @@ def test_wording_puts_the_paragraph_that_says_the_questions_words_before_its_loo
     assert [p.doc_id for p in reordered] == ["p2", "p1", "p3", "p4", "p5", "p6"]
     assert [p.n for p in reordered] == [1, 2, 3, 4, 5, 6]
     assert reordered[0].wording == 1.0 and reordered[1].wording < 1.0
-    keys = [p.score + WORDING_WEIGHT * p.wording for p in reordered[:5]]
+    keys = [p.score + RetrievalRules().wording_weight * p.wording for p in reordered[:5]]
     assert keys == sorted(keys, reverse=True)
     # a passage below the first five is not lifted, however much of the question it says
     assert reordered[5].wording is None

@@ -81,7 +81,7 @@ def test_the_refusal_is_not_a_claim():
 
 def test_an_english_sentence_over_chinese_passages_is_checked_by_embedding(embedder):
     similarity = embedding_similarity(embedder)
-    # 0.853 and 0.738 against MIN_SIMILARITY 0.84: both further from it than the 0.002 that
+    # 0.853 and 0.738 against min_similarity 0.84: both further from it than the 0.002 that
     # another build of the embedder moves a similarity (bench/vector_stability.py)
     verdicts = _verdicts(
         "Zhenjiang proposed to strive to peak carbon emissions in 2020, ten years ahead of the "

@@ -109,9 +109,10 @@ def test_a_document_is_answered_by_its_words_while_its_vectors_are_computed(
 
 def test_a_chunk_without_vectors_is_ranked_by_its_words_beside_the_embedded():
     from qa.retrieve.fusion import partly_embedded, weighted_zscore
-    from qa.retrieve.retriever import LEXICAL, WEIGHTS
+    from qa.retrieve.retriever import LEXICAL
+    from qa.rules import RetrievalRules
 
-    weights = WEIGHTS["zh"]
+    weights = RetrievalRules().fusion_weights["zh"]
     # the third candidate is still being embedded: its dense score is a zero vector's
     scores = {"dense": np.array([0.90, 0.80, 0.0, 0.70]), "bm25": np.array([4.0, 1.0, 9.0, 0.5])}
     pending = np.array([False, False, True, False])

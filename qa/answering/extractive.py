@@ -7,10 +7,11 @@ The question's content words, weighted, and the kind of answer it asks for come 
 A sentence's evidence is the weighted share of those words that it and the text before it hold.
 Evidence, embedding similarity, whether the sentence holds the kind of thing asked for (a year
 for 哪一年), the passage's rank, its BM25 score (whole words, where the evidence matches
-substrings) and its own similarity to the question add up to one score; below MIN_SCORE the
-answer is the refusal. Which sentence answers is chosen by the same sum, without the passage's
-BM25 and similarity, with the sentence's own similarity counting twice, and the subject the
-document's opening already names and the kind of thing asked (什么地区's 地区) counting less.
+substrings) and its own similarity to the question add up to one score; below the refusal
+threshold (AnswerRules.min_score, qa/rules.py) the answer is the refusal. Which sentence answers
+is chosen by the same sum, without the passage's BM25 and similarity, with the sentence's own
+similarity counting twice, and the subject the document's opening already names and the kind of
+thing asked (什么地区's 地区) counting less.
 An English question over Chinese text shares no wording: its embedding, the evidence of the
 Chinese terms a dictionary gives for its words and whether the sentence holds the kind of thing
 its interrogative asks for (a year for "what year") decide.
@@ -37,12 +38,10 @@ from embeddings.records import real_title
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
 from qa.followup import zh_points_back
+from qa.lang.zh import EVENT_ENDINGS, NAME_TAGS, NAMED_EVENTS, PERSON_TAGS
 from qa.markers import neutralized
 from qa.question import (
-    EVENT_ENDINGS,
     MEASURE,
-    NAME_TAGS,
-    NAMED_EVENTS,
     Question,
     SubjectQuestion,
     Term,
@@ -54,80 +53,11 @@ from qa.question import (
     word_rarity,
 )
 from qa.records import Passage
+from qa.rules import AnswerRules, Rules
 
 if TYPE_CHECKING:
     from qa.retrieve.retriever import Retriever
 
-_SHORTEST_SENTENCE = 6
-_CONTEXT_CHARS = 200
-_HEAD_CHARS = 100
-# How far back a sentence that speaks of an event bare (會上) is looked up: 上午會議期間 names the
-# summit of the paragraph three before it, 476 characters back.
-ANTECEDENT_CHARS = 600
-
-# Calibrated by bench/refusal.py --grid on the DRCD development subset (Taiwan usage), each
-# question asked as it is and with its own paragraph left out (made unanswerable); checked on the
-# seed questions; the CMRC dev subset (mainland usage) is measured with the same weights and
-# threshold. docs/BENCHMARKS.md has both curves and the decisions within 0.01 of each threshold.
-# A missing name costs 1.0, not the grid's best 0.5: at 0.5 a question about 深圳 was answered
-# from a sentence about 镇江 (DRCD accuracy 0.822 against 0.854, every target met).
-MISSING_NAMES_WEIGHT = 1.0  # a name or number missing from the context costs this times its share
-SIMILARITY_WEIGHT = 4.0  # e5 similarities bunch within a few hundredths: spread them out
-SIMILARITY_ORIGIN = 0.8
-# Choosing the answering sentence (not whether to answer), similarity counts twice as much: the
-# sentence that answers often names little the question says (花期3－4月… for 香港杜鹃的花期) and
-# reads most like the question, while the article's first sentence holds its names.
-# bench/refusal.py's pick_curve: 4 → 8 took answer_accuracy 0.868 → 0.880 on CMRC and 0.848 →
-# 0.860 on DRCD, short answers 0.724 → 0.736 and 0.777 → 0.794; 10 and 12 gained no more.
-PICK_SIMILARITY_WEIGHT = 8.0
-TYPE_WEIGHT = 0.15  # the sentence holds the kind of answer asked for (a year, a number, a name)
-# Choosing the answering sentence (not whether to answer), the noun an interrogative asks for
-# (什么地区, 哪个地方, 什么小说) counts this share of its weight: it says the answer's kind, which
-# the answering sentence names rather than says. Whether to answer weighs it whole: 镇江有什么特产
-# over documents without one is refused because no sentence says 特产.
-KIND_NOUN_WEIGHT = 0.5
-# Choosing the answering sentence, a word the document's title or opening already says counts
-# this share of its weight, in every sentence: each of them inherits the subject.
-OPENING_SHARE = 0.25
-RANK_WEIGHT = 0.2  # the first passage's sentence gets this much more than the fifth's
-# Whether to answer, the passage's BM25 score over the question's IDF mass counts this much: it
-# matches whole words (谢尔 is not found in 谢尔吉耶夫镇, as the evidence's substrings find it).
-LEXICAL_WEIGHT = 1.0
-# Whether to answer, the question's similarity to the whole passage (retrieval's dense score)
-# counts this much: a sibling paragraph of the same article holds the question's names in a
-# sentence as well as the answering one does, and reads less like the question as a whole.
-PASSAGE_SIMILARITY_WEIGHT = 3.0
-MIN_SCORE = 1.83
-# An English question over Chinese text: a sentence scores its e5 similarity + 0.1 × the
-# evidence of the question's dictionary terms (qa/retrieve/bridge.py), and below MIN_SCORE_EN the
-# answer is the refusal. Calibrated on the 120 English CMRC questions, each also asked with its own
-# paragraph left out, and the seeds' English questions (docs/BENCHMARKS.md): similarity alone at
-# 0.78 answered 0.275 of them correctly, refused 0.458 and 0.708 of the unanswerable; this answers
-# 0.383, refuses 0.450 and 0.825 (4 of the 5 off-topic seed questions, one fewer).
-EN_EVIDENCE_WEIGHT = 0.1
-MIN_SCORE_EN = 0.805
-# A sentence holding the kind of answer an English question asks for (a year for "when", a
-# person for "who") scores this much more, one without it this much less: on the same questions
-# answer_accuracy 0.383 → 0.425 and false_abstain 0.450 → 0.408, the unanswerable still refused
-# 0.825 of the time and the off-topic seed questions 4 of 5 (0.005 answered 0.417; 0.015 and 0.02
-# refused 0.800 and 0.783 of the unanswerable).
-EN_TYPE_WEIGHT = 0.01
-# Extra sentences join the best one only when nearly as good: lists and two-part questions.
-KEEP_WITHIN = 0.1
-MAX_SENTENCES = 2
-MOST_EMBEDDED = 8
-# More of an English question's sentences are compared: its dictionary terms pre-select less
-# surely than a Chinese question's own words.
-MOST_EMBEDDED_EN = 24
-
-# The kinds whose span the rules find reliably (bench/refusal.py on DRCD: a year's span is in the
-# gold answer 9 times in 10, a named event's 5 of the 6 times either set asked for one, a place's
-# not one in two): the others get no short answer.
-SHORT_ANSWER_TYPES = ("year", "date", "number", "person", "event")
-# An English question's spans are shown for years and dates only: on CMRC's English questions
-# a year's span was the answer 3 times in 4, a person's 3 in 7 (the tagger files 封王 as a name)
-# and a number's none in 3 (English says no measure word, as 多少人's 人, to tell it by).
-SHORT_ANSWER_TYPES_EN = ("year", "date")
 _TYPE_SPANS = {
     "year": re.compile(r"\d{3,4}年|[一二三四五六七八九〇零]{4}年"),
     # a month or a range of months answers 什么时候 too (花期3－4月): CMRC short answers 0.736 →
@@ -150,9 +80,9 @@ _TYPE_SPANS = {
 _NAME_DOTS = frozenset("·・‧•")
 _HAN = re.compile(f"[{CJK}]+")
 _TYPE_TAGS = {
-    "person": frozenset({"nr", "nrt", "nrfg"}),
-    "place": NAME_TAGS - {"eng"},
-    "organisation": NAME_TAGS - {"eng"},
+    "person": PERSON_TAGS,
+    "place": NAME_TAGS,
+    "organisation": NAME_TAGS,
 }
 
 
@@ -228,11 +158,11 @@ def _event_spans(form: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _pick_weight(term: Term, opening: str) -> float:
-    """The term's weight in choosing among sentences that may answer (OPENING_SHARE,
-    KIND_NOUN_WEIGHT)."""
-    inherited = 1 - (1 - OPENING_SHARE) * share_held(term, opening)
-    return term.weight * inherited * (KIND_NOUN_WEIGHT if term.kind else 1.0)
+def _pick_weight(term: Term, opening: str, rules: AnswerRules) -> float:
+    """The term's weight in choosing among sentences that may answer (opening_share,
+    kind_noun_weight)."""
+    inherited = 1 - (1 - rules.opening_share) * share_held(term, opening)
+    return term.weight * inherited * (rules.kind_noun_weight if term.kind else 1.0)
 
 
 def answer_span(question: Question, sentence: str) -> str | None:
@@ -299,31 +229,31 @@ class Candidate:
     def shown(self) -> str:
         return self.lead + self.text
 
-    @property
-    def score(self) -> float:
+    def score(self, rules: AnswerRules) -> float:
         return combined_score(
             self.evidence,
             self.names,
             self.similarity,
             self.typed,
             self.passage.n,
-            LEXICAL_WEIGHT * self.lexical
-            + PASSAGE_SIMILARITY_WEIGHT * (self.passage_similarity - SIMILARITY_ORIGIN),
-            similarity_weight=SIMILARITY_WEIGHT,
+            rules.lexical_weight * self.lexical
+            + rules.passage_similarity_weight * (self.passage_similarity - rules.similarity_origin),
+            similarity_weight=rules.similarity_weight,
+            rules=rules,
         )
 
-    @property
-    def english_score(self) -> float:
+    def english_score(self, rules: AnswerRules) -> float:
         """An English question's score: its words are not the sentence's, so no names, kind
         nouns or passage BM25 count, only the similarity, the evidence of the dictionary's terms
         and whether the sentence holds the kind of answer asked for."""
         type_term = (
-            0.0 if self.typed is None else (EN_TYPE_WEIGHT if self.typed else -EN_TYPE_WEIGHT)
+            0.0
+            if self.typed is None
+            else (rules.en_type_weight if self.typed else -rules.en_type_weight)
         )
-        return self.similarity + EN_EVIDENCE_WEIGHT * self.evidence + type_term
+        return self.similarity + rules.en_evidence_weight * self.evidence + type_term
 
-    @property
-    def pick_score(self) -> float:
+    def pick_score(self, rules: AnswerRules) -> float:
         # without what scores the passage as a whole: the choice is among sentences
         return combined_score(
             self.adds,
@@ -332,7 +262,8 @@ class Candidate:
             self.typed,
             self.passage.n,
             passage=0.0,
-            similarity_weight=PICK_SIMILARITY_WEIGHT,
+            similarity_weight=rules.pick_similarity_weight,
+            rules=rules,
         )
 
 
@@ -344,15 +275,16 @@ def combined_score(
     rank: int,
     passage: float,
     similarity_weight: float,
+    rules: AnswerRules,
 ) -> float:
-    type_term = 0.0 if typed is None else (TYPE_WEIGHT if typed else -TYPE_WEIGHT)
+    type_term = 0.0 if typed is None else (rules.type_weight if typed else -rules.type_weight)
     return (
         evidence
         + passage
-        - MISSING_NAMES_WEIGHT * (1 - names)
-        + similarity_weight * (similarity - SIMILARITY_ORIGIN)
+        - rules.missing_names_weight * (1 - names)
+        + similarity_weight * (similarity - rules.similarity_origin)
         + type_term
-        + RANK_WEIGHT / rank
+        + rules.rank_weight / rank
     )
 
 
@@ -380,18 +312,20 @@ class ExtractiveAnswerer:
         english_terms: Callable[[str], dict[str, float]],
         chunk_count: int,
         vocabulary: Collection[str] | None = None,
+        rules: Rules = Rules(),
     ):
         self.embedder = embedder
+        self.rules = rules
         self.idf = idf  # the index's BM25 statistics, its passages' BM25 scores read against them
         # the words some chunk holds: a question's word no chunk holds is the asker's own wording
         self.vocabulary = vocabulary
-        self.rarity = word_rarity(idf, chunk_count)  # what a question's word weighs
+        self.rarity = word_rarity(idf, chunk_count, rules.question)  # what a question's word weighs
         # An English question's words as the index's Chinese terms, each with the share of an
         # English word it stands for (retrieval's dictionary bridge, qa/retrieve/bridge.py).
         self.english_terms = english_terms
 
     @classmethod
-    def over(cls, retriever: Retriever) -> ExtractiveAnswerer:
+    def over(cls, retriever: Retriever, rules: Rules = Rules()) -> ExtractiveAnswerer:
         """The answerer reading the index the retriever searches."""
         return cls(
             retriever.embedder,
@@ -399,6 +333,7 @@ class ExtractiveAnswerer:
             lambda question: retriever.bridge().terms(question),
             retriever.store.chunk_count(),
             retriever.store.vocabulary(),
+            rules,
         )
 
     def _asked(self, question: str, chinese: bool) -> Question:
@@ -407,7 +342,7 @@ class ExtractiveAnswerer:
         its interrogative asks for."""
         if chinese:
             indexed = None if self.vocabulary is None else self.vocabulary.__contains__
-            return analyse(question, self.idf, self.rarity, indexed)
+            return analyse(question, self.idf, self.rarity, indexed, self.rules.question)
         shares = self.english_terms(question)
         terms = [
             Term(term, self.rarity(term) * share, whole=term.isascii(), name=False)
@@ -431,8 +366,9 @@ class ExtractiveAnswerer:
         self, question: str, passages: list[Passage], context: QuestionContext
     ) -> list[Candidate]:
         """The sentences of the passages likeliest to answer, with their evidence and
-        similarity: the best MOST_EMBEDDED by evidence (MOST_EMBEDDED_EN for an English
+        similarity: the best most_embedded by evidence (most_embedded_en for an English
         question, whose evidence is of its dictionary terms), in passage order among equals."""
+        rules = self.rules.answer
         chinese = question_language(question) == "zh"
         asked = self._asked(question, chinese)
         names = [term for term in asked.terms if term.name]
@@ -441,17 +377,19 @@ class ExtractiveAnswerer:
             document = self._document_text(context, passage.doc_id) or passage.text
             # A document's opening lines name its subject (全面介紹鎮江低碳城市建設經驗) for
             # sentences that later say only 我市.
-            head = passage.title + document[:_HEAD_CHARS]
+            head = passage.title + document[: rules.head_chars]
             head_form = spaceless_form(head)
             # What the opening already says counts less in choosing: every sentence of an
             # article about 嘉兴南站 inherits that name, the one that answers included.
-            told = [replace(term, weight=_pick_weight(term, head_form)) for term in asked.terms]
+            told = [
+                replace(term, weight=_pick_weight(term, head_form, rules)) for term in asked.terms
+            ]
             spans = sentence_spans(document)
             for at, (start, end) in enumerate(spans):
                 inside = passage.start <= start and end <= passage.end
                 if (
                     not inside
-                    or end - start < _SHORTEST_SENTENCE
+                    or end - start < rules.shortest_sentence
                     or (passage.doc_id, start) in seen
                 ):
                     continue
@@ -460,7 +398,7 @@ class ExtractiveAnswerer:
                 # 北京…做主旨发言 comes two sentences after the summit's name), so its own
                 # evidence and that of its context count half each.
                 paragraph_start = document.rfind("\n", 0, start) + 1
-                before = document[max(paragraph_start, start - _CONTEXT_CHARS) : start]
+                before = document[max(paragraph_start, start - rules.context_chars) : start]
                 text = document[start:end]
                 surrounding = head + before + text
                 in_surrounding = coverage(asked.terms, surrounding)
@@ -475,13 +413,13 @@ class ExtractiveAnswerer:
         if not found:
             return []
         # Embedding sentences is most of an answer's time: only the likeliest are compared.
-        found.sort(key=lambda read: -(read.evidence - MISSING_NAMES_WEIGHT * (1 - read.held)))
-        found = found[: MOST_EMBEDDED if chinese else MOST_EMBEDDED_EN]
+        found.sort(key=lambda read: -(read.evidence - rules.missing_names_weight * (1 - read.held)))
+        found = found[: rules.most_embedded if chinese else rules.most_embedded_en]
         query = context.query_vector(question)
         # Simplified sentences: an English question found its answer sentence at rank 1 among
         # the seeds' sentences this way, at rank 4 on the traditional originals. A Chinese title
         # before them drowned the English question's few shared words: seed-05 fell below
-        # MIN_SCORE_EN.
+        # min_score_en.
         vectors = self.embedder.embed_passages(
             [
                 _titled(read.passage, read.text) if chinese else matching_form(read.text)
@@ -501,8 +439,8 @@ class ExtractiveAnswerer:
                 # 會上，鎮江和北京…做主旨發言 answers which meeting only after the sentence three
                 # before it, which names the summit. Not for a pronoun: 這個時期 after 羅馬共和國
                 # 中後期 took a year two sentences back (DRCD 0.860 → 0.858).
-                lead = _antecedent(asked, read) or lead
-            shown = SHORT_ANSWER_TYPES if chinese else SHORT_ANSWER_TYPES_EN
+                lead = _antecedent(asked, read, rules.antecedent_chars) or lead
+            shown = rules.short_answer_types if chinese else rules.short_answer_types_en
             short = span if asked.answer_type in shown else None
             bm25 = passage.signals.get("bm25", (0.0, None))[0]
             lexical = bm25 / asked.idf_mass if asked.idf_mass else 0.0
@@ -523,7 +461,7 @@ class ExtractiveAnswerer:
                     passage_similarity=dense,
                     lead=read.document[lead[0] : lead[1]] if lead else "",
                     lead_span=lead,
-                    role=_role(read.document, *read.spans[read.at]),
+                    role=_role(read.document, *read.spans[read.at], rules.longest_heading),
                 )
             )
         return candidates
@@ -540,7 +478,7 @@ class ExtractiveAnswerer:
         once). first_quoted: the number a passage quoted beyond those given gets, when not the
         one after the last given (the pipeline's fallback is given some of its passages only)."""
         chinese = question_language(question) == "zh"
-        chosen = choose(self.candidates(question, passages, context), chinese)
+        chosen = choose(self.candidates(question, passages, context), chinese, self.rules.answer)
         parts = asked_apart(question) if chinese else []
         short_answer = chosen[0].short_answer if chosen else None
         if parts and not _answers_every_subject(chosen, parts):
@@ -548,7 +486,9 @@ class ExtractiveAnswerer:
             chosen = [
                 candidate
                 for part in parts
-                for candidate in choose(self.candidates(part.question, passages, context), chinese)
+                for candidate in choose(
+                    self.candidates(part.question, passages, context), chinese, self.rules.answer
+                )
             ]
             short_answer = None
         if not chosen:
@@ -573,22 +513,23 @@ _STATEMENT_END = re.compile(r"[。！!；;…」』”\"）)]$")
 _ASKED = re.compile(r"[？?][」』”\"）)]?$")
 # A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something.
 _LABELLED = re.compile(r"[：:]")
-_LONGEST_HEADING = 60
 
 
-def _role(document: str, start: int, end: int) -> str:
-    """"question" for a sentence asking (如何形容2024年的臺灣？); "heading" for a line of its own
+def _role(document: str, start: int, end: int, longest_heading: int) -> str:
+    """ "question" for a sentence asking (如何形容2024年的臺灣？); "heading" for a line of its own
     without a sentence's ending, a label or much length (第二回 张翼德怒鞭督邮, 全面介紹鎮江低碳
     城市建設經驗); else "statement"."""
     text = document[start:end].strip()
     if _ASKED.search(text):
         return "question"
-    alone = document[max(0, start - 1) : start].strip() == "" and document[end : end + 1].strip() == ""
+    alone = (
+        document[max(0, start - 1) : start].strip() == "" and document[end : end + 1].strip() == ""
+    )
     if (
         alone
         and not _STATEMENT_END.search(text)
         and not _LABELLED.search(text)
-        and len(text) <= _LONGEST_HEADING
+        and len(text) <= longest_heading
     ):
         return "heading"
     return "statement"
@@ -605,13 +546,13 @@ def _names_bare(kind: str | None, sentence: str) -> bool:
     )
 
 
-def _antecedent(asked: Question, read: _Read) -> tuple[int, int] | None:
-    """The nearest sentence before this one, within ANTECEDENT_CHARS, that holds the kind of
+def _antecedent(asked: Question, read: _Read, within: int) -> tuple[int, int] | None:
+    """The nearest sentence before this one, within `within` characters, that holds the kind of
     answer asked for: what a sentence that speaks of it bare (會上) is about."""
     start = read.spans[read.at][0]
     for earlier in range(read.at - 1, -1, -1):
         a, b = read.spans[earlier]
-        if a < start - ANTECEDENT_CHARS:
+        if a < start - within:
             break
         if answer_span(asked, read.document[a:b]) is not None:
             return a, b
@@ -683,7 +624,7 @@ def _titled(passage: Passage, sentence: str) -> str:
     return matching_form(sentence)
 
 
-def choose(candidates: list[Candidate], chinese: bool) -> list[Candidate]:
+def choose(candidates: list[Candidate], chinese: bool, rules: AnswerRules) -> list[Candidate]:
     """The sentences that answer, best first; none when the best is below the refusal line.
 
     Whether the documents answer is judged on all the question's words; which sentence answers,
@@ -694,10 +635,14 @@ def choose(candidates: list[Candidate], chinese: bool) -> list[Candidate]:
     if not chinese:
         # Cross-language similarities bunch within a few hundredths: they can pick the best
         # sentence, not tell a second good one from a poor one.
-        best = max(candidates, key=lambda c: c.english_score, default=None)
-        return [best] if best is not None and best.english_score >= MIN_SCORE_EN else []
-    if not candidates or max(c.score for c in candidates) < MIN_SCORE:
+        best = max(candidates, key=lambda c: c.english_score(rules), default=None)
+        return (
+            [best] if best is not None and best.english_score(rules) >= rules.min_score_en else []
+        )
+    if not candidates or max(c.score(rules) for c in candidates) < rules.min_score:
         return []
-    ranked = sorted(candidates, key=lambda c: -c.pick_score)
-    top = ranked[0].pick_score
-    return [c for c in ranked[:MAX_SENTENCES] if c.pick_score >= top - KEEP_WITHIN]
+    ranked = sorted(candidates, key=lambda c: -c.pick_score(rules))
+    top = ranked[0].pick_score(rules)
+    return [
+        c for c in ranked[: rules.max_sentences] if c.pick_score(rules) >= top - rules.keep_within
+    ]

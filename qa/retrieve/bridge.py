@@ -25,11 +25,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from qa.lang.zh import CJK
+
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _LEADING = re.compile(r"^(?:to|a|an|the|one's|sb's|sth)\s+")
 _WORD = re.compile(r"[A-Za-z](?:[A-Za-z-]|['’](?![sS]\b))*|\d+(?:\.\d+)?")
-_CJK_ONLY = re.compile(r"^[\u3400-\u9fff]+$")
+_CJK_ONLY = re.compile(rf"^[{CJK}]+$")
 # Glosses longer than this are descriptions, not translations one could type in a question.
 _MAX_GLOSS_WORDS = 3
 _MAX_READINGS = 16  # reading combinations kept per term (a few characters have several)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-RRF_K = 60
 
-
-def reciprocal_rank(ranks: np.ndarray | int, weight: float = 1.0) -> np.ndarray:
-    """Cormack et al.'s RRF term for 1-based ranks, weighted; rank 0 (not ranked) earns 0."""
+def reciprocal_rank(ranks: np.ndarray | int, weight: float = 1.0, *, k: int) -> np.ndarray:
+    """Cormack et al.'s RRF term for 1-based ranks, weighted, with constant k
+    (RetrievalRules.rrf_k); rank 0 (not ranked) earns 0."""
     ranks = np.asarray(ranks, dtype=np.int64)
-    return np.where(ranks > 0, weight / (RRF_K + ranks), 0.0)
+    return np.where(ranks > 0, weight / (k + ranks), 0.0)
 
 
 def zscored(values: np.ndarray) -> np.ndarray:

@@ -27,30 +27,11 @@ from qa.question import asked_apart
 from qa.records import Passage
 from qa.retrieve.bridge import EnglishBridge
 from qa.retrieve.fusion import partly_embedded, reciprocal_rank, weighted_zscore
-from qa.retrieve.wording import WORDING_DEPTH, reorder_by_wording
+from qa.retrieve.wording import reorder_by_wording
+from qa.rules import Rules
 
 if TYPE_CHECKING:
     from qa.retrieve.rerank import CrossEncoderReranker
-
-# Weights of each retriever's z-scored candidates scores. Chosen on the CMRC dev subset
-# (bench/fusion.py, docs/BENCHMARKS.md). Chinese, 500 questions in simplified and traditional
-# characters: 0.6 dense / 0.4 BM25 reached recall@1 0.990, recall@5 0.998 (dense alone
-# 0.970 / 0.990, BM25 alone 0.954 / 0.994, reciprocal-rank fusion 0.982 / 0.996). English, 120
-# questions: four signals in equal parts reached recall@5 0.867 (dense alone 0.592, dense and
-# USE 0.767); equal parts, since 120 questions cannot tell finer weights apart.
-WEIGHTS = {
-    "zh": {"dense": 0.6, "bm25": 0.4},
-    "en": {"dense": 0.25, "use": 0.25, "dict_bm25": 0.25, "dict_dense": 0.25},
-}
-# Each list contributes this many candidates: deep enough that the right chunk is almost always
-# among them, shallow enough that normalising over them stays about the question's neighbourhood.
-CANDIDATES = 30
-# A reranker reorders this many of the fused passages, then the best k are kept.
-RERANK_DEPTH = 20
-# Dictionary terms added to the English question for the dict_dense signal: those with at least
-# this share of one English word, the strongest first.
-DICT_TERM_MIN_WEIGHT = 0.25
-DICT_TERMS_IN_QUERY = 8
 
 
 @dataclass
@@ -101,6 +82,7 @@ class Retriever:
         embedder: Embedder,
         threads: int | None = None,
         reranker: CrossEncoderReranker | None = None,
+        rules: Rules = Rules(),
     ):
         if embedder.name != store.manifest.embedder or embedder.dim != store.manifest.dim:
             raise IndexMismatch(
@@ -112,6 +94,7 @@ class Retriever:
         self.embedder = (
             embedder if isinstance(embedder, RememberingEmbedder) else RememberingEmbedder(embedder)
         )
+        self.rules = rules
         self._threads = threads
         self.reranker = reranker  # set once: search_followup reranks its merged list itself
         self._crosslingual_model: Embedder | None = None
@@ -125,6 +108,7 @@ class Retriever:
         threads: int | None = None,
         kb: str = "default",
         reranker: str | None = None,
+        rules: Rules = Rules(),
     ) -> Retriever:
         """The index at location, read with embedder (loaded, by name, or None: the index's);
         reranker: a sentence-transformers CrossEncoder's name or folder."""
@@ -139,20 +123,21 @@ class Retriever:
         if reranker:
             from qa.retrieve.rerank import CrossEncoderReranker
 
-            return cls(store, loaded, threads, CrossEncoderReranker(reranker))
-        return cls(store, loaded, threads)
+            return cls(store, loaded, threads, CrossEncoderReranker(reranker), rules)
+        return cls(store, loaded, threads, rules=rules)
 
     def context(self) -> QuestionContext:
         """A new question's context: its vectors and documents, shared with the answerer."""
         return QuestionContext(self.store, self.embedder)
 
     def candidates(
-        self, question: str, depth: int = CANDIDATES, context: QuestionContext | None = None
+        self, question: str, depth: int | None = None, context: QuestionContext | None = None
     ) -> Candidates:
         # The dense model reads the question's own characters: on a traditional-Chinese set it
         # did better on the originals than on their simplified conversion. BM25 reads the
         # matching form, where 鎮江 and 镇江 are one term.
         store = self.store
+        depth = depth or self.rules.retrieval.candidates
         vector = (context or self.context()).query_vector(question)
         dense: dict[str, tuple[Space, np.ndarray]] = {"dense": ("dense", vector)}
         lexical: dict[str, Mapping[str, float]] = {}
@@ -165,9 +150,11 @@ class Retriever:
             )
             terms = self.bridge().terms(question)
             lexical["dict_bm25"] = terms
+            rules = self.rules.retrieval
             strongest = sorted(
-                (t for t, w in terms.items() if w >= DICT_TERM_MIN_WEIGHT), key=lambda t: -terms[t]
-            )[:DICT_TERMS_IN_QUERY]
+                (t for t, w in terms.items() if w >= rules.dict_term_min_weight),
+                key=lambda t: -terms[t],
+            )[: rules.dict_terms_in_query]
             with_terms = f"{clean_text(question)} {' '.join(strongest)}"
             dense["dict_dense"] = ("dense", self.embedder.embed_queries([with_terms])[0])
         waiting = store.manifest.pending_positions()
@@ -243,13 +230,14 @@ class Retriever:
 
     def _keep(self, k: int) -> int:
         """How many fused passages the second look reads to return k."""
-        return max(k, RERANK_DEPTH if self.reranker is not None else WORDING_DEPTH)
+        rules = self.rules.retrieval
+        return max(k, rules.rerank_depth if self.reranker is not None else rules.wording_depth)
 
     def _second_look(self, question: str, passages: list[Passage]) -> list[Passage]:
         """The fused passages re-sorted by their wording, then by the reranker if there is one."""
         # An English question's words are not the Chinese passages' (the bridge's terms are).
         if self.language(question) == "zh":
-            passages = reorder_by_wording(question, passages, self.store.idf)
+            passages = reorder_by_wording(question, passages, self.store.idf, self.rules)
         if self.reranker is not None:
             passages = self.reranker.rerank(question, passages)
         return passages
@@ -258,8 +246,8 @@ class Retriever:
         """The `keep` best passages by fused score, numbered from 1."""
         if self.store.chunk_count() == 0:
             return []
-        found = self.candidates(question, max(CANDIDATES, keep), context)
-        fused = found.fused(WEIGHTS[self.language(question)])
+        found = self.candidates(question, max(self.rules.retrieval.candidates, keep), context)
+        fused = found.fused(self.rules.retrieval.fusion_weights[self.language(question)])
         order, chunks = self._distinct(found, np.argsort(-fused, kind="stable"), keep)
         return [
             Passage.of_chunk(
@@ -311,7 +299,7 @@ class Retriever:
         so the more decided of the two searches leads; "rrf": reciprocal-rank fusion of the two
         rankings, the user's words weighted own_weight. On the dialogues of bench/followup.py
         "max" ranked the right document first most often (docs/BENCHMARKS.md)."""
-        depth = max(CANDIDATES, k)
+        depth = max(self.rules.retrieval.candidates, k)
         context = context or self.context()
         # Fused only: the second look reads the merged list once, against the rewrite.
         lists = [
@@ -328,7 +316,9 @@ class Retriever:
                     if key not in score or value > score[key]:
                         score[key], passage[key] = value, p
                 else:
-                    score[key] = score.get(key, 0.0) + float(reciprocal_rank(rank, weight))
+                    score[key] = score.get(key, 0.0) + float(
+                        reciprocal_rank(rank, weight, k=self.rules.retrieval.rrf_k)
+                    )
                     passage.setdefault(key, p)
         order = sorted(score, key=lambda key: -score[key])
         merged = [

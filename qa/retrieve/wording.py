@@ -17,24 +17,23 @@ from dataclasses import replace
 from embeddings.records import real_title
 from qa.question import analyse, coverage
 from qa.records import Passage
-
-WORDING_DEPTH = 5
-WORDING_WEIGHT = 2.0
+from qa.rules import Rules
 
 
 def reorder_by_wording(
-    question: str, passages: list[Passage], idf: Callable[[str], float]
+    question: str, passages: list[Passage], idf: Callable[[str], float], rules: Rules = Rules()
 ) -> list[Passage]:
-    """The first WORDING_DEPTH passages re-sorted by fused score + WORDING_WEIGHT × coverage, the
+    """The first wording_depth passages re-sorted by fused score + wording_weight × coverage, the
     others after them as they were; renumbered from 1. Only the first are re-sorted because
     only that depth was measured: a deeper passage that says every word stays where it is."""
-    terms = analyse(question, idf).terms
+    terms = analyse(question, idf, rules=rules.question).terms
     if not terms:
         return passages
-    first = [(p, coverage(terms, _read(p))) for p in passages[:WORDING_DEPTH]]
-    first.sort(key=lambda pair: -(pair[0].score + WORDING_WEIGHT * pair[1]))
+    depth, weight = rules.retrieval.wording_depth, rules.retrieval.wording_weight
+    first = [(p, coverage(terms, _read(p))) for p in passages[:depth]]
+    first.sort(key=lambda pair: -(pair[0].score + weight * pair[1]))
     head = [replace(p, wording=held) for p, held in first]
-    return [replace(p, n=n) for n, p in enumerate(head + passages[WORDING_DEPTH:], start=1)]
+    return [replace(p, n=n) for n, p in enumerate(head + passages[depth:], start=1)]
 
 
 def _read(passage: Passage) -> str:

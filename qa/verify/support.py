@@ -19,20 +19,12 @@ import numpy as np
 from embeddings.chunking import sentence_spans
 from embeddings.cleaning import has_cjk, matching_form
 from qa.answering.base import is_refusal
+from qa.lang.zh import NAME_TAGS
 from qa.markers import MARKER
 from qa.overlap import unit_share
 from qa.records import AnswerSentence, Passage
+from qa.rules import SupportRules
 from qa.verify.citations import answer_sentence_spans, answer_sentences, recite
-
-# Calibrated by bench/support_check.py on claims made from the CMRC dev subset (the question with
-# its gold answer put in place of the question word), each checked against the passage holding
-# the answer, against the best retrieved passage that does not, and with its number or a name
-# changed (docs/BENCHMARKS.md). Overlap 0.5 with the name rule judged 89 % / 96 % / 89 % / 99 %
-# of them right; 0.6 loses an eighth of the right ones for two points on the wrong. Across
-# languages the similarity separates far less (0.84: 74 % of right English claims kept, 64 % of
-# wrong ones caught).
-MIN_OVERLAP = 0.5
-MIN_SIMILARITY = 0.84
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -52,18 +44,12 @@ def numbers_agree(claim: str, evidence: str) -> bool:
     return numbers(claim) <= numbers(evidence)
 
 
-# jieba's tags for names of places, people, organisations and other proper nouns
-_NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz"})
-
-
 def names(text: str) -> set[str]:
     """The proper names jieba's tagger (embeddings.lexical.tagged) finds in a text (matching
     form); single characters left out, as the tagger calls many a lone character a name."""
     from embeddings.lexical import tagged
 
-    return {
-        word for word, tag in tagged(matching_form(text)) if tag in _NAME_TAGS and len(word) > 1
-    }
+    return {word for word, tag in tagged(matching_form(text)) if tag in NAME_TAGS and len(word) > 1}
 
 
 def names_agree(claim: str, evidence: str) -> bool:
@@ -95,6 +81,7 @@ def support_score(
     passages: list[Passage],
     similarity: Similarity | None = None,
     names_context: NamesContext = passage_and_title,
+    rules: SupportRules = SupportRules(),
 ) -> float | None:
     """How well the passages back the claim (wording overlap, or embedding similarity across
     scripts); None when they do not back it."""
@@ -103,21 +90,23 @@ def support_score(
         return None
     if _same_script(claim, evidence):
         score = unit_share(claim, evidence)
-        if score < MIN_OVERLAP or not names_agree(claim, "\n".join(map(names_context, passages))):
+        if score < rules.min_overlap or not names_agree(
+            claim, "\n".join(map(names_context, passages))
+        ):
             return None
         return score
     if similarity is None:
         return None
     score = similarity(claim, sentences_of(evidence))
-    return score if score >= MIN_SIMILARITY else None
+    return score if score >= rules.min_similarity else None
 
 
-def _judged(sentence: str, by_n: dict[int, Passage], similarity, names_context):
+def _judged(sentence: str, by_n: dict[int, Passage], similarity, names_context, rules):
     claim = claim_of(sentence)
     if not claim or is_refusal(claim):
         return None
     cited = [int(m.group(1)) for m in MARKER.finditer(sentence) if int(m.group(1)) in by_n]
-    score = support_score(claim, [by_n[n] for n in cited], similarity, names_context)
+    score = support_score(claim, [by_n[n] for n in cited], similarity, names_context, rules)
     return AnswerSentence(claim, cited, score is not None)
 
 
@@ -126,6 +115,7 @@ def check_support(
     passages: list[Passage],
     similarity: Similarity | None = None,
     names_context: NamesContext = passage_and_title,
+    rules: SupportRules = SupportRules(),
 ) -> list[AnswerSentence]:
     """Each sentence of an answer (markers already checked) with its citations and verdict.
 
@@ -134,7 +124,8 @@ def check_support(
     """
     by_n = {p.n: p for p in passages}
     judged = (
-        _judged(sentence, by_n, similarity, names_context) for sentence in answer_sentences(text)
+        _judged(sentence, by_n, similarity, names_context, rules)
+        for sentence in answer_sentences(text)
     )
     return [sentence for sentence in judged if sentence is not None]
 
@@ -144,6 +135,7 @@ def repair_citations(
     passages: list[Passage],
     similarity: Similarity | None = None,
     names_context: NamesContext = passage_and_title,
+    rules: SupportRules = SupportRules(),
 ) -> tuple[str, list[AnswerSentence]]:
     """check_support, and then a sentence its own citations do not back (or that cites nothing)
     is made to cite the passage that backs it best, when one does. Small models often state the
@@ -153,13 +145,13 @@ def repair_citations(
     pieces, sentences, last = [], [], 0
     for start, end in answer_sentence_spans(text):
         sentence = text[start:end]
-        judged = _judged(sentence, by_n, similarity, names_context)
+        judged = _judged(sentence, by_n, similarity, names_context, rules)
         if judged is not None and not judged.supported:
             scored = [
                 (score, p.n)
                 for p in passages
                 if p.n not in judged.citations
-                and (score := support_score(judged.text, [p], similarity, names_context))
+                and (score := support_score(judged.text, [p], similarity, names_context, rules))
                 is not None
             ]
             if scored:

@@ -1,0 +1,1 @@
+"""Word lists and tag sets, one module per language."""
