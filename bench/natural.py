@@ -1,13 +1,14 @@
 """Questions worded the way people ask them, over the seeds and over real files (issue 33).
 
 Run: python bench/natural.py [--set seeds real] [--backend extractive|openai] [--local] [--k 5]
-                             [--json]
+                             [--min-score X] [--json]
 Two sets: bench/data/natural_seed_questions.jsonl over the two documents in seeds/, and
 bench/data/real_docs_questions.jsonl over the files of bench/data/real_docs_manifest.json (put
 there by bench/real_docs_fetch.py; the set is skipped, saying so, when they are absent). Each set
 is indexed with qa's own library into bench/results/natural/ (kept: a file already indexed is not
 read again) and every question is asked through qa.api.Assistant. --backend openai asks the chat
 model at OPENAI_BASE_URL; --local starts the local llama.cpp model first (`make bench-local`).
+--min-score asks with another extractive refusal threshold, to see what it trades.
 
 Per half of bench/halves.py, each with its standard error: retrieval (the gold file among the
 passages; at rank 1), answer correct (a gold string, and every all_of string, in the normalised
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import halves
@@ -37,6 +39,7 @@ from real_docs_fetch import manifest
 from embeddings.indexer import build_index
 from qa.api import Assistant
 from qa.evaluation import answer_is_correct
+from qa.rules import Rules
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -154,7 +157,7 @@ def index_of(name: str, files: list[Path]) -> Path:
     return folder
 
 
-def run_set(name: str, backend: str, k: int, model: str | None) -> dict:
+def run_set(name: str, backend: str, k: int, model: str | None, rules: Rules = Rules()) -> dict:
     questions = load(SETS[name])
     if name == "real":
         files = [REAL_FOLDER / entry["name"] for entry in manifest()]
@@ -166,7 +169,7 @@ def run_set(name: str, backend: str, k: int, model: str | None) -> dict:
             }
     else:
         files = SEED_FILES
-    assistant = Assistant(index=index_of(name, files), backend=backend, model=model)
+    assistant = Assistant(index=index_of(name, files), backend=backend, model=model, rules=rules)
     rows = ask_all(assistant, questions, k)
     split = halves.split(rows)
     result = {
@@ -196,10 +199,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(sets: list[str], backend: str = "extractive", k: int = 5, local: bool = False) -> dict:
+def run(
+    sets: list[str],
+    backend: str = "extractive",
+    k: int = 5,
+    local: bool = False,
+    rules: Rules = Rules(),
+) -> dict:
     def work(model: str | None) -> dict:
         return {"backend": backend, "k": k, "model": model} | {
-            name: run_set(name, backend, k, model) for name in sets
+            name: run_set(name, backend, k, model, rules) for name in sets
         }
 
     if not local:
@@ -262,11 +271,17 @@ def main() -> None:
     parser.add_argument("--local", action="store_true", help="start the local model (openai)")
     parser.add_argument("--k", type=int, default=5, help="passages per question")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--min-score", type=float, help="the extractive refusal threshold (AnswerRules.min_score)"
+    )
     args = parser.parse_args()
+    rules = Rules()
+    if args.min_score is not None:
+        rules = replace(rules, answer=replace(rules.answer, min_score=args.min_score))
     # so that `kill` runs run()'s finally too, which stops a local server
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     backend = "openai" if args.local else args.backend
-    result = run(args.set, backend, args.k, args.local)
+    result = run(args.set, backend, args.k, args.local, rules)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
