@@ -76,6 +76,12 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def where(location: Location) -> dict:
+    """A location as `--json` prints it: page, slide, sheet, row, section. Whether a span is a
+    heading marks the index's sections for the answerer; a passage or a quote is no heading."""
+    return {k: v for k, v in location.as_dict().items() if k != "heading"}
+
+
 @dataclass(frozen=True)
 class Citation:
     n: int
@@ -90,7 +96,7 @@ class Citation:
     def to_dict(self) -> dict:
         """Flat, as `qa ask --json` prints it: page, slide, sheet, row, section beside the quote."""
         fields = {k: v for k, v in asdict(self).items() if k != "location"}
-        return fields | self.location.as_dict()
+        return fields | where(self.location)
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class Answer:
         passages = []
         for p in self.passages:
             passage = {"n": p.n, "doc_id": p.doc_id, "title": p.title, "text": p.text}
-            passage |= {"source": p.source} | p.location.as_dict()
+            passage |= {"source": p.source} | where(p.location)
             passage["score"] = p.score
             if explain:
                 passage["explain"] = p.explain()
