@@ -75,22 +75,3 @@ def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_
     assert "4.3%" in answered.answer
     assert "是多少" not in answered.answer
     assert not answered.answer.startswith("臺灣經濟成長率")
-
-
-RULES = (
-    "第十五条 委员会委员候选人应符合以下条件：\n"
-    "（一）在本单位连续工作满三年的正式职工；\n"
-    "（二）热爱工会工作，在职工中有较高威信。\n"
-)
-
-
-def test_a_sentence_introducing_a_list_is_not_the_answer_the_list_is(tmp_path, embedder):
-    index_documents(
-        tmp_path,
-        [Document("rules", "rules", RULES, "/rules.txt", str(len(RULES)))],
-        embedder=embedder,
-    )
-    answered = Assistant(index=tmp_path, backend="extractive").ask(
-        "委员会委员候选人应符合什么条件？"
-    )
-    assert "正式职工" in answered.answer or "较高威信" in answered.answer

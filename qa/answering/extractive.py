@@ -511,10 +511,8 @@ def _points_back(sentence: str) -> bool:
 # What ends a statement; a line without one is a heading, a title or a cover line.
 _STATEMENT_END = re.compile(r"[。！!；;…」』”\"）)]$")
 _ASKED = re.compile(r"[？?][」』”\"）)]?$")
-# A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something;
-# one ending in the colon introduces what follows (候选人应符合以下条件：) and says it not itself.
+# A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something.
 _LABELLED = re.compile(r"[：:]")
-_INTRODUCES = re.compile(r"[：:]$")
 
 
 def _role(document: str, start: int, end: int, longest_heading: int) -> str:
@@ -524,8 +522,6 @@ def _role(document: str, start: int, end: int, longest_heading: int) -> str:
     text = document[start:end].strip()
     if _ASKED.search(text):
         return "question"
-    if _INTRODUCES.search(text):
-        return "heading"
     alone = (
         document[max(0, start - 1) : start].strip() == "" and document[end : end + 1].strip() == ""
     )
