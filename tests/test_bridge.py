@@ -27,7 +27,7 @@ def test_the_dictionary_is_read_from_the_cache_the_first_parse_wrote(monkeypatch
 def test_a_damaged_cache_is_parsed_again(monkeypatch):
     bridge._dictionary.cache_clear()
     parsed = bridge._dictionary()
-    bridge._cache_file(bridge._source()).write_bytes(b"not a pickle")
+    bridge._cache_file(bridge._source()).write_bytes(b"not json")
     bridge._dictionary.cache_clear()
     assert bridge._dictionary() == parsed
     bridge._dictionary.cache_clear()

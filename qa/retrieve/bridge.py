@@ -16,8 +16,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import itertools
+import json
 import os
-import pickle
 import re
 import tempfile
 from collections import defaultdict
@@ -57,7 +57,7 @@ def _glosses(text: str) -> list[str]:
     return kept
 
 
-Dictionary = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]
+Dictionary = tuple[dict[str, list[str]], dict[str, list[str]]]
 
 
 def _source() -> Path:
@@ -83,8 +83,8 @@ def _parsed(source: Path) -> Dictionary:
             for gloss in _glosses(glosses):
                 by_gloss[gloss].add(simplified)
     return (
-        {gloss: tuple(sorted(words)) for gloss, words in by_gloss.items()},
-        {char: tuple(sorted(spoken)) for char, spoken in readings.items()},
+        {gloss: sorted(words) for gloss, words in by_gloss.items()},
+        {char: sorted(spoken) for char, spoken in readings.items()},
     )
 
 
@@ -97,32 +97,36 @@ def _cache_file(source: Path) -> Path:
     key = hashlib.sha1(
         f"{source}:{found.st_size}:{found.st_mtime_ns}".encode() + Path(__file__).read_bytes()
     ).hexdigest()[:16]
-    return Path(user_cache_dir("qa", appauthor=False)) / "bridge" / f"cedict-{key}.pickle"
+    return Path(user_cache_dir("qa", appauthor=False)) / "bridge" / f"cedict-{key}.json"
 
 
 @lru_cache(maxsize=1)
 def _dictionary() -> Dictionary:
-    """The parsed dictionary, from the cache file written the first time it was parsed:
-    unpickling is a small part of reading the 120,000 entries again."""
+    """The parsed dictionary, from the cache file written the first time it was parsed: reading
+    it back is a small part of parsing the 120,000 entries again. JSON, not pickle: a cache file
+    is data, and loading it must not run code."""
     source = _source()
     cached = _cache_file(source)
     try:
-        return pickle.loads(cached.read_bytes())
-    except (OSError, pickle.PickleError, EOFError, ValueError, TypeError):
+        by_gloss, readings = json.loads(cached.read_text("utf-8"))
+        return by_gloss, readings
+    except (OSError, ValueError, TypeError):
         pass
     parsed = _parsed(source)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         # written whole under another name, then renamed: a reader sees none or all of it
-        with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as out:
-            pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=cached.parent, delete=False
+        ) as out:
+            json.dump(parsed, out, ensure_ascii=False)
         os.replace(out.name, cached)
     except OSError:
         pass  # a read-only cache folder costs the parse each process, nothing more
     return parsed
 
 
-def _spellings(term: str, readings: dict[str, tuple[str, ...]]) -> list[str]:
+def _spellings(term: str, readings: dict[str, list[str]]) -> list[str]:
     options = [readings.get(ch, ()) for ch in term]
     if not all(options):
         return []
