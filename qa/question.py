@@ -136,7 +136,9 @@ def analyse(
         if _asks(word, tag):
             asking_until = _past_numerals(words, i + 1)
             if kind_noun is None:
-                kind_noun = _kind_noun(words, asking_until, _DETERMINING.fullmatch(word))
+                kind_noun = _kind_noun(
+                    words, asking_until, _DETERMINING.fullmatch(word) is not None
+                )
             if answer_type is None:
                 # the noun it asks about may follow a numeral (哪/一/地区)
                 following = "".join(w for w, _ in words[i + 1 : i + 3])
@@ -203,7 +205,7 @@ def _past_numerals(words: list[tuple[str, str]], at: int) -> int:
     return at
 
 
-def _kind_noun(words: list[tuple[str, str]], at: int, determining: object) -> int | None:
+def _kind_noun(words: list[tuple[str, str]], at: int, determining: bool) -> int | None:
     """`at` when the word there is a noun, the one an interrogative before it asks for (哪/一/地区's
     地区, 哪个/地方's 地方), or any content word after one that determines a noun (什么/作用), else
     None."""
@@ -225,8 +227,9 @@ def _names(tag: str, whole: bool) -> bool:
 
 
 def _affirm_deny_asks(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The words, those of an affirm-deny question (是不是, 能/不能, 有没有, 是否) tagged as the
-    interrogative pronoun they stand for (r), so they ask and weigh nothing."""
+    """The words, those of an affirm-deny question (是不是, 能/不能, 有没有, 是否) tagged as a
+    pronoun (r): like an interrogative, they weigh nothing, and a yes/no question asks for no
+    kind of answer."""
     text = "".join(word for word, _ in words)
     asking = [False] * len(text)
     for found in _AFFIRM_DENY.finditer(text):
