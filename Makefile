@@ -4,7 +4,7 @@ PIP := $(PYTHON) -m pip
 LOCKED := -c requirements.lock
 QUESTION ?= 镇江提出哪一年实现碳峰值？
 
-.PHONY: install install-dev demo test lint lock fuzz bench install-local local-model bench-local test-local
+.PHONY: install install-dev demo test test-fast lint lock fuzz bench install-local local-model bench-local test-local
 
 # torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
 # pip would fetch the newest CUDA build, several GB.
@@ -22,6 +22,11 @@ demo: install
 
 test: install-dev
 	$(PYTHON) -m pytest -q
+
+# The unit tier alone: no model, server, database or qa subprocess, under a minute; make test
+# (and CI) still runs every tier.
+test-fast: install-dev
+	$(PYTHON) -m pytest -q -m unit
 
 # The loaders' and cleaners' fuzz test with 5,000 examples each instead of the default run's 60.
 fuzz: install-dev

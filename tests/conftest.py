@@ -15,6 +15,34 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+# The fixtures that load a model, build an index with one or start a database: a test using any
+# of them, even through another fixture, is an integration test. A test that loads a model
+# another way (an Assistant, `qa index` through CliRunner, a qa subprocess) says
+# @pytest.mark.integration itself, since no fixture gives it away.
+INTEGRATION_FIXTURES = {
+    "embedder",
+    "seed_index",
+    "postgres_server",
+    "postgres_url",
+    "seed_postgres",
+}
+TIERS = ("unit", "integration")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test gets exactly one tier: its own explicit mark, else integration when it uses a
+    fixture above or is slow, else unit."""
+    for item in items:
+        explicit = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if len(explicit) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked both unit and integration")
+        if explicit:
+            continue
+        loads = INTEGRATION_FIXTURES & set(item.fixturenames)
+        tier = "integration" if loads or item.get_closest_marker("slow") else "unit"
+        item.add_marker(tier)
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_INDEX", str(tmp_path / "user-index"))

@@ -58,6 +58,7 @@ def test_ask_json_has_every_documented_field(seed_index):
     assert data["timings_ms"]["total"] > 0
 
 
+@pytest.mark.integration
 def test_ask_with_no_index_builds_one_from_the_seeds_first(tmp_path, monkeypatch):
     # Only the default location gets the seeds (issue 11): a folder the user names and that
     # holds no index is a mistake to report.
@@ -73,6 +74,7 @@ def test_ask_with_no_index_builds_one_from_the_seeds_first(tmp_path, monkeypatch
     assert (index / "manifest.json").exists()
 
 
+@pytest.mark.integration
 def test_index_reports_a_summary_and_skips_unchanged_files(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

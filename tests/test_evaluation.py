@@ -166,6 +166,7 @@ def test_a_missing_questions_file_is_named(tmp_path, corpus):
     assert result.exit_code == 1 and "error: no such file:" in result.stderr
 
 
+@pytest.mark.integration
 def test_eval_runs_end_to_end_on_a_jsonl_corpus_and_reports_failures(tmp_path, corpus):
     questions = _write(
         tmp_path / "questions.jsonl",
@@ -218,6 +219,7 @@ def test_eval_runs_end_to_end_on_a_jsonl_corpus_and_reports_failures(tmp_path, c
     assert json.loads(again.stdout)["index_seconds"] < metrics["index_seconds"]
 
 
+@pytest.mark.integration
 def test_evals_own_cached_index_from_an_older_qa_is_rebuilt_a_users_is_not(tmp_path, corpus):
     from qa.evaluation import _default_eval_index, evaluate, load_eval_inputs
 

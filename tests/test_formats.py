@@ -255,6 +255,7 @@ def library_index(library, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.integration
 def test_a_question_about_the_pdf_cites_its_page(library_index):
     from typer.testing import CliRunner
 
@@ -275,6 +276,7 @@ def test_a_question_about_the_pdf_cites_its_page(library_index):
     assert citation["source"].endswith("2023年政府工作报告.pdf")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("question", "expected", "where"),
     [
@@ -303,6 +305,7 @@ def test_answers_cite_the_slide_sheet_row_or_section(library_index, question, ex
     assert {key: getattr(location, key) for key in where} == where
 
 
+@pytest.mark.integration
 def test_reindexing_reads_no_unchanged_file_again(library, library_index):
     from embeddings.indexer import build_index
 
@@ -328,6 +331,7 @@ def test_dry_run_prints_each_page(library):
     assert out.index("--- p. 3 ---") < out.index("全市将新建城市公园十二座")
 
 
+@pytest.mark.integration
 def test_show_prints_what_the_index_holds(library_index):
     from typer.testing import CliRunner
 
@@ -341,6 +345,7 @@ def test_show_prints_what_the_index_holds(library_index):
     assert missing.exit_code == 1 and "no document 'nope'" in missing.stderr
 
 
+@pytest.mark.integration
 def test_indexing_skips_bad_files_names_them_and_exits_3(tmp_path):
     from typer.testing import CliRunner
 

@@ -174,6 +174,7 @@ def _path_without_ray(farm: Path) -> list[str]:
     return [str(REPO), *entries]
 
 
+@pytest.mark.integration
 def test_qa_index_ray_names_the_extra_when_ray_is_missing(tmp_path):
     corpus = _corpus(tmp_path / "corpus")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(_path_without_ray(tmp_path / "path"))}
