@@ -1,4 +1,4 @@
-"""Issue 13: a document is searchable by its words within seconds of `qa index` starting on it,
+"""A document is searchable by its words within seconds of `qa index` starting on it,
 while its vectors are still being computed, and `qa ask` says so; the whole index that follows
 is the one a run without that first commit gives. Real `qa` processes on CMRC documents."""
 
