@@ -393,10 +393,12 @@ def show(
 
 def _print_document(doc) -> None:
     counted = f", {doc.pages} pages" + (f", {doc.ocr_pages} by OCR" if doc.ocr_pages else "")
-    print(f"== {doc.source} ({doc.kind}{counted if doc.pages else ''}, title 「{doc.title}」) ==")
+    # a file name or a title may hold terminal escapes (colour, window title, bell): shown escaped
+    source, title = one_line(doc.source), one_line(doc.title)
+    print(f"== {source} ({doc.kind}{counted if doc.pages else ''}, title 「{title}」) ==")
     for heading, text in _page_by_page(doc):
         if heading:
-            print(f"--- {heading} ---")
+            print(f"--- {one_line(heading)} ---")
         print(text)
     print()
 

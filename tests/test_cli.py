@@ -182,3 +182,14 @@ def test_the_default_path_never_imports_torch(seed_index):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_file_name_holding_terminal_escapes_is_printed_escaped(tmp_path):
+    # a window-title sequence and a bell: printed raw, they would act on the reader's terminal
+    hostile = tmp_path / "report\x1b]0;pwned\x07.txt"
+    hostile.write_text("镇江提出2020年实现碳峰值。", encoding="utf-8")
+    result = runner.invoke(app, ["index", "--dry-run", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "镇江提出2020年实现碳峰值" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "report\\x1b]0;pwned\\x07.txt" in result.output
