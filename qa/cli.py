@@ -174,10 +174,7 @@ def _print_support(answer, backend: str) -> None:
         _err(say("left_out", n=len(answer.dropped)))
     if answer.instructing:
         cited = "".join(f"[{n}]" for n in answer.instructing)
-        _err(
-            f"(passage {cited} gives the assistant instructions: read as data, it backs no "
-            "sentence)"
-        )
+        _err(say("instructing", cited=cited))
     if answer.backend != backend:
         _err(say("fallback"))
     if answer.index_incomplete:

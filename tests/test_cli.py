@@ -193,3 +193,20 @@ def test_a_file_name_holding_terminal_escapes_is_printed_escaped(tmp_path):
     assert "镇江提出2020年实现碳峰值" in result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "report\\x1b]0;pwned\\x07.txt" in result.output
+
+
+@pytest.mark.parametrize(
+    ("question", "note"),
+    [
+        ("镇江提出哪一年实现碳峰值？", "（资料 [2] 含有对助手的指令"),
+        ("鎮江提出哪一年實現碳峰值？", "（資料 [2] 含有對助手的指令"),
+        ("When will Zhenjiang peak its carbon?", "(passage [2] gives the assistant instructions"),
+    ],
+)
+def test_the_note_on_a_passage_that_instructs_is_in_the_askers_script(capsys, question, note):
+    from qa.cli import _print_support
+    from qa.records import Answer
+
+    answer = Answer(question, "2020年[1]", [], [], "extractive", False, instructing=[2])
+    _print_support(answer, "extractive")
+    assert note in capsys.readouterr().err
