@@ -75,3 +75,13 @@ def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_
     assert "4.3%" in answered.answer
     assert "是多少" not in answered.answer
     assert not answered.answer.startswith("臺灣經濟成長率")
+
+
+def test_a_line_of_its_own_that_ends_as_a_sentence_does_is_a_statement_in_either_language():
+    from qa.answering.extractive import _role
+
+    for line in ("The plant makes solar glass.", "工厂生产光伏玻璃。"):
+        document = f"Results\n{line}\n"
+        start = document.index(line)
+        assert _role(document, start, start + len(line), 60) == "statement"
+        assert _role(document, 0, len("Results"), 60) == "heading"

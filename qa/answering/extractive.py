@@ -509,7 +509,7 @@ def _points_back(sentence: str) -> bool:
 
 
 # What ends a statement; a line without one is a heading, a title or a cover line.
-_STATEMENT_END = re.compile(r"[。！!；;…」』”\"）)]$")
+_STATEMENT_END = re.compile(r"[。！!；;.…」』”\"）)]$")
 _ASKED = re.compile(r"[？?][」』”\"）)]?$")
 # A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something.
 _LABELLED = re.compile(r"[：:]")
