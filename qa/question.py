@@ -86,6 +86,9 @@ _UNITS = (
     r"|届|场|天|日|月|周|小时|分钟|秒|公斤|千克|克|度|层|册|部|首|本|集|户|株|只|头|枚|间|英尺|英里"
 )
 MEASURE = rf"(?:[万亿千百]*[多余]?(?:{_UNITS}))?"
+# A count in Chinese numerals (第八届, 三个, 两万人): only with its measure word, without which 一
+# and 万 are no count (统一, 万一).
+NUMERAL_COUNT = rf"[〇零一二两三四五六七八九十百千万亿]+[多余]?(?:{_UNITS})"
 _UNIT = re.compile(rf"(?:{_UNITS})")
 
 
@@ -251,6 +254,10 @@ def _asked_unit(asking: str, following: str) -> str:
     if not found:
         return ""
     unit = _UNIT.match(found.group(1))
+    if unit and unit.group() == "个":
+        # 几个人: 个 only counts; the answer says the measure word after it (3—7人)
+        counted = _UNIT.match(found.group(1), 1)
+        return counted.group() if counted else "个"
     return unit.group() if unit else ""
 
 

@@ -211,6 +211,14 @@ class AnswerRules:
         "gets this more, one without it this less (docs/BENCHMARKS.md, '2026-12-04: English "
         "questions weigh the kind of answer they ask for').",
     )
+    required_kinds: tuple[str, ...] = _rule(
+        ("year", "date", "number"),
+        "A Chinese question asking for one of these kinds is refused when none of the sentences "
+        "compared holds a span of it, whatever their scores: the kinds its patterns find (a "
+        "year, a date, a number in the unit asked), unlike a name, which the tagger may miss. "
+        "The refusal the issue asks for: the kind asked for absent from every passage "
+        "(docs/BENCHMARKS.md, '2026-12-08: a number, year or date no passage holds is refused').",
+    )
     keep_within: float = _rule(
         0.1,
         "A second sentence joins the best one only when its choosing score is within this: "

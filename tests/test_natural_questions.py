@@ -119,3 +119,38 @@ def test_a_short_line_heads_what_follows_unless_it_is_one_of_a_run_of_them():
     line = "-40°C深度防冻不结冰"
     start = advert.index(line)
     assert _role(advert, start, start + len(line), 60) == "statement"
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        ("深圳国际低碳城论坛今年是第几届？", "本届是第八届深圳国际低碳城论坛。", "八届"),
+        ("工会经费审查委员会有几个人？", "经费审查委员会由3—7人组成。", "7人"),
+        ("镇江建了几个农业园区？", "镇江建成了三个农业园区。", "三个"),
+    ],
+)
+def test_a_count_is_found_in_chinese_numerals_and_in_the_measure_word_after_ge(
+    question, sentence, span
+):
+    from qa.answering.extractive import answer_span
+
+    assert answer_span(analyse(question, _idf), sentence) == span
+
+
+FLEET = (
+    "深圳新能源汽车推广\n"
+    "深圳大力推广新能源汽车，新能源汽车每年的载客人次持续增长。\n"
+    "截至去年底，深圳共有纯电动公交车1.6万辆。\n"
+)
+
+
+def test_a_number_no_passage_holds_is_refused_however_well_its_words_match(tmp_path, embedder):
+    index_documents(
+        tmp_path,
+        [Document("fleet", "fleet", FLEET, "/fleet.txt", str(len(FLEET)))],
+        embedder=embedder,
+    )
+    assistant = Assistant(index=tmp_path, backend="extractive")
+    assert "1.6万辆" in assistant.ask("深圳有多少辆纯电动公交车？").answer
+    # every word matches the second line, which gives no count of passengers
+    assert assistant.ask("深圳新能源汽车每年载客多少人次？").abstained

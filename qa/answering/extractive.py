@@ -42,6 +42,7 @@ from qa.lang.zh import EVENT_ENDINGS, NAME_TAGS, NAMED_EVENTS, PERSON_TAGS
 from qa.markers import neutralized
 from qa.question import (
     MEASURE,
+    NUMERAL_COUNT,
     Question,
     SubjectQuestion,
     Term,
@@ -66,7 +67,7 @@ _TYPE_SPANS = {
         r"\d{3,4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
         r"|\d{1,2}(?:[-－至到]\d{1,2})?月|\d{1,2}世纪"
     ),
-    "number": re.compile(r"\d+(?:[.,]\d+)*" + MEASURE),
+    "number": re.compile(r"\d+(?:[.,]\d+)*" + MEASURE + "|" + NUMERAL_COUNT),
     # what says a cause or a purpose (因地处…而得名, 由于, 为了); not shown as a short answer: a
     # reason is a clause. Its credit refused 3 more of the made-up unanswerable questions of
     # both sets and answered none fewer rightly (docs/BENCHMARKS.md)
@@ -217,6 +218,7 @@ class Candidate:
     # What the sentence is in its document: a statement, a heading (a title, a cover line) or a
     # question the document asks (如何形容2024年的臺灣？)
     role: str = "statement"
+    kind: str | None = None  # the kind of answer the question asks for, when clear
 
     @property
     def answers(self) -> bool:
@@ -462,6 +464,7 @@ class ExtractiveAnswerer:
                     lead=read.document[lead[0] : lead[1]] if lead else "",
                     lead_span=lead,
                     role=_role(read.document, *read.spans[read.at], rules.longest_heading),
+                    kind=asked.answer_type if kind_known else None,
                 )
             )
         return candidates
@@ -656,6 +659,10 @@ def choose(candidates: list[Candidate], chinese: bool, rules: AnswerRules) -> li
             [best] if best is not None and best.english_score(rules) >= rules.min_score_en else []
         )
     if not candidates or max(c.score(rules) for c in candidates) < rules.min_score:
+        return []
+    if candidates[0].kind in rules.required_kinds and not any(c.typed for c in candidates):
+        # 深圳新能源汽车有多少辆？ beside sentences naming 新能源汽车 and no count of vehicles: the
+        # documents do not say it.
         return []
     ranked = sorted(candidates, key=lambda c: -c.pick_score(rules))
     top = ranked[0].pick_score(rules)
