@@ -512,7 +512,7 @@ def ask(
     )
     if as_json:
         answer = in_script(assistant.ask(question, k), script)
-        print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
+        print(answer.to_json(explain=explain))
         return
     if assistant.backend_name == "extractive":
         _hint(question)
