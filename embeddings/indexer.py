@@ -70,6 +70,7 @@ class IndexReport:
     ocr_pages: int = 0  # of those, read by OCR
     resumed: int = 0  # chunks whose vectors an earlier, stopped run had already embedded
     repaired: list[str] = field(default_factory=list)  # what was damaged and is now rewritten
+    cache_set_aside: str | None = None  # a damaged vector cache, moved aside: what and where
     seconds: float = 0.0
     # when this run's new documents became searchable by their words, before their vectors
     words_first_seconds: float | None = None
@@ -470,6 +471,7 @@ def _write(
     if second:
         crosslingual = _embed(second, whole_texts, None, cache, cluster)[0]
         _spread(crosslingual, lost["crosslingual"], chunks_by_doc, crosslingual_by_doc)
+    report.cache_set_aside = cache.set_aside
 
     if existing:
         existing.close()

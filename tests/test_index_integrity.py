@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from embeddings.errors import QAError
 from embeddings.indexer import build_index
-from embeddings.store.local import IndexStore
+from embeddings.store.local import VECTOR_CACHE, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
 from qa.records import Answer, Passage
@@ -282,3 +283,26 @@ def test_json_output_never_holds_a_nan():
     assert _strict_json(Answer("q", "a", [], [], "extractive", False).to_json())["answer"] == "a"
     with pytest.raises(QAError, match="not a number"):
         answer.to_json(explain=True)
+
+
+# 6. .vector-cache.sqlite
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["index", "rebuild"])
+def test_a_damaged_vector_cache_is_set_aside_with_one_warning(index_copy, rebuild):
+    garbage = os.urandom(4096)
+    (index_copy / VECTOR_CACHE).write_bytes(garbage)
+    checked = runner.invoke(app, ["index", "--check", "--index", str(index_copy)])
+    assert checked.exit_code == 0 and checked.stdout.startswith("ok: ")
+    assert VECTOR_CACHE in checked.stderr and checked.stderr.startswith("warning: ")
+    indexed = runner.invoke(
+        app, ["index", "--index", str(index_copy), *(["--rebuild"] if rebuild else [])]
+    )
+    assert indexed.exit_code == 0, indexed.output
+    warnings = [line for line in indexed.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and VECTOR_CACHE in warnings[0], indexed.stderr
+    set_aside = [p for p in index_copy.iterdir() if p.name.startswith(f"{VECTOR_CACHE}-damaged")]
+    assert [p.read_bytes() for p in set_aside] == [garbage]
+    assert set_aside[0].name in warnings[0]
+    checked = runner.invoke(app, ["index", "--check", "--index", str(index_copy)])
+    assert checked.exit_code == 0 and checked.stderr == ""

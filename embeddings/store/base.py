@@ -200,6 +200,10 @@ class Store(Protocol):
 class VectorCacheLike(Protocol):
     """Vectors a stopped run already embedded, by VectorCache.key(embedder, text)."""
 
+    # What was found damaged and moved aside for a new cache, in one line for the run's
+    # warning; None when nothing was.
+    set_aside: str | None
+
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]: ...
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None: ...

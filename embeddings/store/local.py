@@ -564,44 +564,108 @@ def _remove_debris(root: Path) -> None:
 class VectorCache:
     """Vectors embedded by a run, by embedder and text, committed batch by batch: a run that is
     stopped loses at most one batch, and the next run embeds only what is not here. Emptied once
-    a generation holding them is live."""
+    a generation holding them is live. A damaged one holds only vectors to embed again: it is
+    set aside (renamed, never deleted) and a new one started; set_aside says so."""
 
     def __init__(self, root: Path):
         self.path = root / VECTOR_CACHE
         self._db: sqlite3.Connection | None = None
+        self.set_aside: str | None = None
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
         """Made by the first batch it keeps: a run that embeds nothing leaves no file."""
         if self._db is None and (create or self.path.exists()):
-            self._db = sqlite3.connect(self.path)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)"
-            )
+            try:
+                self._db = self._connected()
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(exc)
+                if create:
+                    self._db = self._connected()
         return self._db
+
+    def _connected(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def _created(self) -> sqlite3.Connection:
         db = self._open(create=True)
         assert db is not None  # create=True always opens it
         return db
 
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        """Moves a damaged cache (its journal with it, which SQLite would otherwise replay into
+        the new one) to the first free VECTOR_CACHE-damaged-N; raises any other error."""
+        if not _is_damage(exc):
+            raise exc
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        number = 1
+        while self.path.with_name(f"{VECTOR_CACHE}-damaged-{number}").exists():
+            number += 1
+        aside = self.path.with_name(f"{VECTOR_CACHE}-damaged-{number}")
+        for suffix in ("-journal", "-wal", "-shm"):
+            if Path(f"{self.path}{suffix}").exists():
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        os.replace(self.path, aside)
+        self.set_aside = (
+            f"the vector cache {self.path} was damaged ({_reason(exc)}): set aside as "
+            f"{aside.name}, and a new one started"
+        )
+
+    def damage(self) -> str | None:
+        """What is wrong with the cache, read only (for `qa index --check`); None when whole or
+        absent."""
+        if not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            verdict = _reason(exc)
+        if verdict == "ok":
+            return None
+        return (
+            f"the vector cache {self.path} is damaged ({verdict}); the next `qa index` sets it "
+            "aside and starts a new one"
+        )
+
     @staticmethod
     def key(embedder: str, text: str) -> str:
         return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
 
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached vectors of keys; a vector that is garbage (a damaged page) is left out,
+        to be embedded again."""
         found: dict[str, np.ndarray] = {}
         db = self._open(create=False)
         if db is None:
             return found
-        for begin in range(0, len(keys), 500):  # SQLite's limit on bound parameters
-            batch = keys[begin : begin + 500]
-            rows = db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
-                batch,
-            )
-            for key, blob in rows:
-                if len(blob) == 4 * dim:
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        try:
+            for begin in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+                batch = keys[begin : begin + 500]
+                rows = db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
+                    batch,
+                ).fetchall()
+                kept = [
+                    (k, np.frombuffer(v, dtype=np.float32)) for k, v in rows if len(v) == 4 * dim
+                ]
+                if kept:
+                    unusable = unusable_vectors(np.stack([v for _, v in kept]))
+                    found |= {k: v for (k, v), bad in zip(kept, unusable, strict=True) if not bad}
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
         return found
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None:
@@ -609,6 +673,13 @@ class VectorCache:
             (k, np.asarray(v, dtype=np.float32).tobytes())
             for k, v in zip(keys, vectors, strict=True)
         ]
+        try:
+            self._insert(rows)
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+            self._insert(rows)
+
+    def _insert(self, rows: list[tuple[str, bytes]]) -> None:
         db = self._created()
         db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         db.commit()
@@ -619,6 +690,12 @@ class VectorCache:
             self._db = None
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file is no database or a corrupt one (not a full disk or a lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def write_generation(
