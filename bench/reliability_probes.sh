@@ -53,6 +53,44 @@ for damage in vectors crosslingual chunks bm25 generation; do
   qa index --check --index d | cut -c1-30
 done
 
+probe "issue 35, 3-6. bytes garbled in place (sizes kept), then qa index"
+garble() {  # garble KIND GENERATION: what issue 35's probe did to each file
+  python - "$@" <<'EOF'
+import json, os, sqlite3, sys
+import faiss, numpy as np
+kind, gen = sys.argv[1:]
+if kind == "starts":  # the end of 镇江's postings moved before their start
+    word = json.load(open(f"{gen}/bm25/vocab.json", encoding="utf-8"))["vocab"]["镇江"]
+    starts = np.load(f"{gen}/bm25/starts.npy", mmap_mode="r+")
+    starts[word + 1] -= 1000
+    starts.flush()
+elif kind == "chunks":  # every stored "2020年" overwritten with bytes that are not UTF-8
+    path = f"{gen}/chunks.sqlite"
+    data = open(path, "rb").read()
+    needle = "2020年".encode()
+    open(path, "r+b").write(data.replace(needle, b"\xff" * len(needle)))
+else:  # the vector of the chunk that answers made NaN
+    db = sqlite3.connect(f"{gen}/chunks.sqlite")
+    (pos,) = db.execute("SELECT pos FROM chunks WHERE text LIKE '%2020年%'").fetchone()
+    path = f"{gen}/vectors.faiss"
+    index = faiss.read_index(path)
+    with open(path, "r+b") as handle:
+        handle.seek(os.path.getsize(path) - 4 * index.d * (index.ntotal - pos))
+        handle.write(np.full(index.d, np.nan, dtype=np.float32).tobytes())
+EOF
+}
+for damage in starts chunks vectors cache; do
+  rm -rf g && qa index docs --index g >/dev/null 2>&1
+  gen=g/$(python -c "import json; print('gen-%06d' % json.load(open('g/manifest.json'))['generation'])")
+  if [ $damage = cache ]; then head -c 4096 /dev/urandom > g/.vector-cache.sqlite; else garble $damage "$gen"; fi
+  qa ask "镇江提出哪一年实现碳峰值？" --index g --json >out.json 2>err.txt
+  echo "ask: exit $?, $(wc -c <out.json) bytes of JSON"; cut -c1-170 err.txt | tail -2
+  qa index --check --index g 2>&1 | cut -c1-170; echo "exit ${PIPESTATUS[0]}"
+  qa index --index g 2>&1 | sed 's/ in [0-9.]* s//' | cut -c1-170
+  qa index --check --index g | cut -c1-30
+  ls -A g | grep damaged
+done
+
 probe "9. a question of punctuation only, and one of 100,000 characters"
 qa ask "？？？！！。，,.?!" --index ix; echo "exit $?"
 # 100,000 characters do not fit one command-line argument (Linux takes 128 KiB, 300 KB here), so

@@ -350,6 +350,8 @@ def index(
             _err(f"warning: {one_line(line)}")
     for damage in report.repaired:
         _err(f"repaired: {damage.split(';')[0]}")
+    if report.cache_set_aside:
+        _err(f"warning: {one_line(report.cache_set_aside)}")
     if report.resumed:
         _err(f"(resumed: {report.resumed} chunks were embedded by an earlier run that stopped)")
     print(
@@ -452,9 +454,12 @@ def _page_by_page(doc):
 
 
 def _check_index(root: str | Path, kb: str) -> None:
-    from embeddings.store import open_store
+    from embeddings.store import VectorCache, open_store
 
     store = open_store(root, kb)
+    cache_damage = VectorCache(root).damage() if isinstance(root, Path) else None
+    if cache_damage:  # the index is whole without it: a warning, not an error
+        _err(f"warning: {one_line(cache_damage)}")
     root = store.location
     damage = store.damage()
     for line in damage.values():
@@ -512,7 +517,7 @@ def ask(
     )
     if as_json:
         answer = in_script(assistant.ask(question, k), script)
-        print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
+        print(answer.to_json(explain=explain))
         return
     if assistant.backend_name == "extractive":
         _hint(question)

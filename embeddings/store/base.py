@@ -27,6 +27,16 @@ FORMAT_VERSION = 3
 Space = Literal["dense", "crosslingual"]
 
 
+def unusable_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Which rows no embedder gives: a stored vector is of unit length (every embedder
+    normalises) or zero (a chunk whose vectors are still being computed)."""
+    with np.errstate(all="ignore"):  # garbage may overflow; it is reported, not warned about
+        lengths = np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1)
+    whole = np.isfinite(lengths) & ((np.abs(lengths - 1) <= 1e-3) | (lengths == 0))
+    unusable: np.ndarray = ~whole
+    return unusable
+
+
 class IndexMissing(QAError):
     pass
 
@@ -69,6 +79,10 @@ class Manifest:
     # (zeros stand in): the generation `qa index` commits before embedding, so that new
     # documents are found by their words within seconds.
     vectors_pending: list[str] = field(default_factory=list)
+    # The sha256 of each file of the generation as it was written, by its path in the generation
+    # folder: `qa index --check` and `qa index` find any byte changed since. Empty for an index
+    # written before they were recorded, whose files are checked by their structure alone.
+    checksums: dict[str, str] = field(default_factory=dict)
 
     @property
     def chunk_count(self) -> int:
@@ -185,6 +199,10 @@ class Store(Protocol):
 
 class VectorCacheLike(Protocol):
     """Vectors a stopped run already embedded, by VectorCache.key(embedder, text)."""
+
+    # What was found damaged and moved aside for a new cache, in one line for the run's
+    # warning; None when nothing was.
+    set_aside: str | None
 
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]: ...
 

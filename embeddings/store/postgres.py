@@ -632,6 +632,7 @@ class PostgresVectorCache:
 
     def __init__(self, connection: Connection, kb: str):
         self._connection, self._kb = connection, kb
+        self.set_aside: str | None = None  # a table is kept whole by PostgreSQL, never set aside
 
     @staticmethod
     def key(embedder: str, text: str) -> str:
