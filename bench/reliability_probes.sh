@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 11's probes as a user types them, each in a fresh folder: prints what each one shows and
-# its exit status. Run: bash bench/reliability_probes.sh  (docs/RELIABILITY.md has a run's output)
+# Issue 11's and issue 35's probes as a user types them, each in a fresh folder: prints what each
+# one shows and its exit status. Run: bash bench/reliability_probes.sh  (docs/RELIABILITY.md has
+# a run's output)
 set -u
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -77,3 +78,11 @@ mkdir sub && ln -s .. sub/loop
 cd ..
 qa index load --index l 2>&1 | sed 's/ in [0-9.]* s//'
 qa ask "杭州西湖在哪里？" --index l | tail -2
+
+# Issue 35's second probe.
+
+probe "13. qa index seeds in a checkout (seeds/__init__.py), and qa index with no path"
+mkdir -p checkout/seeds && cp "$seeds"/*.txt "$seeds"/__init__.py checkout/seeds/
+(cd checkout && qa index seeds --index ix13 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}")
+qa index 2>&1 | sed -e 's/ in [0-9.]* s//' -e "s|$work|\$work|"; echo "exit ${PIPESTATUS[0]}"
+qa index 2>&1 | sed -e 's/ in [0-9.]* s//' -e "s|$work|\$work|"; echo "exit ${PIPESTATUS[0]}"
