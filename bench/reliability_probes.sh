@@ -81,6 +81,19 @@ qa ask "杭州西湖在哪里？" --index l | tail -2
 
 # Issue 35's second probe.
 
+probe "11. qa index killed (kill -9) while embedding"
+mkdir many
+for i in 0 1 2 3 4 5; do sed "s/。/（$i）。/g" docs/*.txt > "many/copy$i.txt"; done
+python -m qa index many --index k >/dev/null 2>&1 &
+writer=$!
+cached='import sqlite3, sys; sys.exit(sqlite3.connect("k/.vector-cache.sqlite").execute("SELECT count(*) FROM vectors").fetchone()[0] < 32)'
+until python -c "$cached" 2>/dev/null; do sleep 0.2; done  # two batches of vectors are kept
+kill -9 $writer; wait $writer 2>/dev/null
+qa index --check --index k; echo "exit $?"
+qa ask "镇江提出哪一年实现碳峰值？" --index k 2>&1 >/dev/null | tail -1
+qa index --index k 2>&1 | sed 's/ in [0-9.]* s//'
+qa index --check --index k | cut -c1-30
+
 probe "13. qa index seeds in a checkout (seeds/__init__.py), and qa index with no path"
 mkdir -p checkout/seeds && cp "$seeds"/*.txt "$seeds"/__init__.py checkout/seeds/
 (cd checkout && qa index seeds --index ix13 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}")

@@ -155,8 +155,8 @@ def _assistant(index, backend, model, reranker=None, show_unsupported=False, sto
     return Assistant(settings=settings, on_seed=_seeding)
 
 
-def _print_support(answer, backend: str) -> None:
-    """backend: the one asked, which a fallback may have replaced."""
+def _print_support(answer, backend: str, location: str) -> None:
+    """backend: the one asked, which a fallback may have replaced; location: the index's."""
     say = functools.partial(message, answer.question)
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
@@ -179,7 +179,11 @@ def _print_support(answer, backend: str) -> None:
         _err(say("fallback"))
     if answer.index_incomplete:
         words_only, chunks = answer.index_incomplete
-        _err(say("incomplete", n=words_only, m=chunks))
+        if answer.index_interrupted:
+            resume = f"qa index --index {one_line(location)}"
+            _err(say("interrupted", n=words_only, m=chunks, command=resume))
+        else:
+            _err(say("incomplete", n=words_only, m=chunks))
 
 
 def highlighted(text: str, span: str | None) -> str:
@@ -462,9 +466,21 @@ def _check_index(root: str | Path, kb: str) -> None:
     if damage:
         raise typer.Exit(1)
     manifest = store.manifest
+    pending = len(manifest.pending_positions())
+    if pending and store.interrupted():
+        _err(
+            f"error: the index at {one_line(root)} is incomplete: a `qa index` stopped before it "
+            f"finished, and {pending} of {manifest.chunk_count} chunks have no vectors yet "
+            f"(they are searched by words only); run `qa index --index {one_line(root)}` to "
+            "finish it"
+        )
+        raise typer.Exit(1)
+    running = (
+        f"; a running `qa index` is computing the vectors of {pending} of them" if pending else ""
+    )
     print(
         f"ok: the index at {root} is whole ({len(manifest.documents)} documents, "
-        f"{manifest.chunk_count} chunks, generation {manifest.generation})"
+        f"{manifest.chunk_count} chunks, generation {manifest.generation}{running})"
     )
 
 
@@ -518,7 +534,7 @@ def ask(
         _hint(question)
     answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token), script)
     print()
-    _print_support(answer, assistant.backend_name)
+    _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
     _print_sources(answer)
     if explain:
         _print_explain(answer)
@@ -596,7 +612,7 @@ def chat(
             _err(f"error: {exc}")
             continue
         print()
-        _print_support(answer, assistant.backend_name)
+        _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
         if answer.standalone_question:
             _err(f"(understood as: {answer.standalone_question})")
 

@@ -1,8 +1,10 @@
-"""Indexing as a user would, with real `qa` processes on real folders: a folder of documents
-holding a Python package marker is indexed cleanly."""
+"""Recovering an index as a user would, with real `qa` processes on real folders: a stopped
+`qa index` is told from a running one, and a folder of documents holding a Python package marker
+is indexed cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,11 +12,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from embeddings.indexer import build_index
 from embeddings.loading import find_files
+from embeddings.store.local import IndexStore
+from qa.cli import app
 from qa.config import seeds_dir
 
+runner = CliRunner()
 ZHENJIANG = "000_7aa804dae9d1415a"
+QUESTION = "镇江提出哪一年实现碳峰值？"
+
+
+def _seed_folder(folder: Path, *names: str) -> Path:
+    folder.mkdir()
+    for name in names:
+        shutil.copy(seeds_dir() / f"{name}.txt", folder)
+    return folder
 
 
 def _qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[int, str, str]:
@@ -28,6 +43,62 @@ def _qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[i
         timeout=600,
     )
     return run.returncode, run.stdout, run.stderr
+
+
+# 11. A stopped `qa index` is told from a running one.
+
+
+def _hold_lock(root: Path) -> subprocess.Popen:
+    """Another process holding the index's writer lock, as a running `qa index` does, until its
+    standard input closes."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+            "lock.acquire(); print('held', flush=True); sys.stdin.read()",
+            str(root / ".lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_stopped_qa_index_is_told_from_a_running_one(tmp_path, embedder):
+    from test_index import CountingEmbedder
+
+    docs, root = _seed_folder(tmp_path / "docs", ZHENJIANG), tmp_path / "ix"
+    # stopped while embedding its first batch: its words-first generation is live, no writer runs
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(root, [docs], embedder=CountingEmbedder(embedder, fail_after_batches=0))
+    assert IndexStore.open(root).manifest.vectors_pending == [ZHENJIANG]
+    resume = f"`qa index --index {root}`"
+    code, out, err = _qa("index", "--check", "--index", str(root))
+    assert code == 1 and out == "", out
+    assert err.startswith("error: ") and "stopped before it finished" in err and resume in err
+    code, out, err = _qa("ask", QUESTION, "--json", "--index", str(root))
+    assert code == 0, err
+    assert json.loads(out)["index_interrupted"] is True
+    code, out, err = _qa("ask", QUESTION, "--index", str(root))
+    assert code == 0 and "2020" in out, err
+    assert "上次 qa index 未完成就停止了" in err and resume in err and "仍在建立" not in err
+
+    holder = _hold_lock(root)  # a running `qa index`: still being built, and nothing to do
+    try:
+        asked = runner.invoke(app, ["ask", QUESTION, "--index", str(root)])
+        checked = runner.invoke(app, ["index", "--check", "--index", str(root)])
+    finally:
+        holder.communicate("")
+    assert asked.exit_code == 0 and "索引仍在建立" in asked.stderr and resume not in asked.stderr
+    assert checked.exit_code == 0 and "a running `qa index` is computing" in checked.stdout
+
+    resumed = runner.invoke(app, ["index", "--index", str(root)])
+    assert resumed.exit_code == 0, resumed.output
+    checked = runner.invoke(app, ["index", "--check", "--index", str(root)])
+    assert checked.exit_code == 0 and checked.stdout.startswith("ok: ")
 
 
 # 13. Python's package markers beside documents are not documents.

@@ -249,6 +249,7 @@ def test_a_killed_qa_index_resumes_without_embedding_again(tmp_path):
     assert asked.returncode == 0, err
     incomplete = json.loads(out)["index_incomplete"]
     assert incomplete == {"words_only": live.manifest.chunk_count, "chunks": live.chunk_count()}
+    assert json.loads(out)["index_interrupted"] is True  # killed: no run is computing them
     (root / ".staging-killed").mkdir()  # what a run killed while writing leaves
     resumed = _qa("index", str(docs), "--index", str(root))
     out, err = resumed.communicate(timeout=600)

@@ -136,6 +136,11 @@ class Store(Protocol):
 
     def has_space(self, space: Space) -> bool: ...
 
+    def interrupted(self) -> bool:
+        """Whether vectors are pending while no `qa index` runs to compute them: the run that
+        committed words first was stopped, and the next `qa index` finishes it."""
+        ...
+
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
     ) -> tuple[np.ndarray, np.ndarray]:

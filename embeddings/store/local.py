@@ -3,7 +3,7 @@
 Layout of an index folder:
 
     .qa-index              the marker: this folder is qa's, made by qa
-    .lock                  held by the one `qa index` writing at a time
+    .lock                  held by the one `qa index` writing at a time, for its whole run
     .vector-cache.sqlite   vectors of a run that did not finish, reused by the next one
     manifest.json          what is indexed and how; names the live generation
     gen-000007/vectors.faiss   the embedder's vectors
@@ -215,6 +215,9 @@ class IndexStore:
     def has_space(self, space: Space) -> bool:
         return space == "dense" or self.manifest.crosslingual is not None
 
+    def interrupted(self) -> bool:
+        return bool(self.manifest.vectors_pending) and not writer_running(self.root)
+
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -371,6 +374,20 @@ def read_manifest(root: Path) -> Manifest:
         raise IndexCorrupt(
             f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild`"
         ) from exc
+
+
+def writer_running(root: Path) -> bool:
+    """Whether a `qa index` holds the index's lock now: each holds it for its whole run, and the
+    system releases it when the process dies, however it dies."""
+    from filelock import FileLock
+
+    lock = FileLock(root / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except OSError:  # held (filelock's Timeout is one), or a folder this user cannot write to
+        return True
+    lock.release()
+    return False
 
 
 def has_generations(root: Path) -> bool:
