@@ -81,6 +81,17 @@ qa ask "杭州西湖在哪里？" --index l | tail -2
 
 # Issue 35's second probe.
 
+probe "10. a damaged manifest, then qa index and qa index --rebuild with no path"
+mkdir docs10 && cp docs/*.txt docs10/
+qa index docs10 --index r >/dev/null 2>&1
+head -c 200 r/manifest.json > r/cut && mv r/cut r/manifest.json
+qa ask "镇江提出哪一年实现碳峰值？" --index r; echo "exit $?"
+qa index --index r 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}"
+cp "$seeds"/003_bc47f9885a0855f0.txt docs10/  # a new file in the folder the index was given
+qa index --index r 2>&1 | sed 's/ in [0-9.]* s//'
+echo '{"garbage' > r/manifest.json
+qa index --rebuild --index r 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}"
+
 probe "11. qa index killed (kill -9) while embedding"
 mkdir many
 for i in 0 1 2 3 4 5; do sed "s/。/（$i）。/g" docs/*.txt > "many/copy$i.txt"; done

@@ -177,7 +177,8 @@ def build_index(
     kb: str = "default",
     ray: str | None = None,
 ) -> IndexReport:
-    """Index `paths` into `root`, refreshing every document already there.
+    """Index `paths` into `root`, refreshing every document already there and reading again the
+    files and folders earlier runs were given (those still there).
 
     Unchanged files (same content hash, same recipe) are not read again: their documents and
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
@@ -225,16 +226,22 @@ def _build_index(
     known_sources: dict[str, str] = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
+    recorded = [Path(s) for s in existing.manifest.sources] if existing else []
+    given = [p.resolve() for p in paths]
+    still_there = [p for p in recorded if p.exists()]
+    read_again = [p for p in still_there if p not in given]
+    # in the order first given, so that naming a recorded folder again changes nothing
+    wanted = replace(wanted, sources=[str(p) for p in dict.fromkeys([*still_there, *given])])
     with load_warnings() as found_warnings:
-        found = find_files(paths)
+        found = find_files([*paths, *read_again])
     for warned, what in found_warnings:
         partly(Path(warned), what)
     for unsupported in found.unsupported:
         skip(unsupported, unsupported_reason(unsupported))
     files = found.files
-    given = {str(p.resolve()) for p, _ in files}
+    found_sources = {str(p.resolve()) for p, _ in files}
     for source, doc_id in known_sources.items():
-        if source in given:
+        if source in found_sources:
             continue
         if Path(source).is_file():
             files.append((Path(source), doc_id))
@@ -272,9 +279,12 @@ def _build_index(
         for warned, what in loading_warnings:
             partly(Path(warned), what)
     if not documents:
-        if not paths:
-            raise QAError("nothing to index: name the files or folders to index")
-        raise QAError("no readable documents in " + ", ".join(map(str, paths)))
+        if not paths and not read_again:
+            raise QAError(
+                f"nothing to index: name the files or folders to index into {writer.location} "
+                f"(`qa index PATH... --index {writer.location}`)"
+            )
+        raise QAError("no readable documents in " + ", ".join(map(str, paths or read_again)))
     return _write(
         writer,
         existing,
@@ -391,7 +401,8 @@ def _write(
     reusable = existing if existing and not rebuild else None
     if reusable:
         damage = reusable.damage()
-        report.repaired = list(damage.values())
+        report.repaired = [writer.restored] if writer.restored else []
+        report.repaired += damage.values()
         # BM25 is rebuilt from the stored tokens on every write; anything else damaged means
         # embedding again what the stored vectors can no longer be trusted for.
         if set(damage) - {"bm25"}:
@@ -460,7 +471,12 @@ def _write(
     if existing:
         existing.close()
     unchanged = reusable and not to_embed and not report.removed and not report.repaired
-    if reusable and unchanged and len(documents) == len(reusable.manifest.documents):
+    if (
+        reusable
+        and unchanged
+        and len(documents) == len(reusable.manifest.documents)
+        and reusable.manifest.sources == wanted.sources
+    ):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
     else:

@@ -246,8 +246,8 @@ def index(
         list[Path] | None,
         typer.Argument(
             help="Files or folders: PDF (text or scanned), Word, PowerPoint, Excel, CSV, web "
-            "pages, EPUB, images, .txt/.md (default: refresh what the index holds, or the "
-            "bundled seeds for a new index at the default location)."
+            "pages, EPUB, images, .txt/.md (default: read again the files and folders the index "
+            "was given, or the bundled seeds for a new index at the default location)."
         ),
     ] = None,
     rebuild: Annotated[
@@ -280,7 +280,8 @@ def index(
     ] = None,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
-    A stopped run resumes where it was; damaged index files are rewritten.
+    The files and folders given before are read again too. A stopped run resumes where it was;
+    damaged index files, a lost manifest included, are rewritten.
 
     Exit status: 0 when every file was indexed, 1 on an error (nothing indexed), 3 when some
     files were skipped or only partly read (each named in a warning on stderr).
@@ -291,7 +292,7 @@ def index(
     from rich.progress import TaskID
 
     from embeddings.indexer import build_index
-    from embeddings.store import MANIFEST, has_generations, read_manifest
+    from embeddings.store import MANIFEST, has_generations
     from qa.config import default_index_dir, seeds_dir
     from qa.settings import Settings
 
@@ -308,11 +309,12 @@ def index(
         shown = f"{mask(root)} (kb {kb})"
         if not paths:
             raise QAError("name the files or folders to index into the database")
-    elif not paths and not (root / MANIFEST).exists():
-        if has_generations(root):
-            read_manifest(root)  # says the manifest is lost, and the way out
+    elif not paths and not (root / MANIFEST).exists() and not has_generations(root):
         if root.absolute() != default_index_dir().absolute():
-            raise QAError(f"no index at {root} yet: name the files or folders to index into it")
+            raise QAError(
+                f"no index at {root} yet: name the files or folders to index into it "
+                f"(`qa index PATH... --index {root}`)"
+            )
         paths = [seeds_dir()]
 
     def waiting() -> None:

@@ -1,6 +1,7 @@
-"""Recovering an index as a user would, with real `qa` processes on real folders: a stopped
-`qa index` is told from a running one, and a folder of documents holding a Python package marker
-is indexed cleanly."""
+"""Recovering an index as a user would, with real `qa` processes on real folders: a damaged
+manifest is repaired by `qa index` from the index's newest whole generation, the index remembers
+the files and folders it was given, a stopped `qa index` is told from a running one, and a folder
+of documents holding a Python package marker is indexed cleanly."""
 
 from __future__ import annotations
 
@@ -16,20 +17,13 @@ from typer.testing import CliRunner
 
 from embeddings.indexer import build_index
 from embeddings.loading import find_files
-from embeddings.store.local import IndexStore
+from embeddings.store.local import MANIFEST, IndexStore
 from qa.cli import app
 from qa.config import seeds_dir
 
 runner = CliRunner()
-ZHENJIANG = "000_7aa804dae9d1415a"
+ZHENJIANG, SHENZHEN = "000_7aa804dae9d1415a", "003_bc47f9885a0855f0"
 QUESTION = "镇江提出哪一年实现碳峰值？"
-
-
-def _seed_folder(folder: Path, *names: str) -> Path:
-    folder.mkdir()
-    for name in names:
-        shutil.copy(seeds_dir() / f"{name}.txt", folder)
-    return folder
 
 
 def _qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[int, str, str]:
@@ -43,6 +37,88 @@ def _qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[i
         timeout=600,
     )
     return run.returncode, run.stdout, run.stderr
+
+
+def _seed_folder(folder: Path, *names: str) -> Path:
+    folder.mkdir()
+    for name in names:
+        shutil.copy(seeds_dir() / f"{name}.txt", folder)
+    return folder
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory, embedder) -> Path:
+    """One seed document indexed once; tests damage copies of it."""
+    base = tmp_path_factory.mktemp("small")
+    build_index(base / "ix", [_seed_folder(base / "docs", ZHENJIANG)], embedder=embedder)
+    return base / "ix"
+
+
+@pytest.fixture
+def index_copy(small_index, tmp_path) -> Path:
+    root = tmp_path / "ix"
+    shutil.copytree(small_index, root)
+    return root
+
+
+# 10. A damaged manifest is repaired by `qa index`, and the index knows its sources.
+
+DAMAGED_MANIFEST = {
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[:200]),
+    "garbage": lambda path: path.write_bytes(b"\x00\xffnot json at all"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED_MANIFEST))
+def test_a_damaged_manifest_is_named_then_repaired_from_the_newest_generation(index_copy, damage):
+    DAMAGED_MANIFEST[damage](index_copy / MANIFEST)
+    generations = sorted(p.name for p in index_copy.glob("gen-*"))
+    code, _, err = _qa("ask", QUESTION, "--index", str(index_copy))
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error: "), err
+    assert "manifest.json" in err and f"`qa index --index {index_copy}`" in err
+    assert sorted(p.name for p in index_copy.glob("gen-*")) == generations  # a reader writes none
+    code, out, err = _qa("index", "--index", str(index_copy))
+    assert code == 0, err
+    assert f"repaired: the index file {index_copy / MANIFEST} is damaged" in err
+    assert "indexed 1 documents" in out and "(0 embedded, 1 unchanged" in out
+    code, out, err = _qa("ask", QUESTION, "--json", "--index", str(index_copy))
+    assert code == 0, err
+    assert "2020" in json.loads(out)["answer"]
+
+
+def test_qa_index_with_no_path_reads_again_the_folders_it_was_given(tmp_path, embedder):
+    docs, root = _seed_folder(tmp_path / "docs", ZHENJIANG), tmp_path / "ix"
+    build_index(root, [docs], embedder=embedder)
+    shutil.copy(seeds_dir() / f"{SHENZHEN}.txt", docs)  # a new file in a folder it was given
+    code, out, err = _qa("index", "--index", str(root))
+    assert code == 0, err
+    assert "indexed 2 documents" in out and "(1 embedded, 1 unchanged" in out
+    (root / MANIFEST).write_text("{", encoding="utf-8")
+    before = _tree(docs)
+    code, out, err = _qa("index", "--rebuild", "--index", str(root))
+    assert code == 0, err
+    assert "indexed 2 documents" in out and "(2 embedded, 0 unchanged" in out
+    store = IndexStore.open(root)
+    assert set(store.manifest.documents) == {ZHENJIANG, SHENZHEN} and store.damage() == {}
+    assert store.manifest.sources == [str(docs.resolve())]
+    assert _tree(docs) == before
+
+
+@pytest.mark.integration
+def test_a_lost_manifest_of_an_index_without_copies_names_the_paths_to_rebuild(index_copy):
+    """An index written before generations kept a copy of their manifest cannot be restored
+    from them: the message says to rebuild it from the documents, naming --index."""
+    for copy in index_copy.glob(f"gen-*/{MANIFEST}"):
+        copy.unlink()
+    (index_copy / MANIFEST).unlink()
+    result = runner.invoke(app, ["index", "--index", str(index_copy)])
+    assert result.exit_code == 1
+    assert f"run `qa index --rebuild --index {index_copy} PATH...`" in result.stderr
+    assert list(index_copy.glob("gen-*"))  # nothing deleted
 
 
 # 11. A stopped `qa index` is told from a running one.

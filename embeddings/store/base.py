@@ -35,6 +35,10 @@ class IndexCorrupt(QAError):
     """A file of the index is damaged or gone: the message names it and the way out."""
 
 
+class ManifestDamaged(IndexCorrupt):
+    """The manifest is lost or unreadable; the writer restores it from a generation's copy."""
+
+
 class NotAnIndexFolder(QAError):
     """The folder holds things qa did not make: qa will not write among them."""
 
@@ -69,6 +73,9 @@ class Manifest:
     # (zeros stand in): the generation `qa index` commits before embedding, so that new
     # documents are found by their words within seconds.
     vectors_pending: list[str] = field(default_factory=list)
+    # The files and folders given to `qa index`, absolute: a run given none reads them again (new
+    # files in a folder included), and a rebuild needs no paths.
+    sources: list[str] = field(default_factory=list)
 
     @property
     def chunk_count(self) -> int:
@@ -203,6 +210,9 @@ class StoreWriter(Protocol):
     are never shown a half-written index."""
 
     location: str  # as Store.location, for messages
+    # What existing() mended before the index could be read (a lost or unreadable manifest made
+    # live again from a generation's copy), for the run's report; None when nothing was.
+    restored: str | None
     # Whether replace_all can commit a generation whose manifest names vectors_pending (zeros in
     # their place) that readers search by words alone; a backend that cannot writes vectors
     # before its one commit.

@@ -678,6 +678,7 @@ class PostgresWriter:
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"
         self._connection: Connection | None = None
+        self.restored: str | None = None  # a kb's state is one transaction: nothing to restore
         self._existing: PostgresStore | None = None
 
     @property
