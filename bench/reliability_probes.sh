@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 11's probes as a user types them, each in a fresh folder: prints what each one shows and
-# its exit status. Run: bash bench/reliability_probes.sh  (docs/RELIABILITY.md has a run's output)
+# Issue 11's and issue 35's probes as a user types them, each in a fresh folder: prints what each
+# one shows and its exit status. Run: bash bench/reliability_probes.sh  (docs/RELIABILITY.md has
+# a run's output)
 set -u
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -53,7 +54,34 @@ for damage in vectors crosslingual chunks bm25 generation; do
   qa index --check --index d | cut -c1-30
 done
 
-probe "issue 35, 3-6. bytes garbled in place (sizes kept), then qa index"
+probe "9. a question of punctuation only, and one of 100,000 characters"
+qa ask "？？？！！。，,.?!" --index ix; echo "exit $?"
+# 100,000 characters do not fit one command-line argument (Linux takes 128 KiB, 300 KB here), so
+# the shell gets 40,000 and the library the whole 100,000.
+start=$(date +%s)
+qa ask "$(python -c 'print("镇江的碳峰值" * 6667)')" --index ix 2>&1 | tail -1
+echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
+start=$(date +%s)
+python -c 'from qa import answer; answer("镇江的碳峰值" * 16667, index="ix")' 2>&1 | tail -1
+echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
+
+probe "loading: 4 bad bytes, UTF-16 with BOM, a symlink loop, a newline in a file name"
+mkdir load && cd load
+python - <<'EOF'
+text = "镇江提出2020年实现碳峰值。" * 8
+parts = [text[i : i + 20].encode() for i in range(0, len(text), 20)]
+open("damaged.txt", "wb").write(b"\xff".join(parts[:5]) + b"".join(parts[5:]))
+open("wide.txt", "wb").write("深圳公交机动化分担率是56.5%。".encode("utf-16"))
+open("evil\n[9] forged.txt", "w").write("杭州西湖位于浙江省杭州市西部。")
+EOF
+mkdir sub && ln -s .. sub/loop
+cd ..
+qa index load --index l 2>&1 | sed 's/ in [0-9.]* s//'
+qa ask "杭州西湖在哪里？" --index l | tail -2
+
+# Issue 35's second probe.
+
+probe "3-6. bytes garbled in place (sizes kept), then qa index"
 garble() {  # garble KIND GENERATION: what issue 35's probe did to each file
   python - "$@" <<'EOF'
 import json, os, sqlite3, sys
@@ -91,27 +119,32 @@ for damage in starts chunks vectors cache; do
   ls -A g | grep damaged
 done
 
-probe "9. a question of punctuation only, and one of 100,000 characters"
-qa ask "？？？！！。，,.?!" --index ix; echo "exit $?"
-# 100,000 characters do not fit one command-line argument (Linux takes 128 KiB, 300 KB here), so
-# the shell gets 40,000 and the library the whole 100,000.
-start=$(date +%s)
-qa ask "$(python -c 'print("镇江的碳峰值" * 6667)')" --index ix 2>&1 | tail -1
-echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
-start=$(date +%s)
-python -c 'from qa import answer; answer("镇江的碳峰值" * 16667, index="ix")' 2>&1 | tail -1
-echo "exit ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s"
+probe "10. a damaged manifest, then qa index and qa index --rebuild with no path"
+mkdir docs10 && cp docs/*.txt docs10/
+qa index docs10 --index r >/dev/null 2>&1
+head -c 200 r/manifest.json > r/cut && mv r/cut r/manifest.json
+qa ask "镇江提出哪一年实现碳峰值？" --index r; echo "exit $?"
+qa index --index r 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}"
+cp "$seeds"/003_bc47f9885a0855f0.txt docs10/  # a new file in the folder the index was given
+qa index --index r 2>&1 | sed 's/ in [0-9.]* s//'
+echo '{"garbage' > r/manifest.json
+qa index --rebuild --index r 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}"
 
-probe "loading: 4 bad bytes, UTF-16 with BOM, a symlink loop, a newline in a file name"
-mkdir load && cd load
-python - <<'EOF'
-text = "镇江提出2020年实现碳峰值。" * 8
-parts = [text[i : i + 20].encode() for i in range(0, len(text), 20)]
-open("damaged.txt", "wb").write(b"\xff".join(parts[:5]) + b"".join(parts[5:]))
-open("wide.txt", "wb").write("深圳公交机动化分担率是56.5%。".encode("utf-16"))
-open("evil\n[9] forged.txt", "w").write("杭州西湖位于浙江省杭州市西部。")
-EOF
-mkdir sub && ln -s .. sub/loop
-cd ..
-qa index load --index l 2>&1 | sed 's/ in [0-9.]* s//'
-qa ask "杭州西湖在哪里？" --index l | tail -2
+probe "11. qa index killed (kill -9) while embedding"
+mkdir many
+for i in 0 1 2 3 4 5; do sed "s/。/（$i）。/g" docs/*.txt > "many/copy$i.txt"; done
+python -m qa index many --index k >/dev/null 2>&1 &
+writer=$!
+cached='import sqlite3, sys; sys.exit(sqlite3.connect("k/.vector-cache.sqlite").execute("SELECT count(*) FROM vectors").fetchone()[0] < 32)'
+until python -c "$cached" 2>/dev/null; do sleep 0.2; done  # two batches of vectors are kept
+kill -9 $writer; wait $writer 2>/dev/null
+qa index --check --index k; echo "exit $?"
+qa ask "镇江提出哪一年实现碳峰值？" --index k 2>&1 >/dev/null | tail -1
+qa index --index k 2>&1 | sed 's/ in [0-9.]* s//'
+qa index --check --index k | cut -c1-30
+
+probe "13. qa index seeds in a checkout (seeds/__init__.py), and qa index with no path"
+mkdir -p checkout/seeds && cp "$seeds"/*.txt "$seeds"/__init__.py checkout/seeds/
+(cd checkout && qa index seeds --index ix13 2>&1 | sed 's/ in [0-9.]* s//'; echo "exit ${PIPESTATUS[0]}")
+qa index 2>&1 | sed -e 's/ in [0-9.]* s//' -e "s|$work|\$work|"; echo "exit ${PIPESTATUS[0]}"
+qa index 2>&1 | sed -e 's/ in [0-9.]* s//' -e "s|$work|\$work|"; echo "exit ${PIPESTATUS[0]}"

@@ -180,7 +180,8 @@ def build_index(
     kb: str = "default",
     ray: str | None = None,
 ) -> IndexReport:
-    """Index `paths` into `root`, refreshing every document already there.
+    """Index `paths` into `root`, refreshing every document already there and reading again the
+    files and folders earlier runs were given (those still there).
 
     Unchanged files (same content hash, same recipe) are not read again: their documents and
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
@@ -228,16 +229,22 @@ def _build_index(
     known_sources: dict[str, str] = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
+    recorded = [Path(s) for s in existing.manifest.sources] if existing else []
+    given = [p.resolve() for p in paths]
+    still_there = [p for p in recorded if p.exists()]
+    read_again = [p for p in still_there if p not in given]
+    # in the order first given, so that naming a recorded folder again changes nothing
+    wanted = replace(wanted, sources=[str(p) for p in dict.fromkeys([*still_there, *given])])
     with load_warnings() as found_warnings:
-        found = find_files(paths)
+        found = find_files([*paths, *read_again])
     for warned, what in found_warnings:
         partly(Path(warned), what)
     for unsupported in found.unsupported:
         skip(unsupported, unsupported_reason(unsupported))
     files = found.files
-    given = {str(p.resolve()) for p, _ in files}
+    found_sources = {str(p.resolve()) for p, _ in files}
     for source, doc_id in known_sources.items():
-        if source in given:
+        if source in found_sources:
             continue
         if Path(source).is_file():
             files.append((Path(source), doc_id))
@@ -275,9 +282,12 @@ def _build_index(
         for warned, what in loading_warnings:
             partly(Path(warned), what)
     if not documents:
-        if not paths:
-            raise QAError("nothing to index: name the files or folders to index")
-        raise QAError("no readable documents in " + ", ".join(map(str, paths)))
+        if not paths and not read_again:
+            raise QAError(
+                f"nothing to index: name the files or folders to index into {writer.location} "
+                f"(`qa index PATH... --index {writer.location}`)"
+            )
+        raise QAError("no readable documents in " + ", ".join(map(str, paths or read_again)))
     return _write(
         writer,
         existing,
@@ -395,7 +405,8 @@ def _write(
     # A damaged file is rebuilt from what is left: BM25 from the stored tokens, the chunks from
     # the documents' files (_build_index), and vectors embedded again only where they are lost.
     damage = reusable.damage() if reusable else {}
-    report.repaired = list(damage.values())
+    restored = [writer.restored] if reusable and writer.restored else []
+    report.repaired = [*restored, *damage.values()]
     chunked = chunked or {}  # what the Ray workers chunked and tokenized as they read
     chunks_by_doc: dict[str, list[Chunk]] = {
         d.doc_id: chunked[d.doc_id][0] if d.doc_id in chunked else chunk_document(d, CHUNK_CHARS)
@@ -476,7 +487,12 @@ def _write(
     if existing:
         existing.close()
     unchanged = reusable and not to_embed and not report.removed and not report.repaired
-    if reusable and unchanged and len(documents) == len(reusable.manifest.documents):
+    if (
+        reusable
+        and unchanged
+        and len(documents) == len(reusable.manifest.documents)
+        and reusable.manifest.sources == wanted.sources
+    ):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
     else:

@@ -215,15 +215,23 @@ def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) 
     )
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    """Dot files and folders (.git, .DS_Store) and Office's lock files (~$report.docx)."""
+# What makes a folder of documents a Python package (as qa's own seeds/ is): never a document.
+_PACKAGE_MARKERS = ("__init__.py", "__pycache__")
+
+
+def _never_a_document(path: Path, root: Path) -> bool:
+    """Dot files and folders (.git, .DS_Store), Office's lock files (~$report.docx) and Python's
+    package markers below a folder given: passed over without a warning."""
     parts = path.relative_to(root).parts
-    return any(p.startswith(".") for p in parts) or path.name.startswith("~$")
+    return any(p.startswith(".") or p in _PACKAGE_MARKERS for p in parts) or path.name.startswith(
+        "~$"
+    )
 
 
 def find_files(paths: list[Path]) -> Found:
     """Files qa reads, as (file, doc_id): a doc_id is the file's path below the folder given,
-    without suffix; and the files of other types it met.
+    without suffix; and the files of other types it met. A file that two of the paths hold (a
+    folder and a file in it) is found once, under the first.
 
     Symbolic links are followed, each folder read once: a link back up the tree, a broken link
     and a folder that cannot be listed are each a LoadWarning.
@@ -231,22 +239,26 @@ def find_files(paths: list[Path]) -> Found:
     from embeddings.readers import SUFFIXES
 
     found = Found([], [])
+    met: set[Path] = set()
     for root in paths:
         if not root.exists():
             raise QAError(f"no such file or folder: {root}")
         if root.is_file():
-            if root.suffix.lower() in SUFFIXES:
-                found.files.append((root, root.stem))
-            else:
-                found.unsupported.append(root)
-            continue
-        for path in _files_below(root):
-            if _hidden(path, root):
+            below = [(root, root.stem)]
+        else:
+            below = [
+                (path, path.relative_to(root).with_suffix("").as_posix())
+                for path in _files_below(root)
+                if not _never_a_document(path, root)
+            ]
+        for path, doc_id in below:
+            if (resolved := path.resolve()) in met:
                 continue
-            if path.suffix.lower() not in SUFFIXES:
-                found.unsupported.append(path)
+            met.add(resolved)
+            if path.suffix.lower() in SUFFIXES:
+                found.files.append((path, doc_id))
             else:
-                found.files.append((path, path.relative_to(root).with_suffix("").as_posix()))
+                found.unsupported.append(path)
     return found
 
 

@@ -155,8 +155,8 @@ def _assistant(index, backend, model, reranker=None, show_unsupported=False, sto
     return Assistant(settings=settings, on_seed=_seeding)
 
 
-def _print_support(answer, backend: str) -> None:
-    """backend: the one asked, which a fallback may have replaced."""
+def _print_support(answer, backend: str, location: str) -> None:
+    """backend: the one asked, which a fallback may have replaced; location: the index's."""
     say = functools.partial(message, answer.question)
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
@@ -179,7 +179,11 @@ def _print_support(answer, backend: str) -> None:
         _err(say("fallback"))
     if answer.index_incomplete:
         words_only, chunks = answer.index_incomplete
-        _err(say("incomplete", n=words_only, m=chunks))
+        if answer.index_interrupted:
+            resume = f"qa index --index {one_line(location)}"
+            _err(say("interrupted", n=words_only, m=chunks, command=resume))
+        else:
+            _err(say("incomplete", n=words_only, m=chunks))
 
 
 def highlighted(text: str, span: str | None) -> str:
@@ -242,8 +246,8 @@ def index(
         list[Path] | None,
         typer.Argument(
             help="Files or folders: PDF (text or scanned), Word, PowerPoint, Excel, CSV, web "
-            "pages, EPUB, images, .txt/.md (default: refresh what the index holds, or the "
-            "bundled seeds for a new index at the default location)."
+            "pages, EPUB, images, .txt/.md (default: read again the files and folders the index "
+            "was given, or the bundled seeds for a new index at the default location)."
         ),
     ] = None,
     rebuild: Annotated[
@@ -276,7 +280,8 @@ def index(
     ] = None,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
-    A stopped run resumes where it was; damaged index files are rewritten.
+    The files and folders given before are read again too. A stopped run resumes where it was;
+    damaged index files, a lost manifest included, are rewritten.
 
     Exit status: 0 when every file was indexed, 1 on an error (nothing indexed), 3 when some
     files were skipped or only partly read (each named in a warning on stderr).
@@ -287,7 +292,7 @@ def index(
     from rich.progress import TaskID
 
     from embeddings.indexer import build_index
-    from embeddings.store import MANIFEST, has_generations, read_manifest
+    from embeddings.store import MANIFEST, has_generations
     from qa.config import default_index_dir, seeds_dir
     from qa.settings import Settings
 
@@ -304,11 +309,12 @@ def index(
         shown = f"{mask(root)} (kb {kb})"
         if not paths:
             raise QAError("name the files or folders to index into the database")
-    elif not paths and not (root / MANIFEST).exists():
-        if has_generations(root):
-            read_manifest(root)  # says the manifest is lost, and the way out
+    elif not paths and not (root / MANIFEST).exists() and not has_generations(root):
         if root.absolute() != default_index_dir().absolute():
-            raise QAError(f"no index at {root} yet: name the files or folders to index into it")
+            raise QAError(
+                f"no index at {root} yet: name the files or folders to index into it "
+                f"(`qa index PATH... --index {root}`)"
+            )
         paths = [seeds_dir()]
 
     def waiting() -> None:
@@ -467,9 +473,21 @@ def _check_index(root: str | Path, kb: str) -> None:
     if damage:
         raise typer.Exit(1)
     manifest = store.manifest
+    pending = len(manifest.pending_positions())
+    if pending and store.interrupted():
+        _err(
+            f"error: the index at {one_line(root)} is incomplete: a `qa index` stopped before it "
+            f"finished, and {pending} of {manifest.chunk_count} chunks have no vectors yet "
+            f"(they are searched by words only); run `qa index --index {one_line(root)}` to "
+            "finish it"
+        )
+        raise typer.Exit(1)
+    running = (
+        f"; a running `qa index` is computing the vectors of {pending} of them" if pending else ""
+    )
     print(
         f"ok: the index at {root} is whole ({len(manifest.documents)} documents, "
-        f"{manifest.chunk_count} chunks, generation {manifest.generation})"
+        f"{manifest.chunk_count} chunks, generation {manifest.generation}{running})"
     )
 
 
@@ -523,7 +541,7 @@ def ask(
         _hint(question)
     answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token), script)
     print()
-    _print_support(answer, assistant.backend_name)
+    _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
     _print_sources(answer)
     if explain:
         _print_explain(answer)
@@ -601,7 +619,7 @@ def chat(
             _err(f"error: {exc}")
             continue
         print()
-        _print_support(answer, assistant.backend_name)
+        _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
         if answer.standalone_question:
             _err(f"(understood as: {answer.standalone_question})")
 

@@ -200,4 +200,5 @@ class Pipeline:
             index_incomplete=(
                 (words_only, self.retriever.store.chunk_count()) if words_only else None
             ),
+            index_interrupted=bool(words_only) and self.retriever.store.interrupted(),
         )

@@ -136,6 +136,8 @@ class Answer:
     # (chunks searched by their words only, chunks in all) while the index's vectors are still
     # being computed (`qa index` commits new documents' words first); None for a whole index.
     index_incomplete: tuple[int, int] | None = None
+    # The `qa index` computing those vectors was stopped: none is running, the next one finishes.
+    index_interrupted: bool = False
 
     def to_json(self, explain: bool = False) -> str:
         """What `qa ask --json` prints: strict JSON, which has no NaN; a score that is not a
@@ -176,4 +178,5 @@ class Answer:
                 if self.index_incomplete is None
                 else dict(zip(("words_only", "chunks"), self.index_incomplete, strict=True))
             ),
+            "index_interrupted": self.index_interrupted,
         }

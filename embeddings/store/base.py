@@ -45,6 +45,10 @@ class IndexCorrupt(QAError):
     """A file of the index is damaged or gone: the message names it and the way out."""
 
 
+class ManifestDamaged(IndexCorrupt):
+    """The manifest is lost or unreadable; the writer restores it from a generation's copy."""
+
+
 class NotAnIndexFolder(QAError):
     """The folder holds things qa did not make: qa will not write among them."""
 
@@ -83,6 +87,9 @@ class Manifest:
     # folder: `qa index --check` and `qa index` find any byte changed since. Empty for an index
     # written before they were recorded, whose files are checked by their structure alone.
     checksums: dict[str, str] = field(default_factory=dict)
+    # The files and folders given to `qa index`, absolute: a run given none reads them again (new
+    # files in a folder included), and a rebuild needs no paths.
+    sources: list[str] = field(default_factory=list)
 
     @property
     def chunk_count(self) -> int:
@@ -150,6 +157,11 @@ class Store(Protocol):
 
     def has_space(self, space: Space) -> bool: ...
 
+    def interrupted(self) -> bool:
+        """Whether vectors are pending while no `qa index` runs to compute them: the run that
+        committed words first was stopped, and the next `qa index` finishes it."""
+        ...
+
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,6 +228,9 @@ class StoreWriter(Protocol):
     are never shown a half-written index."""
 
     location: str  # as Store.location, for messages
+    # What existing() mended before the index could be read (a lost or unreadable manifest made
+    # live again from a generation's copy), for the run's report; None when nothing was.
+    restored: str | None
     # Whether replace_all can commit a generation whose manifest names vectors_pending (zeros in
     # their place) that readers search by words alone; a backend that cannot writes vectors
     # before its one commit.

@@ -3,7 +3,7 @@
 Layout of an index folder:
 
     .qa-index              the marker: this folder is qa's, made by qa
-    .lock                  held by the one `qa index` writing at a time
+    .lock                  held by the one `qa index` writing at a time, for its whole run
     .vector-cache.sqlite   vectors of a run that did not finish, reused by the next one
     manifest.json          what is indexed and how; names the live generation
     gen-000007/vectors.faiss   the embedder's vectors
@@ -11,6 +11,8 @@ Layout of an index folder:
     gen-000007/chunks.sqlite   chunk records with their locations and BM25 tokens, document texts
                                and the located sections of each
     gen-000007/bm25/           the BM25 index (numpy arrays and JSON, from bm25s)
+    gen-000007/manifest.json   a copy of the manifest that made it live, from which `qa index`
+                               restores a lost or damaged manifest.json
 
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
@@ -41,6 +43,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from embeddings.errors import QAError
 from embeddings.lexical import LastQueryScores, LexicalDamage, LexicalIndex
 from embeddings.records import Chunk, Document, Location, Section
 from embeddings.store.base import (
@@ -50,6 +53,7 @@ from embeddings.store.base import (
     IndexMismatch,
     IndexMissing,
     Manifest,
+    ManifestDamaged,
     NotAnIndexFolder,
     Space,
     Store,
@@ -302,6 +306,9 @@ class IndexStore:
     def has_space(self, space: Space) -> bool:
         return space == "dense" or self.manifest.crosslingual is not None
 
+    def interrupted(self) -> bool:
+        return bool(self.manifest.vectors_pending) and not writer_running(self.root)
+
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -468,28 +475,93 @@ def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
     if not path.exists():
         if has_generations(root):
-            raise IndexCorrupt(
+            raise ManifestDamaged(
                 f"the index at {root} has lost its {MANIFEST} (its generation folders are still "
-                f"there); run `qa index --rebuild --index {root} PATH...` to rebuild it from "
-                "your documents"
+                f"there); {_manifest_repair(root)}"
             )
         raise IndexMissing(f"no index at {root}: run `qa index PATH... --index {root}` first")
     try:
-        text = path.read_text(encoding="utf-8")
-        if json.loads(text).get("format_version") != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"the index at {root} was written by another version of qa; "
-                "run `qa index --rebuild`"
-            )
-        return Manifest.from_json(text)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise IndexMismatch(
-            f"the index at {root} is unreadable ({exc}); run `qa index --rebuild`"
-        ) from exc
+        return _parsed_manifest(path.read_bytes(), root)
+    except ManifestDamaged as exc:
+        raise ManifestDamaged(
+            f"the index file {path} is damaged ({exc}); {_manifest_repair(root)}"
+        ) from None
     except OSError as exc:
         raise IndexCorrupt(
-            f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild`"
+            f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild --index {root}`"
         ) from exc
+
+
+def _parsed_manifest(data: bytes, root: Path) -> Manifest:
+    """A manifest's bytes read; ManifestDamaged says why they are not one (only the reason),
+    IndexMismatch that another version of qa wrote them."""
+    try:
+        fields = json.loads(data.decode("utf-8"))
+        version = fields.get("format_version")
+    except (ValueError, AttributeError) as exc:
+        raise ManifestDamaged(str(exc)[:200]) from None
+    if isinstance(version, int) and version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index at {root} was written by another version of qa; "
+            f"run `qa index --rebuild --index {root}`"
+        )
+    try:
+        return Manifest.from_json(data.decode("utf-8"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ManifestDamaged(f"not a manifest of qa's: {str(exc)[:200]}") from None
+
+
+def _manifest_repair(root: Path) -> str:
+    """The command that mends a lost or damaged manifest: `qa index` restores it from a
+    generation's copy; an index whose generations keep none (written before they did) is rebuilt
+    from its files."""
+    if next(_manifest_copies(root), None) is not None:
+        return f"run `qa index --index {root}` to restore it from its newest whole generation"
+    return f"run `qa index --rebuild --index {root} PATH...` to rebuild it from your documents"
+
+
+def _manifest_copies(root: Path) -> Iterator[Manifest]:
+    """The readable manifest copies of the generation folders, newest first."""
+    for generation in sorted(generation_numbers(root), reverse=True):
+        try:
+            copy = (root / _generation_name(generation) / MANIFEST).read_bytes()
+            manifest = _parsed_manifest(copy, root)
+        except (OSError, QAError):
+            continue
+        if manifest.generation == generation:
+            yield manifest
+
+
+def restore_manifest(root: Path) -> Manifest | None:
+    """Make live again the manifest copy of the newest whole generation (else of the newest one
+    whose copy reads: the writer then rewrites its damaged files); None when no copy reads. Only
+    a writer holding the lock may call this, since it switches the manifest."""
+    newest_readable = None
+    for manifest in _manifest_copies(root):
+        newest_readable = newest_readable or manifest
+        store = IndexStore(root, manifest)
+        whole = not store.damage()
+        store.close()
+        if whole:
+            newest_readable = manifest
+            break
+    if newest_readable is not None:
+        _write_atomically(root / MANIFEST, newest_readable.to_json())
+    return newest_readable
+
+
+def writer_running(root: Path) -> bool:
+    """Whether a `qa index` holds the index's lock now: each holds it for its whole run, and the
+    system releases it when the process dies, however it dies."""
+    from filelock import FileLock
+
+    lock = FileLock(root / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except OSError:  # held (filelock's Timeout is one), or a folder this user cannot write to
+        return True
+    lock.release()
+    return False
 
 
 def has_generations(root: Path) -> bool:
@@ -786,7 +858,9 @@ def write_generation(
         if crosslingual is not None:
             faiss.write_index(crosslingual, str(staging / "crosslingual.faiss"))
         LexicalIndex.build(all_tokens).save(staging / "bm25")
+        # taken before the manifest's copy is written: the copy holds them, and cannot hold its own
         manifest = replace(manifest, checksums=_checksums(staging))
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         folder = root / _generation_name(manifest.generation)
         os.replace(staging, folder)
         _write_atomically(root / MANIFEST, manifest.to_json())
@@ -831,6 +905,7 @@ class LocalWriter:
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
+        self.restored: str | None = None
         self._existing: IndexStore | None = None
         # Generations live at some moment of this run: a reader may still be opening any of
         # them when the words-first generation is followed, seconds later, by the whole one.
@@ -840,10 +915,19 @@ class LocalWriter:
         return writing(self.root, on_wait)
 
     def existing(self) -> Store | None:
-        if self._existing is None and (self.root / MANIFEST).exists():
+        """Called by the writer holding the lock, which alone may restore a lost manifest."""
+        if self._existing is None and (
+            (self.root / MANIFEST).exists() or has_generations(self.root)
+        ):
             try:
                 # only the manifest is read, so a damaged generation can still be repaired
                 self._existing = IndexStore.open(self.root, for_writing=True)
+            except ManifestDamaged as damaged:
+                restored = restore_manifest(self.root)
+                if restored is None:
+                    return None  # an index written before generations kept a copy: rebuilt only
+                self.restored = str(damaged)
+                self._existing = IndexStore(self.root, restored)
             except (IndexMismatch, IndexCorrupt):
                 return None  # an unreadable old index is only ever replaced when rebuilding
         return self._existing

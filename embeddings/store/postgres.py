@@ -433,6 +433,9 @@ class PostgresStore:
     def has_space(self, space: Space) -> bool:
         return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
 
+    def interrupted(self) -> bool:
+        return False  # a kb's generation is committed with its vectors: none is left pending
+
     def chunk_count(self) -> int:
         return self._chunk_count
 
@@ -676,6 +679,7 @@ class PostgresWriter:
         self.url, self.kb = url, kb
         self.location = f"{mask(url)} (kb {kb})"
         self._connection: Connection | None = None
+        self.restored: str | None = None  # a kb's state is one transaction: nothing to restore
         self._existing: PostgresStore | None = None
 
     @property
