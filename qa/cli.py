@@ -13,6 +13,7 @@ import typer
 
 from embeddings.errors import QAError
 from qa.answering.base import message
+from qa.settings import MAX_K
 
 app = typer.Typer(
     add_completion=False,
@@ -42,7 +43,10 @@ KbOption = Annotated[
 KOption = Annotated[
     int,
     typer.Option(
-        "--k", "-k", min=1, help="Passages to retrieve (for each subject a question asks of apart)."
+        "--k",
+        "-k",
+        min=1,
+        help=f"Passages to retrieve, at most {MAX_K} (for each subject a question asks of apart).",
     ),
 ]
 BackendOption = Annotated[
@@ -503,10 +507,11 @@ def ask(
     kb: KbOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.script import in_script
 
     question = checked_question(question)
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
@@ -539,12 +544,13 @@ def chat(
     kb: KbOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.chat import ChatSession
     from qa.script import SCRIPTS
 
     if script not in SCRIPTS:
         raise QAError(f"unknown script {script!r}: choose one of {', '.join(SCRIPTS)}")
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
@@ -639,9 +645,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a question set (indexing the documents first)."""
+    from qa.api import checked_k
     from qa.evaluation import evaluate as run_eval
     from qa.evaluation import load_eval_inputs
 
+    checked_k(k)
     inputs = load_eval_inputs(docs, questions)
     with _progress_bar() as bar:
         indexing = bar.add_task("indexing", total=None)

@@ -21,6 +21,9 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # The whole answer, retries included, not each read: how long a user waits for a chat model.
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_KB = "default"
+# The most passages one question reads (-k): each costs its text, the answerer's reading of it
+# and, with a chat model, its share of the prompt; `qa serve` allows no more either.
+MAX_K = 50
 
 
 def _setting(help: str, env: str | None = None, default: Any = None) -> Any:
