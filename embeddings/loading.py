@@ -221,12 +221,13 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(p.startswith(".") for p in parts) or path.name.startswith("~$")
 
 
-def find_files(paths: list[Path]) -> Found:
+def find_files(paths: list[Path], follow_links: bool = False) -> Found:
     """Files qa reads, as (file, doc_id): a doc_id is the file's path below the folder given,
     without suffix; and the files of other types it met.
 
-    Symbolic links are followed, each folder read once: a link back up the tree, a broken link
-    and a folder that cannot be listed are each a LoadWarning.
+    Symbolic links are followed, each folder read once, as long as they lead to a file or folder
+    inside the folder given (anywhere, with follow_links): a link out of it, a link back up the
+    tree, a broken link and a folder that cannot be listed are each a LoadWarning.
     """
     from embeddings.readers import SUFFIXES
 
@@ -240,14 +241,26 @@ def find_files(paths: list[Path]) -> Found:
             else:
                 found.unsupported.append(root)
             continue
-        for path in _files_below(root):
+        for path in _files_below(root, follow_links):
             if _hidden(path, root):
                 continue
             if path.suffix.lower() not in SUFFIXES:
                 found.unsupported.append(path)
             else:
                 found.files.append((path, path.relative_to(root).with_suffix("").as_posix()))
+    found.files = _once_each(found.files)
     return found
+
+
+def _once_each(files: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Each file once, however many links lead to it (an index holds one document a file), under
+    its own name where that was met too."""
+    once: dict[Path, tuple[Path, str]] = {}
+    for path, doc_id in files:
+        target = path.resolve()
+        if target not in once or (once[target][0].is_symlink() and not path.is_symlink()):
+            once[target] = (path, doc_id)
+    return list(once.values())
 
 
 def unsupported_reason(path: Path) -> str:
@@ -259,9 +272,23 @@ def _unlistable(error: OSError) -> None:
     warnings.warn(LoadWarning(str(error.filename), f"skipped: {why}"), stacklevel=2)
 
 
-def _files_below(root: Path) -> list[Path]:
+def _inside(link: Path, folder: Path, what: str) -> bool:
+    """Whether the path, followed through its links, stays in the folder; a LoadWarning if not:
+    a link to /etc/passwd in a shared folder must not put the file in everyone's answers."""
+    target = link.resolve()
+    if target.is_relative_to(folder):
+        return True
+    warnings.warn(
+        LoadWarning(str(link), f"skipped: a link to a {what} outside the folder given ({target})"),
+        stacklevel=3,
+    )
+    return False
+
+
+def _files_below(root: Path, follow_links: bool) -> list[Path]:
     files = []
     seen = set()
+    given = root.resolve()
     for folder, subfolders, names in os.walk(root, onerror=_unlistable, followlinks=True):
         identity = os.stat(folder)
         if (identity.st_dev, identity.st_ino) in seen:
@@ -273,10 +300,13 @@ def _files_below(root: Path) -> list[Path]:
             continue
         seen.add((identity.st_dev, identity.st_ino))
         subfolders.sort()
+        if not follow_links:
+            subfolders[:] = [s for s in subfolders if _inside(Path(folder, s), given, "folder")]
         for name in sorted(names):
             path = Path(folder, name)
             if path.is_file():
-                files.append(path)
+                if follow_links or _inside(path, given, "file"):
+                    files.append(path)
             elif path.is_symlink():
                 warnings.warn(
                     LoadWarning(str(path), "skipped: a broken symbolic link"), stacklevel=2
@@ -284,10 +314,10 @@ def _files_below(root: Path) -> list[Path]:
     return sorted(files)
 
 
-def load_documents(paths: list[Path]) -> Loaded:
+def load_documents(paths: list[Path], follow_links: bool = False) -> Loaded:
     loaded = Loaded()
     with load_warnings() as found_warnings:
-        found = find_files(paths)
+        found = find_files(paths, follow_links)
         for path, doc_id in found.files:
             try:
                 loaded.documents.append(load_file(path, doc_id))

@@ -278,6 +278,14 @@ def index(
             "(auto, HOST:6379, ray://HOST:10001); needs the ray extra.",
         ),
     ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Also read what symbolic links lead to outside the folders given (skipped, "
+            "with a warning, by default).",
+        ),
+    ] = False,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
     A stopped run resumes where it was; damaged index files are rewritten.
@@ -286,7 +294,7 @@ def index(
     files were skipped or only partly read (each named in a warning on stderr).
     """
     if dry_run:
-        _dry_run(paths or [])
+        _dry_run(paths or [], follow_links)
         return
     from rich.progress import TaskID
 
@@ -348,6 +356,7 @@ def index(
                 threads=settings.threads,
                 kb=kb,
                 ray=ray,
+                follow_links=follow_links,
             )
     finally:
         for line in warnings:
@@ -404,25 +413,30 @@ def _print_document(doc) -> None:
     print()
 
 
-def _dry_run(paths: list[Path]) -> None:
+def _dry_run(paths: list[Path], follow_links: bool) -> None:
     """Each file's extracted text under its pages (slides, sheets, sections), nothing indexed."""
     from collections import Counter
 
-    from embeddings.loading import find_files, load_file, unsupported_reason
+    from embeddings.loading import find_files, load_file, load_warnings, unsupported_reason
 
     if not paths:
         raise QAError("--dry-run needs the files or folders to read")
-    found = find_files(paths)
+    with load_warnings() as found_warnings:
+        found = find_files(paths, follow_links)
+    for warned, what in found_warnings:
+        _err(f"warning: {one_line(warned)}: {what}")
     formats: Counter = Counter()
     pages = ocr_pages = 0
     skipped = [(p, unsupported_reason(p)) for p in found.unsupported]
     for path, doc_id in found.files:
         notes: list[str] = []
         try:
-            doc = load_file(path, doc_id, warn=notes.append)
+            with load_warnings() as reading_warnings:
+                doc = load_file(path, doc_id, warn=notes.append)
         except (OSError, ValueError) as exc:
             skipped.append((path, str(exc)))
             continue
+        notes += [what for _, what in reading_warnings]
         formats[doc.kind] += 1
         pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
         for note in notes:
@@ -431,7 +445,7 @@ def _dry_run(paths: list[Path]) -> None:
     for path, why in skipped:
         _err(f"warning: skipped {one_line(str(path))}: {why}")
     print(_files_summary(formats, pages, ocr_pages, len(skipped)))
-    if skipped:
+    if skipped or found_warnings:
         raise typer.Exit(SKIPPED_EXIT)
 
 
