@@ -77,6 +77,11 @@ _UTF8_TO_DAMAGE = 4
 
 # Unassigned, private-use and control characters (bar line breaks and tabs): text has almost none.
 _NOT_TEXT = frozenset({"Cn", "Co", "Cs", "Cc"})
+# Control bytes that are not white space (NUL, BEL, ESC…): no multi-byte character of UTF-8,
+# GB18030 or Big5 holds one, so they can be dropped before decoding.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
+# Text holds a stray one at most; programs, images and archives are full of them (docs/RELIABILITY.md).
+MAX_CONTROL_BYTE_SHARE = 0.01
 
 
 def _text_or_none(data: bytes, encoding: str) -> str | None:
@@ -93,18 +98,30 @@ def _text_or_none(data: bytes, encoding: str) -> str | None:
     return text
 
 
+def _without_control_bytes(data: bytes, name: str) -> bytes:
+    """The bytes without their control bytes (a LoadWarning gives their count); ValueError when
+    there are so many that the file is binary."""
+    kept = data.translate(None, _CONTROL_BYTES)
+    dropped = len(data) - len(kept)
+    if dropped > MAX_CONTROL_BYTE_SHARE * len(data):
+        raise ValueError("binary file")
+    if dropped:
+        warnings.warn(LoadWarning(name, f"{dropped} NUL/control byte(s) dropped"), stacklevel=3)
+    return kept
+
+
 def decode(data: bytes, name: str = "") -> str:
-    """UTF-16/32 when a byte-order mark says so; UTF-8 (with or without BOM), since it fails
-    loudly on anything else; UTF-8 with its few damaged bytes replaced (a LoadWarning gives
-    their count); then GB18030 or Big5."""
+    """UTF-16/32 when a byte-order mark says so; else, without its control bytes (a stray NUL
+    costs that byte, not the file; a binary file has too many), UTF-8 (with or without BOM),
+    since it fails loudly on anything else; UTF-8 with its few damaged bytes replaced (a
+    LoadWarning gives their count); then GB18030 or Big5."""
     for mark, encoding in _BYTE_ORDER_MARKS:
         if data.startswith(mark):
             text = _text_or_none(data, encoding)
             if text is not None:
                 return text
             break  # bytes that only begin like a mark: binary, or another encoding
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file")
+    data = _without_control_bytes(data, name)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

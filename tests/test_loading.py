@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,24 @@ def test_an_index_holds_what_a_link_out_of_the_folder_leads_to_only_when_told_to
     build_index(tmp_path / "ix", [docs], embedder=embedder, follow_links=True)
     held = IndexStore.open(tmp_path / "ix").manifest.documents
     assert {"secret", "private/diary"} <= set(held)
+
+
+def test_a_stray_nul_byte_is_dropped_with_a_warning_not_the_whole_file(tmp_path):
+    text = ("镇江是国家低碳试点城市，提出2020年实现碳峰值。" * 70)[:1500]
+    data = text.encode()
+    middle = len(text[:700].encode())
+    (tmp_path / "nul.txt").write_bytes(data[:middle] + b"\x00" + data[middle:])
+    (tmp_path / "bell.txt").write_bytes(b"\x07" + data + b"\x1b\x00")
+    loaded = load_documents([tmp_path])
+    assert loaded.skipped == []
+    assert [d.text for d in loaded.documents] == [text, text]
+    assert sorted(loaded.warnings) == [
+        (str(tmp_path / "bell.txt"), "3 NUL/control byte(s) dropped"),
+        (str(tmp_path / "nul.txt"), "1 NUL/control byte(s) dropped"),
+    ]
+
+
+def test_a_program_named_as_text_is_still_binary(tmp_path):
+    (tmp_path / "python.txt").write_bytes(Path(sys.executable).resolve().read_bytes()[:65536])
+    loaded = load_documents([tmp_path])
+    assert loaded.skipped == [(str(tmp_path / "python.txt"), "binary file")]

@@ -19,16 +19,18 @@ _GB_LABELS = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "euc-cn", "hz-gb-
 _PRECISION_SHARE = 0.6
 
 
-def decode_html(data: bytes) -> str:
+def decode_html(data: bytes, name: str) -> str:
+    """The page's text in the charset its <meta> names, else as decode() reads text files;
+    name: the file that warnings name."""
     label = _CHARSET.search(data[:4096])
     if label and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        name = label.group(1).decode("ascii").lower()
-        encoding = "gb18030" if name in _GB_LABELS else name
+        charset = label.group(1).decode("ascii").lower()
+        encoding = "gb18030" if charset in _GB_LABELS else charset
         try:
             return data.decode(encoding)
         except (LookupError, UnicodeDecodeError):
             pass
-    return decode(data)
+    return decode(data, name)
 
 
 def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[Block]:
@@ -88,7 +90,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     import trafilatura
 
     try:
-        html = decode_html(path.read_bytes())
+        html = decode_html(path.read_bytes(), str(path))
     except ValueError as exc:
         raise UnreadableFile(f"not a readable web page ({exc})") from None
     blocks = structured_blocks(html)
