@@ -4,12 +4,16 @@ unpacked, rows, pages, characters per file), and going past it is one line namin
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import tracemalloc
+import zipfile
+from pathlib import Path
 
 import pytest
 
+from embeddings.loading import load_documents
 from qa.api import Assistant, answer
 from qa.settings import MAX_K
 
@@ -91,3 +95,34 @@ def test_the_memory_an_answer_takes_does_not_grow_with_k(assistant):
     assistant.ask(QUESTION, MAX_K)  # what is loaded once, on first use, is not the answer's
     few, most = _peak_bytes(assistant, 5), _peak_bytes(assistant, MAX_K)
     assert most - few < 128 * 1024, (few, most)
+
+
+def _understated_docx(path: Path, unpacked: int, declared: int) -> None:
+    """A .docx whose first part inflates to `unpacked` bytes while its local and central
+    headers say it holds `declared`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("[Content_Types].xml", "w") as member:
+            spaces = b" " * (1 << 20)
+            for _ in range(unpacked >> 20):
+                member.write(spaces)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 22, declared)  # the local header's uncompressed size
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, declared)  # the central directory's
+    path.write_bytes(data)
+
+
+def test_a_zip_that_understates_its_size_is_skipped_at_the_bound_unpacked(tmp_path):
+    _understated_docx(tmp_path / "bomb.docx", unpacked=128 << 20, declared=1000)
+    assert (tmp_path / "bomb.docx").stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        loaded = load_documents([tmp_path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [(path, why)] = loaded.skipped
+    assert path == str(tmp_path / "bomb.docx")
+    assert why.startswith("refused: unpacks to more than 64 MB from 0.1 MB"), why
+    assert "zip bomb" in why
+    assert peak < 16 << 20, peak  # read a piece at a time, never whole
