@@ -311,9 +311,9 @@ def index(
         return
     shown = str(root)
     if not isinstance(root, Path):
-        from embeddings.store.postgres import mask
+        from embeddings.urls import masked_url
 
-        shown = f"{mask(root)} (kb {kb})"
+        shown = f"{masked_url(root)} (kb {kb})"
         if not paths:
             raise QAError("name the files or folders to index into the database")
     elif not paths and not (root / MANIFEST).exists():
