@@ -4,6 +4,7 @@ and skipped, never fatal."""
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embeddings import bounds
 from embeddings.cleaning import clean_text
 from embeddings.errors import QAError
 from embeddings.records import Document, Location, Section
@@ -69,6 +71,13 @@ _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A line break in the encoding each byte-order mark names, in the same order.
+_NEWLINES = (
+    (codecs.BOM_UTF32_LE, "\n".encode("utf-32-le")),
+    (codecs.BOM_UTF32_BE, "\n".encode("utf-32-be")),
+    (codecs.BOM_UTF16_LE, "\n".encode("utf-16-le")),
+    (codecs.BOM_UTF16_BE, "\n".encode("utf-16-be")),
 )
 # UTF-8 with a few damaged bytes is still UTF-8 when its correctly encoded non-ASCII characters
 # outnumber the damage this many times; GB18030 and Big5 text read as UTF-8 is nearly all damage.
@@ -141,6 +150,21 @@ def decode(data: bytes, name: str = "") -> str:
     if best is None:
         raise ValueError("not UTF-8, UTF-16/32 (with a byte-order mark), GB18030 or Big5 text")
     return str(best)
+
+
+def head_bytes(path: Path) -> tuple[bytes, bool]:
+    """A file read whole, up to bounds.MAX_TEXT_FILE_BYTES, and whether it went on past them:
+    then it ends at its last line break before the bound, so no character is cut in two."""
+    with path.open("rb") as handle:
+        data = handle.read(bounds.MAX_TEXT_FILE_BYTES + 1)
+    if len(data) <= bounds.MAX_TEXT_FILE_BYTES:
+        return data, False
+    data = data[: bounds.MAX_TEXT_FILE_BYTES]
+    newline = next((n for mark, n in _NEWLINES if data.startswith(mark)), b"\n")
+    end = data.rfind(newline)
+    while end > 0 and end % len(newline):  # a newline's bytes inside two other characters
+        end = data.rfind(newline, 0, end)
+    return (data[: end + len(newline)] if end > 0 else data), True
 
 
 def _title(text: str, fallback: str) -> str:
@@ -216,6 +240,10 @@ def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) 
     text, sections = assemble(extracted.blocks)
     if not text:
         raise readers.UnreadableFile("no text in the file")
+    if len(text) > bounds.MAX_FILE_CHARS:
+        text, sections = _cut(text, sections)
+        if bounds.CHARS_CUT not in extracted.warnings:
+            extracted.warnings.append(bounds.CHARS_CUT)
     for message in extracted.warnings:
         if warn:
             warn(message)
@@ -229,6 +257,17 @@ def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) 
         kind=extracted.kind,
         pages=extracted.pages,
         ocr_pages=extracted.ocr_pages,
+    )
+
+
+def _cut(text: str, sections: tuple[Section, ...]) -> tuple[str, tuple[Section, ...]]:
+    """The text cut to bounds.MAX_FILE_CHARS, at its last line break before them where there
+    is one, with the sections that fall inside it."""
+    end = text.rfind("\n", 0, bounds.MAX_FILE_CHARS + 1)
+    text = text[: end if end > 0 else bounds.MAX_FILE_CHARS].rstrip()
+    end = len(text)
+    return text, tuple(
+        Section(s.start, min(s.end, end), s.location) for s in sections if s.start < end
     )
 
 
@@ -331,15 +370,21 @@ def _files_below(root: Path, follow_links: bool) -> list[Path]:
     return sorted(files)
 
 
+def _noted(notes: list[tuple[str, str]], path: str, what: str) -> None:
+    notes.append((path, what))
+
+
 def load_documents(paths: list[Path], follow_links: bool = False) -> Loaded:
     loaded = Loaded()
+    read_in_part: list[tuple[str, str]] = []
     with load_warnings() as found_warnings:
         found = find_files(paths, follow_links)
         for path, doc_id in found.files:
+            warn = functools.partial(_noted, read_in_part, str(path))
             try:
-                loaded.documents.append(load_file(path, doc_id))
+                loaded.documents.append(load_file(path, doc_id, warn=warn))
             except (OSError, ValueError) as exc:
                 loaded.skipped.append((str(path), str(exc)))
     loaded.skipped += [(str(p), unsupported_reason(p)) for p in found.unsupported]
-    loaded.warnings = found_warnings
+    loaded.warnings = found_warnings + read_in_part
     return loaded

@@ -126,3 +126,112 @@ def test_a_zip_that_understates_its_size_is_skipped_at_the_bound_unpacked(tmp_pa
     assert why.startswith("refused: unpacks to more than 64 MB from 0.1 MB"), why
     assert "zip bomb" in why
     assert peak < 16 << 20, peak  # read a piece at a time, never whole
+
+
+def test_a_spreadsheet_is_read_up_to_its_bound_in_rows_and_says_so(tmp_path):
+    from embeddings.bounds import MAX_SPREADSHEET_ROWS
+
+    path = tmp_path / "rows.csv"
+    rows = [f"镇江{i},{2000 + i % 30}" for i in range(MAX_SPREADSHEET_ROWS + 10)]
+    path.write_text("城市,年份\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    loaded = load_documents([tmp_path])
+    [doc] = loaded.documents
+    assert f"镇江{MAX_SPREADSHEET_ROWS - 2}" in doc.text  # the last row within the bound
+    assert f"镇江{MAX_SPREADSHEET_ROWS - 1}，" not in doc.text
+    assert loaded.warnings == [
+        (
+            str(path),
+            f"read its first {MAX_SPREADSHEET_ROWS:,} rows, the most qa reads from one "
+            "spreadsheet; the rest is left out",
+        )
+    ]
+
+
+@pytest.mark.slow  # openpyxl writes, then reads, a whole bound of rows
+def test_a_workbook_is_read_up_to_its_bound_in_rows_over_all_its_sheets(tmp_path):
+    import openpyxl
+
+    from embeddings.bounds import MAX_SPREADSHEET_ROWS
+
+    book = openpyxl.Workbook(write_only=True)
+    first, second = book.create_sheet("一"), book.create_sheet("二")
+    for sheet, rows in ((first, MAX_SPREADSHEET_ROWS - 5), (second, 10)):
+        sheet.append(["城市", "年份"])
+        for i in range(rows - 1):
+            sheet.append([f"{sheet.title}市{i}", 2020])
+    book.save(tmp_path / "book.xlsx")
+    loaded = load_documents([tmp_path])
+    [doc] = loaded.documents
+    assert "二市3" in doc.text and "二市4" not in doc.text
+    [(_, what)] = loaded.warnings
+    assert what.startswith(f"read its first {MAX_SPREADSHEET_ROWS:,} rows")
+
+
+def test_a_pdf_is_read_up_to_its_bound_in_pages_and_says_so(tmp_path):
+    import pypdfium2 as pdfium
+
+    from embeddings.bounds import MAX_PDF_PAGES
+
+    made = _pdf_page(tmp_path / "first.pdf", "The first page says 2020.")
+    pdf = pdfium.PdfDocument(str(made))
+    for _ in range(MAX_PDF_PAGES - 1):
+        pdf.new_page(200, 200)
+    pdf.import_pages(pdfium.PdfDocument(str(_pdf_page(tmp_path / "last.pdf", "Past the bound."))))
+    pdf.save(str(tmp_path / "long.pdf"))
+    pdf.close()
+    made.unlink()
+    (tmp_path / "last.pdf").unlink()
+    loaded = load_documents([tmp_path])
+    [doc] = loaded.documents
+    assert "2020" in doc.text and "Past the bound" not in doc.text
+    assert doc.pages == MAX_PDF_PAGES
+    assert loaded.warnings == [
+        (
+            str(tmp_path / "long.pdf"),
+            f"read its first {MAX_PDF_PAGES:,} of {MAX_PDF_PAGES + 1:,} pages, the most qa "
+            "reads from one PDF; the rest is left out",
+        )
+    ]
+
+
+def _pdf_page(path: Path, text: str) -> Path:
+    from reportlab.pdfgen import canvas
+
+    page = canvas.Canvas(str(path))
+    page.drawString(72, 720, text)
+    page.save()
+    return path
+
+
+def test_a_file_is_read_up_to_its_bound_in_characters_and_says_so(tmp_path):
+    from embeddings.bounds import MAX_FILE_CHARS
+
+    line = "Zhenjiang set 2020 as the year of its carbon peak.\n"
+    path = tmp_path / "long.txt"
+    path.write_text(line * (MAX_FILE_CHARS // len(line) + 10) + "Past the bound.\n")
+    loaded = load_documents([tmp_path])
+    [doc] = loaded.documents
+    assert len(doc.text) <= MAX_FILE_CHARS and "Past the bound" not in doc.text
+    assert doc.text.endswith("carbon peak.")  # cut at a line's end
+    assert loaded.warnings == [
+        (
+            str(path),
+            f"read its first {MAX_FILE_CHARS:,} characters, the most qa reads from one file; "
+            "the rest is left out",
+        )
+    ]
+
+
+def test_a_huge_text_file_is_read_no_further_than_its_most_characters_could_take(tmp_path):
+    from embeddings.bounds import MAX_TEXT_FILE_BYTES
+
+    path = tmp_path / "spaces.txt"
+    with path.open("wb") as handle:
+        handle.write("镇江提出2020年实现碳峰值。\n".encode())
+        handle.write(b" " * MAX_TEXT_FILE_BYTES)
+        handle.write("秘密在末尾。\n".encode())
+    loaded = load_documents([tmp_path])
+    [doc] = loaded.documents
+    assert doc.text == "镇江提出2020年实现碳峰值。"  # the rest was never read
+    [(_, what)] = loaded.warnings
+    assert what.startswith("read its first") and what.endswith("the rest is left out")

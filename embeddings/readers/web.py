@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from embeddings.loading import decode
+from embeddings import bounds
+from embeddings.loading import decode, head_bytes
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile, labelled_row
 from embeddings.records import Location
 
@@ -89,8 +90,9 @@ def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     import trafilatura
 
+    data, cut = head_bytes(path)
     try:
-        html = decode_html(path.read_bytes(), str(path))
+        html = decode_html(data, str(path))
     except ValueError as exc:
         raise UnreadableFile(f"not a readable web page ({exc})") from None
     blocks = structured_blocks(html)
@@ -100,4 +102,4 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     title = metadata.title if metadata and metadata.title else None
     if progress:
         progress(1, 1)
-    return Extracted(blocks, "html", title=title)
+    return Extracted(blocks, "html", title=title, warnings=[bounds.CHARS_CUT] if cut else [])
