@@ -7,8 +7,9 @@ import re
 from urllib.parse import unquote
 
 HIDDEN = "***"
-# A URL inside a message: up to white space, a quote or an angle bracket.
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+# A URL inside a message: up to white space, a quote or an angle bracket, and not the punctuation
+# of the sentence it ends (…/v1: Connection error).
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+(?<![.,:;)\]])", re.IGNORECASE)
 # Query parameters whose value is a credential: password=, api-key=, key=, access_token=, sig=…
 _SECRET_NAME = re.compile(r"pass|pwd|key|token|secret|sig|auth|credential|session", re.IGNORECASE)
 _PARAMETER = re.compile(r"(?<=[?&;])([^=&;#]*)=([^&;#]*)")

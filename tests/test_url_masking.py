@@ -52,6 +52,16 @@ def test_a_url_without_credentials_is_shown_as_given(url):
     assert masked_url(url) == url
 
 
+def test_a_url_inside_a_message_is_masked_and_the_message_kept():
+    from qa.config import masked
+
+    said = "cannot reach the chat model at https://a:hunter2@h/v1?key=hunter3: Connection error."
+    assert (
+        masked(said)
+        == "cannot reach the chat model at https://a:***@h/v1?key=***: Connection error."
+    )
+
+
 def _environment(**changes: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "QA_"))}
     return env | changes
