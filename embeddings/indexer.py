@@ -179,6 +179,7 @@ def build_index(
     threads: int | None = None,
     kb: str = "default",
     ray: str | None = None,
+    follow_links: bool = False,
 ) -> IndexReport:
     """Index `paths` into `root`, refreshing every document already there and reading again the
     files and folders earlier runs were given (those still there).
@@ -189,12 +190,22 @@ def build_index(
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
     root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: read
     and embed on a Ray cluster at this address ("local": one started on this machine).
+    follow_links: read what links in the folders lead to outside them too (find_files).
     """
     with cluster_at(ray) as cluster:
         writer = open_writer(root, kb)
         with writer.writing(on_wait):
             return _build_index(
-                writer, paths, embedder, threads, rebuild, progress, reading, warn, cluster
+                writer,
+                paths,
+                embedder,
+                threads,
+                rebuild,
+                progress,
+                reading,
+                warn,
+                cluster,
+                follow_links,
             )
 
 
@@ -208,6 +219,7 @@ def _build_index(
     reading: ReadingProgress | None,
     warn: Warn | None,
     cluster: RayCluster | None,
+    follow_links: bool,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
@@ -236,7 +248,7 @@ def _build_index(
     # in the order first given, so that naming a recorded folder again changes nothing
     wanted = replace(wanted, sources=[str(p) for p in dict.fromkeys([*still_there, *given])])
     with load_warnings() as found_warnings:
-        found = find_files([*paths, *read_again])
+        found = find_files([*paths, *read_again], follow_links)
     for warned, what in found_warnings:
         partly(Path(warned), what)
     for unsupported in found.unsupported:

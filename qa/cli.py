@@ -13,6 +13,7 @@ import typer
 
 from embeddings.errors import QAError
 from qa.answering.base import message
+from qa.settings import MAX_K
 
 app = typer.Typer(
     add_completion=False,
@@ -42,7 +43,10 @@ KbOption = Annotated[
 KOption = Annotated[
     int,
     typer.Option(
-        "--k", "-k", min=1, help="Passages to retrieve (for each subject a question asks of apart)."
+        "--k",
+        "-k",
+        min=1,
+        help=f"Passages to retrieve, at most {MAX_K} (for each subject a question asks of apart).",
     ),
 ]
 BackendOption = Annotated[
@@ -278,6 +282,14 @@ def index(
             "(auto, HOST:6379, ray://HOST:10001); needs the ray extra.",
         ),
     ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Also read what symbolic links lead to outside the folders given (skipped, "
+            "with a warning, by default).",
+        ),
+    ] = False,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
     The files and folders given before are read again too. A stopped run resumes where it was;
@@ -287,7 +299,7 @@ def index(
     files were skipped or only partly read (each named in a warning on stderr).
     """
     if dry_run:
-        _dry_run(paths or [])
+        _dry_run(paths or [], follow_links)
         return
     from rich.progress import TaskID
 
@@ -304,9 +316,9 @@ def index(
         return
     shown = str(root)
     if not isinstance(root, Path):
-        from embeddings.store.postgres import mask
+        from embeddings.urls import masked_url
 
-        shown = f"{mask(root)} (kb {kb})"
+        shown = f"{masked_url(root)} (kb {kb})"
         if not paths:
             raise QAError("name the files or folders to index into the database")
     elif not paths and not (root / MANIFEST).exists() and not has_generations(root):
@@ -350,6 +362,7 @@ def index(
                 threads=settings.threads,
                 kb=kb,
                 ray=ray,
+                follow_links=follow_links,
             )
     finally:
         for line in warnings:
@@ -408,25 +421,30 @@ def _print_document(doc) -> None:
     print()
 
 
-def _dry_run(paths: list[Path]) -> None:
+def _dry_run(paths: list[Path], follow_links: bool) -> None:
     """Each file's extracted text under its pages (slides, sheets, sections), nothing indexed."""
     from collections import Counter
 
-    from embeddings.loading import find_files, load_file, unsupported_reason
+    from embeddings.loading import find_files, load_file, load_warnings, unsupported_reason
 
     if not paths:
         raise QAError("--dry-run needs the files or folders to read")
-    found = find_files(paths)
+    with load_warnings() as found_warnings:
+        found = find_files(paths, follow_links)
+    for warned, what in found_warnings:
+        _err(f"warning: {one_line(warned)}: {what}")
     formats: Counter = Counter()
     pages = ocr_pages = 0
     skipped = [(p, unsupported_reason(p)) for p in found.unsupported]
     for path, doc_id in found.files:
         notes: list[str] = []
         try:
-            doc = load_file(path, doc_id, warn=notes.append)
+            with load_warnings() as reading_warnings:
+                doc = load_file(path, doc_id, warn=notes.append)
         except (OSError, ValueError) as exc:
             skipped.append((path, str(exc)))
             continue
+        notes += [what for _, what in reading_warnings]
         formats[doc.kind] += 1
         pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
         for note in notes:
@@ -435,7 +453,7 @@ def _dry_run(paths: list[Path]) -> None:
     for path, why in skipped:
         _err(f"warning: skipped {one_line(str(path))}: {why}")
     print(_files_summary(formats, pages, ocr_pages, len(skipped)))
-    if skipped:
+    if skipped or found_warnings:
         raise typer.Exit(SKIPPED_EXIT)
 
 
@@ -526,10 +544,11 @@ def ask(
     kb: KbOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.script import in_script
 
     question = checked_question(question)
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
@@ -562,12 +581,13 @@ def chat(
     kb: KbOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.chat import ChatSession
     from qa.script import SCRIPTS
 
     if script not in SCRIPTS:
         raise QAError(f"unknown script {script!r}: choose one of {', '.join(SCRIPTS)}")
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
@@ -662,9 +682,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a question set (indexing the documents first)."""
+    from qa.api import checked_k
     from qa.evaluation import evaluate as run_eval
     from qa.evaluation import load_eval_inputs
 
+    checked_k(k)
     inputs = load_eval_inputs(docs, questions)
     with _progress_bar() as bar:
         indexing = bar.add_task("indexing", total=None)

@@ -317,8 +317,9 @@ def evaluate(
     weights and thresholds of every stage (qa/rules.py)."""
     from embeddings.indexer import build_index, index_documents
     from embeddings.store import IndexMismatch, ManifestDamaged
-    from qa.api import Assistant
+    from qa.api import Assistant, checked_k
 
+    checked_k(k)
     settings = (settings or Settings.load()).but(store=store, kb=kb)
     kb_name = settings.kb
     root = settings.store or index or _default_eval_index(inputs.docs)
