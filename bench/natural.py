@@ -37,6 +37,7 @@ from real_docs_fetch import FOLDER as REAL_FOLDER
 from real_docs_fetch import manifest
 
 from embeddings.indexer import build_index
+from embeddings.store.base import IndexMismatch
 from qa.api import Assistant
 from qa.evaluation import answer_is_correct
 from qa.rules import Rules
@@ -153,7 +154,11 @@ def figures(rows: list[dict]) -> dict:
 def index_of(name: str, files: list[Path]) -> Path:
     """The set's index under bench/results/natural, brought up to date with its files."""
     folder = RESULTS / f"{name}-index"
-    build_index(folder, files, warn=lambda message: print(message, file=sys.stderr))
+    warn = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    try:
+        build_index(folder, files, warn=warn)
+    except IndexMismatch:  # built by another reader or cleaner: read everything again
+        build_index(folder, files, warn=warn, rebuild=True)
     return folder
 
 

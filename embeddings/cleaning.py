@@ -13,8 +13,9 @@ import unicodedata
 from functools import lru_cache
 
 # Bump when cleaning or reading changes what ends up in an index, so old indexes are rebuilt, not
-# mixed. 2: PDF and slide tables under their headers, headings marked (issue 33).
-CLEANER_VERSION = 2
+# mixed. 2: PDF and slide tables under their headers, headings marked (issue 33). 3: a PDF's
+# bulleted points with hanging indents read as whole paragraphs.
+CLEANER_VERSION = 3
 
 # CJK ideographs (extension A, the unified block, compatibility ideographs): the one definition,
 # which qa/lang/zh.py re-exports.

@@ -148,7 +148,9 @@ def analyse(
         if _names_nothing(word, tag):
             continue
         whole = bool(_NUMBER.search(word)) or word.isascii()
-        if indexed is not None and not indexed(word) and not _names(tag, whole):
+        # A Latin word no chunk holds is the asker's, like 打算: mostly an abbreviation of what
+        # the documents say in Chinese (GDP for 地区生产总值), not a thing they lack.
+        if indexed is not None and not indexed(word) and (tag == "eng" or not _names(tag, whole)):
             continue
         kind = i == kind_noun
         # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市
@@ -191,7 +193,8 @@ def _asks(word: str, tag: str) -> bool:
 def _names_nothing(word: str, tag: str) -> bool:
     return (
         not word.strip()
-        or tag.startswith(_FUNCTION_TAGS)
+        # jieba's "eng" (a Latin word: MaxKB, GDP) is no interjection ("e")
+        or (tag != "eng" and tag.startswith(_FUNCTION_TAGS))
         or word in _LINKING_VERBS
         or (tag == "f" and len(word) == 1)
     )

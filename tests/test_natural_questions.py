@@ -38,6 +38,23 @@ def test_the_word_after_what_is_the_kind_asked_for_whatever_the_tagger_files_it_
     assert not terms["平台"].kind
 
 
+@pytest.mark.parametrize(
+    ("question", "latin"),
+    [
+        ("MaxKB是什么？", "maxkb"),
+        ("Transformer最早出自哪篇论文？", "transformer"),
+        ("广东2024年GDP有多少？", "gdp"),
+    ],
+)
+def test_a_latin_word_in_a_chinese_question_is_a_name_it_asks_about(question, latin):
+    terms = {term.text: term for term in analyse(question, _idf).terms}
+    assert terms[latin].name
+    # unless no chunk holds it: documents in Chinese say 地区生产总值 where the asker says GDP
+    held = {t.text for t in analyse(question, _idf, indexed={latin}.__contains__).terms}
+    assert latin in held
+    assert latin not in {t.text for t in analyse(question, _idf, indexed=set().__contains__).terms}
+
+
 def test_a_word_no_chunk_holds_weighs_nothing_unless_it_names_a_thing():
     indexed = {"镇江", "出租车"}.__contains__
     terms = {t.text for t in analyse("镇江打算哪年碳达峰啊", _idf, indexed=indexed).terms}
@@ -80,8 +97,25 @@ def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_
 def test_a_line_of_its_own_that_ends_as_a_sentence_does_is_a_statement_in_either_language():
     from qa.answering.extractive import _role
 
-    for line in ("The plant makes solar glass.", "工厂生产光伏玻璃。"):
+    # a line that its comma shows a sentence goes on after: a sentence cut at the line's end
+    for line in (
+        "The plant makes solar glass.",
+        "工厂生产光伏玻璃。",
+        "Transformer早在2017年就已经大放异彩，",
+    ):
         document = f"Results\n{line}\n"
         start = document.index(line)
         assert _role(document, start, start + len(line), 60) == "statement"
         assert _role(document, 0, len("Results"), 60) == "heading"
+
+
+def test_a_short_line_heads_what_follows_unless_it_is_one_of_a_run_of_them():
+    from qa.answering.extractive import _role
+
+    chapter = "第二回 张翼德怒鞭督邮\n却说董卓字仲颖，陇西临洮人也。\n"
+    assert _role(chapter, 0, chapter.index("\n"), 60) == "heading"
+    # an advertisement's lines, like a cover page's or a song's, are what it says
+    advert = "大桶装更划算\n-40°C深度防冻不结冰\n强力去污符合国标\n"
+    line = "-40°C深度防冻不结冰"
+    start = advert.index(line)
+    assert _role(advert, start, start + len(line), 60) == "statement"

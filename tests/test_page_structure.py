@@ -33,6 +33,15 @@ def test_a_sentence_across_line_ends_and_columns_stays_one_sentence(tmp_path):
     assert "\n" not in doc.text
 
 
+@pytest.mark.skipif(not made_by.SCAN_FONT.exists(), reason="needs fonts-wqy-microhei")
+def test_a_bulleted_point_with_a_hanging_indent_stays_one_paragraph(tmp_path):
+    # The bullet is set in smaller type and hangs left of the point's lines: neither may read
+    # as a paragraph's end, which cut 预计一期总投资额约 from 6.66亿元 in a real research note.
+    made = made_by.make_bulleted_pdf(tmp_path / "要点.pdf")
+    doc = load_file(made.path, "points")
+    assert [line.lstrip("•") for line in doc.text.split("\n")] == made.paragraphs, doc.text
+
+
 @pytest.mark.parametrize("ruled", [False, True])
 def test_a_pdf_table_is_read_row_by_row_under_its_header_and_caption(tmp_path, ruled):
     made = made_by.make_table_pdf(tmp_path / "旅游.pdf", ruled=ruled)

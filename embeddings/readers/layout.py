@@ -217,12 +217,12 @@ class _Column:
 
     @classmethod
     def of(cls, lines: list[Line]) -> _Column:
-        # The median, not the maximum: a line whose closing mark hangs past the edge must not
-        # make every full line look short.
+        # Medians, not the extremes: a line whose closing mark hangs past the edge must not
+        # make every full line look short, nor a bullet hanging left of its paragraph's lines
+        # make each of them look indented.
+        many = len(lines) >= 3
         right = (
-            statistics.median(ln.right for ln in lines)
-            if len(lines) >= 3
-            else max(ln.right for ln in lines)
+            statistics.median(ln.right for ln in lines) if many else max(ln.right for ln in lines)
         )
         gaps = [b.top - a.bottom for a, b in zip(lines, lines[1:], strict=False)]
         em = max(ln.size for ln in lines)
@@ -231,7 +231,7 @@ class _Column:
         centred = max(centres) - min(centres) < em and max(lefts) - min(lefts) > 2 * em
         return cls(
             lines,
-            min(lefts),
+            statistics.median(lefts) if many else min(lefts),
             right,
             statistics.median(gaps) if gaps else None,
             len(lines) > 1 and centred,

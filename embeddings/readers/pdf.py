@@ -111,7 +111,10 @@ def _text_lines(page) -> list[Line]:
                 first = min(start + len(raw) - len(raw.lstrip()), last_char)
                 final = min(start + len(raw.rstrip()) - 1, last_char)
                 box = textpage.get_charbox(first, loose=True)
-                size = type_size(first) or box[3] - box[1]  # a character without a font: its box
+                # A bullet glyph opening the line is often set smaller than the words after it,
+                # which would make the line's next one look like another paragraph's type.
+                worded = next((first + k for k, c in enumerate(stripped) if c.isalnum()), first)
+                size = type_size(worded) or box[3] - box[1]  # a character without a font: its box
                 left = box[0]
                 right = textpage.get_charbox(final, loose=True)[2]
                 cells = (

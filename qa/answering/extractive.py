@@ -513,31 +513,47 @@ def _points_back(sentence: str) -> bool:
     return bool(words) and zh_points_back(words[0][0], 0)
 
 
-# What ends a statement; a line without one is a heading, a title or a cover line.
-_STATEMENT_END = re.compile(r"[。！!；;.…」』”\"）)]$")
+# What ends a statement, or a piece of one that its line cut (…就已经大放异彩，); a line without
+# one is a heading, a title or a cover line.
+_STATEMENT_END = re.compile(r"[。！!；;.…」』”\"）)，,、]$")
 _ASKED = re.compile(r"[？?][」』”\"）)]?$")
 # A line holding a label and its value (收稿日期：2023年, a table row's 指标：GDP) says something.
 _LABELLED = re.compile(r"[：:]")
 
 
-def _role(document: str, start: int, end: int, longest_heading: int) -> str:
-    """ "question" for a sentence asking (如何形容2024年的臺灣？); "heading" for a line of its own
-    without a sentence's ending, a label or much length (第二回 张翼德怒鞭督邮, 全面介紹鎮江低碳
-    城市建設經驗); else "statement"."""
+def _line_alone(document: str, start: int, end: int, longest_heading: int) -> bool:
+    """The span is a line of its own, short, with neither a sentence's ending nor a label."""
     text = document[start:end].strip()
-    if _ASKED.search(text):
-        return "question"
     alone = (
         document[max(0, start - 1) : start].strip() == "" and document[end : end + 1].strip() == ""
     )
-    if (
+    return (
         alone
         and not _STATEMENT_END.search(text)
         and not _LABELLED.search(text)
         and len(text) <= longest_heading
+    )
+
+
+def _role(document: str, start: int, end: int, longest_heading: int) -> str:
+    """ "question" for a sentence asking (如何形容2024年的臺灣？); "heading" for a line of its own
+    without a sentence's ending, a label or much length (第二回 张翼德怒鞭督邮, 全面介紹鎮江低碳
+    城市建設經驗) that heads something longer; else "statement". Such a line followed by another
+    like it is one of a run of short lines (a cover page's, an advertisement's, a song's), which
+    say what the document says (2022年07月19日, -40°C深度防冻不结冰)."""
+    text = document[start:end].strip()
+    if _ASKED.search(text):
+        return "question"
+    if not _line_alone(document, start, end, longest_heading):
+        return "statement"
+    following = re.search(r"\S[^\n]*", document[end : end + 4 * longest_heading])
+    if (
+        following is not None
+        and not _ASKED.search(following.group().strip())
+        and _line_alone(document, end + following.start(), end + following.end(), longest_heading)
     ):
-        return "heading"
-    return "statement"
+        return "statement"
+    return "heading"
 
 
 def _names_bare(kind: str | None, sentence: str) -> bool:
