@@ -27,15 +27,17 @@ from embeddings.lexical import TOKENIZER_VERSION, tokenize
 from embeddings.loading import file_hash, find_files, load_file, load_warnings, unsupported_reason
 from embeddings.records import Chunk, Document, real_title
 from embeddings.store import (
+    IndexCorrupt,
     IndexMismatch,
     Manifest,
+    Space,
     Store,
     StoreWriter,
     VectorCache,
     check_recipe,
     open_writer,
 )
-from embeddings.store.base import VectorCacheLike
+from embeddings.store.base import VectorCacheLike, unusable_vectors
 
 EMBED_BATCH = 16
 # Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured and
@@ -68,6 +70,7 @@ class IndexReport:
     ocr_pages: int = 0  # of those, read by OCR
     resumed: int = 0  # chunks whose vectors an earlier, stopped run had already embedded
     repaired: list[str] = field(default_factory=list)  # what was damaged and is now rewritten
+    cache_set_aside: str | None = None  # a damaged vector cache, moved aside: what and where
     seconds: float = 0.0
     # when this run's new documents became searchable by their words, before their vectors
     words_first_seconds: float | None = None
@@ -176,8 +179,10 @@ def build_index(
     threads: int | None = None,
     kb: str = "default",
     ray: str | None = None,
+    follow_links: bool = False,
 ) -> IndexReport:
-    """Index `paths` into `root`, refreshing every document already there.
+    """Index `paths` into `root`, refreshing every document already there and reading again the
+    files and folders earlier runs were given (those still there).
 
     Unchanged files (same content hash, same recipe) are not read again: their documents and
     vectors are taken from the index. Documents whose files are gone are dropped; nothing else
@@ -185,12 +190,22 @@ def build_index(
     `warn` as it happens. One run at a time writes an index: another one waits (on_wait is told).
     root: an index folder or a postgresql:// URL, where kb names the knowledge base. ray: read
     and embed on a Ray cluster at this address ("local": one started on this machine).
+    follow_links: read what links in the folders lead to outside them too (find_files).
     """
     with cluster_at(ray) as cluster:
         writer = open_writer(root, kb)
         with writer.writing(on_wait):
             return _build_index(
-                writer, paths, embedder, threads, rebuild, progress, reading, warn, cluster
+                writer,
+                paths,
+                embedder,
+                threads,
+                rebuild,
+                progress,
+                reading,
+                warn,
+                cluster,
+                follow_links,
             )
 
 
@@ -204,12 +219,13 @@ def _build_index(
     reading: ReadingProgress | None,
     warn: Warn | None,
     cluster: RayCluster | None,
+    follow_links: bool,
 ) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
     existing, loaded, wanted = _open_for_writing(writer, embedder, threads, rebuild)
     reusable = existing if existing and not rebuild else None
-    if reusable and set(reusable.damage()) - {"bm25"}:
+    if reusable and "chunks" in reusable.damage():
         reusable = None  # its documents cannot be trusted: every file is read again
 
     def skip(path: Path, why: str) -> None:
@@ -225,16 +241,22 @@ def _build_index(
     known_sources: dict[str, str] = {}
     if existing:
         known_sources = {e.source: doc_id for doc_id, e in existing.manifest.documents.items()}
+    recorded = [Path(s) for s in existing.manifest.sources] if existing else []
+    given = [p.resolve() for p in paths]
+    still_there = [p for p in recorded if p.exists()]
+    read_again = [p for p in still_there if p not in given]
+    # in the order first given, so that naming a recorded folder again changes nothing
+    wanted = replace(wanted, sources=[str(p) for p in dict.fromkeys([*still_there, *given])])
     with load_warnings() as found_warnings:
-        found = find_files(paths)
+        found = find_files([*paths, *read_again], follow_links)
     for warned, what in found_warnings:
         partly(Path(warned), what)
     for unsupported in found.unsupported:
         skip(unsupported, unsupported_reason(unsupported))
     files = found.files
-    given = {str(p.resolve()) for p, _ in files}
+    found_sources = {str(p.resolve()) for p, _ in files}
     for source, doc_id in known_sources.items():
-        if source in given:
+        if source in found_sources:
             continue
         if Path(source).is_file():
             files.append((Path(source), doc_id))
@@ -272,9 +294,12 @@ def _build_index(
         for warned, what in loading_warnings:
             partly(Path(warned), what)
     if not documents:
-        if not paths:
-            raise QAError("nothing to index: name the files or folders to index")
-        raise QAError("no readable documents in " + ", ".join(map(str, paths)))
+        if not paths and not read_again:
+            raise QAError(
+                f"nothing to index: name the files or folders to index into {writer.location} "
+                f"(`qa index PATH... --index {writer.location}`)"
+            )
+        raise QAError("no readable documents in " + ", ".join(map(str, paths or read_again)))
     return _write(
         writer,
         existing,
@@ -389,13 +414,11 @@ def _write(
     chunked: dict[str, Chunked] | None = None,
 ) -> IndexReport:
     reusable = existing if existing and not rebuild else None
-    if reusable:
-        damage = reusable.damage()
-        report.repaired = list(damage.values())
-        # BM25 is rebuilt from the stored tokens on every write; anything else damaged means
-        # embedding again what the stored vectors can no longer be trusted for.
-        if set(damage) - {"bm25"}:
-            reusable = None
+    # A damaged file is rebuilt from what is left: BM25 from the stored tokens, the chunks from
+    # the documents' files (_build_index), and vectors embedded again only where they are lost.
+    damage = reusable.damage() if reusable else {}
+    restored = [writer.restored] if reusable and writer.restored else []
+    report.repaired = [*restored, *damage.values()]
     chunked = chunked or {}  # what the Ray workers chunked and tokenized as they read
     chunks_by_doc: dict[str, list[Chunk]] = {
         d.doc_id: chunked[d.doc_id][0] if d.doc_id in chunked else chunk_document(d, CHUNK_CHARS)
@@ -406,30 +429,44 @@ def _write(
     tokens_by_doc: dict[str, list[list[str]]] = {}
     # a stopped run's words-first generation: its zeros are embedded now, from the vector cache
     still_pending = set(reusable.manifest.vectors_pending) if reusable else set()
-    to_embed = []
+    spaces: list[Space] = ["dense", "crosslingual"] if wanted.crosslingual else ["dense"]
+    lost: dict[Space, list[Document]] = {space: [] for space in spaces}
     for doc in documents:
+        chunks = chunks_by_doc[doc.doc_id]
         entry = reusable.manifest.documents.get(doc.doc_id) if reusable else None
-        if entry and entry.content_hash == doc.content_hash and doc.doc_id not in still_pending:
-            vectors_by_doc[doc.doc_id] = writer.vectors_of(doc.doc_id, "dense")
+        kept = entry and entry.content_hash == doc.content_hash and doc.doc_id not in still_pending
+        stored = {
+            space: _stored(writer, doc.doc_id, space, len(chunks)) if kept else None
+            for space in spaces
+        }
+        if kept and "chunks" not in damage:
             tokens_by_doc[doc.doc_id] = writer.tokens_of(doc.doc_id)
-            if wanted.crosslingual:
-                crosslingual_by_doc[doc.doc_id] = writer.vectors_of(doc.doc_id, "crosslingual")
-            report.unchanged.append(doc.doc_id)
         else:
-            to_embed.append(doc)
             tokens_by_doc[doc.doc_id] = (
-                chunked[doc.doc_id][1]
-                if doc.doc_id in chunked
-                else _tokens(chunks_by_doc[doc.doc_id])
+                chunked[doc.doc_id][1] if doc.doc_id in chunked else _tokens(chunks)
             )
-            report.embedded.append(doc.doc_id)
+        for space, vectors in stored.items():
+            if vectors is None:
+                lost[space].append(doc)
+            else:
+                (vectors_by_doc if space == "dense" else crosslingual_by_doc)[doc.doc_id] = vectors
+        whole = all(vectors is not None for vectors in stored.values())
+        (report.unchanged if whole else report.embedded).append(doc.doc_id)
+    lost_ids = {doc.doc_id for docs in lost.values() for doc in docs}
+    to_embed = [doc for doc in documents if doc.doc_id in lost_ids]
 
-    texts = [t for doc in to_embed for t in embedded_texts(chunks_by_doc[doc.doc_id])]
-    whole_texts = [t for doc in to_embed for t in crosslingual_texts(chunks_by_doc[doc.doc_id])]
+    texts = [t for doc in lost["dense"] for t in embedded_texts(chunks_by_doc[doc.doc_id])]
+    whole_texts = [
+        t
+        for doc in lost.get("crosslingual", [])
+        for t in crosslingual_texts(chunks_by_doc[doc.doc_id])
+    ]
     # USE reads its weights at its first texts: loaded here, it only tells its dimension; a
     # refresh with nothing new does not load it at all
     second = (
-        load_embedder(wanted.crosslingual, threads) if wanted.crosslingual and to_embed else None
+        load_embedder(wanted.crosslingual, threads)
+        if wanted.crosslingual and lost["crosslingual"]
+        else None
     )
     # A rebuild keeps the whole old index live until the new one is whole: committing words
     # first would leave every question to BM25 alone meanwhile.
@@ -437,30 +474,37 @@ def _write(
         if existing:
             existing.close()
         waiting = {doc.doc_id: len(chunks_by_doc[doc.doc_id]) for doc in to_embed}
+        crosslingual_first = None
+        if wanted.crosslingual:  # zeros stand in for what is embedded now (none: second is None)
+            crosslingual_first = crosslingual_by_doc | (
+                _zeros(_counts(lost["crosslingual"], chunks_by_doc), second.dim) if second else {}
+            )
         writer.replace_all(
             replace(wanted, vectors_pending=list(waiting)),
             documents,
             chunks_by_doc,
-            vectors_by_doc | _zeros(waiting, embedder.dim),
+            vectors_by_doc | _zeros(_counts(lost["dense"], chunks_by_doc), embedder.dim),
             tokens_by_doc,
-            crosslingual_by_doc | _zeros(waiting, second.dim) if second else None,
+            crosslingual_first,
         )
         report.words_first_seconds = time.perf_counter() - started
     cache = writer.vector_cache()
     vectors, report.resumed = _embed(embedder, texts, progress, cache, cluster)
-    crosslingual = _embed(second, whole_texts, None, cache, cluster)[0] if second else None
-    offset = 0
-    for doc in to_embed:
-        count = len(chunks_by_doc[doc.doc_id])
-        vectors_by_doc[doc.doc_id] = vectors[offset : offset + count]
-        if crosslingual is not None:
-            crosslingual_by_doc[doc.doc_id] = crosslingual[offset : offset + count]
-        offset += count
+    _spread(vectors, lost["dense"], chunks_by_doc, vectors_by_doc)
+    if second:
+        crosslingual = _embed(second, whole_texts, None, cache, cluster)[0]
+        _spread(crosslingual, lost["crosslingual"], chunks_by_doc, crosslingual_by_doc)
+    report.cache_set_aside = cache.set_aside
 
     if existing:
         existing.close()
     unchanged = reusable and not to_embed and not report.removed and not report.repaired
-    if reusable and unchanged and len(documents) == len(reusable.manifest.documents):
+    if (
+        reusable
+        and unchanged
+        and len(documents) == len(reusable.manifest.documents)
+        and reusable.manifest.sources == wanted.sources
+    ):
         report.documents = len(documents)
         report.chunks = reusable.manifest.chunk_count
     else:
@@ -477,6 +521,36 @@ def _write(
     cache.clear()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stored(writer: StoreWriter, doc_id: str, space: Space, chunks: int) -> np.ndarray | None:
+    """The index's vectors of doc_id, or None where they are lost: their file is damaged past
+    reading, or they are not one vector an embedder gives per chunk."""
+    try:
+        vectors = writer.vectors_of(doc_id, space)
+    except IndexCorrupt:
+        return None
+    if len(vectors) != chunks or unusable_vectors(vectors).any():
+        return None
+    return vectors
+
+
+def _counts(docs: list[Document], chunks_by_doc: dict[str, list[Chunk]]) -> dict[str, int]:
+    return {doc.doc_id: len(chunks_by_doc[doc.doc_id]) for doc in docs}
+
+
+def _spread(
+    vectors: np.ndarray,
+    docs: list[Document],
+    chunks_by_doc: dict[str, list[Chunk]],
+    into: dict[str, np.ndarray],
+) -> None:
+    """The vectors of docs' chunks, embedded in one run, given to each document."""
+    offset = 0
+    for doc in docs:
+        count = len(chunks_by_doc[doc.doc_id])
+        into[doc.doc_id] = vectors[offset : offset + count]
+        offset += count
 
 
 def _zeros(counts: dict[str, int], dim: int) -> dict[str, np.ndarray]:

@@ -42,6 +42,20 @@ def tagged(text: str) -> list[tuple[str, str]]:
     return rjieba.tag(text)
 
 
+class LexicalDamage(ValueError):
+    """A file of a BM25 index folder that cannot be what `save` wrote."""
+
+    def __init__(self, file: str, reason: str):
+        super().__init__(reason)
+        self.file = file
+
+
+def _highest_weight(chunk_count: int) -> float:
+    """Above any BM25 weight of bm25s's defaults (k1 1.5): its term-frequency part stays below
+    k1 + 1 and its IDF below that of a word no chunk holds."""
+    return 2.5 * math.log(1 + (chunk_count + 0.5) / 0.5)
+
+
 class LexicalIndex:
     """BM25 scores of one query against every chunk, positions as in the FAISS index."""
 
@@ -66,25 +80,50 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS]
-        meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        arrays = []
+        for name in _ARRAYS:
+            try:
+                arrays.append(np.load(folder / f"{name}.npy", mmap_mode="r"))
+            except (OSError, ValueError, EOFError) as exc:
+                raise LexicalDamage(f"{name}.npy", str(exc)) from None
+        try:
+            meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+            vocab, chunk_count = meta["vocab"], int(meta["chunk_count"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LexicalDamage("vocab.json", str(exc) or type(exc).__name__) from None
         weights, chunks, starts = arrays
-        return cls(weights, chunks, starts, meta["vocab"], meta["chunk_count"])
+        return cls(weights, chunks, starts, vocab, chunk_count)
 
     def verify(self, chunk_count: int) -> None:
-        """Raises ValueError unless the arrays fit each other and the index's chunks (a damaged
-        file can still load)."""
+        """Raises LexicalDamage, naming the file, unless the arrays fit each other and the
+        index's chunks (a damaged file can still load)."""
         weights, chunks, starts = self._weights, self._chunks, self._starts
         if self._chunk_count != chunk_count:
-            raise ValueError(f"{self._chunk_count} chunks, the manifest says {chunk_count}")
-        if len(starts) < len(self._vocab) or len(weights) != len(chunks):
-            raise ValueError("its arrays do not fit each other")
+            raise LexicalDamage(
+                "vocab.json", f"{self._chunk_count} chunks, the manifest says {chunk_count}"
+            )
+        if len(weights) != len(chunks):
+            raise LexicalDamage("chunks.npy", "it does not fit weights.npy")
+        try:
+            ids = np.fromiter(self._vocab.values(), dtype=np.int64, count=len(self._vocab))
+        except (TypeError, ValueError):
+            raise LexicalDamage("vocab.json", "its words do not point at postings") from None
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(starts)):
+            raise LexicalDamage("vocab.json", "its words point past starts.npy")
         if len(starts) and (int(starts[0]) != 0 or int(starts[-1]) != len(weights)):
-            raise ValueError("its arrays do not fit each other")
+            raise LexicalDamage("starts.npy", "its postings do not fit weights.npy")
+        # A word's postings are starts[t]:starts[t + 1]: a decrease would give a word a negative
+        # number of chunks.
+        if len(starts) and bool(np.any(np.diff(starts) < 0)):
+            raise LexicalDamage("starts.npy", "its postings do not follow each other")
         if len(chunks) and (int(np.min(chunks)) < 0 or int(np.max(chunks)) >= chunk_count):
-            raise ValueError("it points at chunks that do not exist")
-        if len(weights) and not (np.all(np.isfinite(weights)) and float(np.min(weights)) >= 0):
-            raise ValueError("it holds weights no BM25 index has")
+            raise LexicalDamage("chunks.npy", "it points at chunks that do not exist")
+        if len(weights) and not (
+            np.all(np.isfinite(weights))
+            and float(np.min(weights)) >= 0
+            and float(np.max(weights)) <= _highest_weight(chunk_count)
+        ):
+            raise LexicalDamage("weights.npy", "it holds weights no BM25 index has")
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

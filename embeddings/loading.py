@@ -4,6 +4,7 @@ and skipped, never fatal."""
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embeddings import bounds
 from embeddings.cleaning import clean_text
 from embeddings.errors import QAError
 from embeddings.records import Document, Location, Section
@@ -70,6 +72,13 @@ _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# A line break in the encoding each byte-order mark names, in the same order.
+_NEWLINES = (
+    (codecs.BOM_UTF32_LE, "\n".encode("utf-32-le")),
+    (codecs.BOM_UTF32_BE, "\n".encode("utf-32-be")),
+    (codecs.BOM_UTF16_LE, "\n".encode("utf-16-le")),
+    (codecs.BOM_UTF16_BE, "\n".encode("utf-16-be")),
+)
 # UTF-8 with a few damaged bytes is still UTF-8 when its correctly encoded non-ASCII characters
 # outnumber the damage this many times; GB18030 and Big5 text read as UTF-8 is nearly all damage.
 _UTF8_TO_DAMAGE = 4
@@ -77,6 +86,11 @@ _UTF8_TO_DAMAGE = 4
 
 # Unassigned, private-use and control characters (bar line breaks and tabs): text has almost none.
 _NOT_TEXT = frozenset({"Cn", "Co", "Cs", "Cc"})
+# Control bytes that are not white space (NUL, BEL, ESC…): no multi-byte character of UTF-8,
+# GB18030 or Big5 holds one, so they can be dropped before decoding.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
+# Text holds a stray one at most; programs, images and archives are full of them (docs/RELIABILITY.md).
+MAX_CONTROL_BYTE_SHARE = 0.01
 
 
 def _text_or_none(data: bytes, encoding: str) -> str | None:
@@ -93,18 +107,30 @@ def _text_or_none(data: bytes, encoding: str) -> str | None:
     return text
 
 
+def _without_control_bytes(data: bytes, name: str) -> bytes:
+    """The bytes without their control bytes (a LoadWarning gives their count); ValueError when
+    there are so many that the file is binary."""
+    kept = data.translate(None, _CONTROL_BYTES)
+    dropped = len(data) - len(kept)
+    if dropped > MAX_CONTROL_BYTE_SHARE * len(data):
+        raise ValueError("binary file")
+    if dropped:
+        warnings.warn(LoadWarning(name, f"{dropped} NUL/control byte(s) dropped"), stacklevel=3)
+    return kept
+
+
 def decode(data: bytes, name: str = "") -> str:
-    """UTF-16/32 when a byte-order mark says so; UTF-8 (with or without BOM), since it fails
-    loudly on anything else; UTF-8 with its few damaged bytes replaced (a LoadWarning gives
-    their count); then GB18030 or Big5."""
+    """UTF-16/32 when a byte-order mark says so; else, without its control bytes (a stray NUL
+    costs that byte, not the file; a binary file has too many), UTF-8 (with or without BOM),
+    since it fails loudly on anything else; UTF-8 with its few damaged bytes replaced (a
+    LoadWarning gives their count); then GB18030 or Big5."""
     for mark, encoding in _BYTE_ORDER_MARKS:
         if data.startswith(mark):
             text = _text_or_none(data, encoding)
             if text is not None:
                 return text
             break  # bytes that only begin like a mark: binary, or another encoding
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file")
+    data = _without_control_bytes(data, name)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -124,6 +150,21 @@ def decode(data: bytes, name: str = "") -> str:
     if best is None:
         raise ValueError("not UTF-8, UTF-16/32 (with a byte-order mark), GB18030 or Big5 text")
     return str(best)
+
+
+def head_bytes(path: Path) -> tuple[bytes, bool]:
+    """A file read whole, up to bounds.MAX_TEXT_FILE_BYTES, and whether it went on past them:
+    then it ends at its last line break before the bound, so no character is cut in two."""
+    with path.open("rb") as handle:
+        data = handle.read(bounds.MAX_TEXT_FILE_BYTES + 1)
+    if len(data) <= bounds.MAX_TEXT_FILE_BYTES:
+        return data, False
+    data = data[: bounds.MAX_TEXT_FILE_BYTES]
+    newline = next((n for mark, n in _NEWLINES if data.startswith(mark)), b"\n")
+    end = data.rfind(newline)
+    while end > 0 and end % len(newline):  # a newline's bytes inside two other characters
+        end = data.rfind(newline, 0, end)
+    return (data[: end + len(newline)] if end > 0 else data), True
 
 
 def _title(text: str, fallback: str) -> str:
@@ -199,6 +240,10 @@ def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) 
     text, sections = assemble(extracted.blocks)
     if not text:
         raise readers.UnreadableFile("no text in the file")
+    if len(text) > bounds.MAX_FILE_CHARS:
+        text, sections = _cut(text, sections)
+        if bounds.CHARS_CUT not in extracted.warnings:
+            extracted.warnings.append(bounds.CHARS_CUT)
     for message in extracted.warnings:
         if warn:
             warn(message)
@@ -215,39 +260,72 @@ def load_file(path: Path, doc_id: str, progress=None, warn: Warn | None = None) 
     )
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    """Dot files and folders (.git, .DS_Store) and Office's lock files (~$report.docx)."""
+def _cut(text: str, sections: tuple[Section, ...]) -> tuple[str, tuple[Section, ...]]:
+    """The text cut to bounds.MAX_FILE_CHARS, at its last line break before them where there
+    is one, with the sections that fall inside it."""
+    end = text.rfind("\n", 0, bounds.MAX_FILE_CHARS + 1)
+    text = text[: end if end > 0 else bounds.MAX_FILE_CHARS].rstrip()
+    end = len(text)
+    return text, tuple(
+        Section(s.start, min(s.end, end), s.location) for s in sections if s.start < end
+    )
+
+
+# What makes a folder of documents a Python package (as qa's own seeds/ is): never a document.
+_PACKAGE_MARKERS = ("__init__.py", "__pycache__")
+
+
+def _never_a_document(path: Path, root: Path) -> bool:
+    """Dot files and folders (.git, .DS_Store), Office's lock files (~$report.docx) and Python's
+    package markers below a folder given: passed over without a warning."""
     parts = path.relative_to(root).parts
-    return any(p.startswith(".") for p in parts) or path.name.startswith("~$")
+    return any(p.startswith(".") or p in _PACKAGE_MARKERS for p in parts) or path.name.startswith(
+        "~$"
+    )
 
 
-def find_files(paths: list[Path]) -> Found:
+def find_files(paths: list[Path], follow_links: bool = False) -> Found:
     """Files qa reads, as (file, doc_id): a doc_id is the file's path below the folder given,
-    without suffix; and the files of other types it met.
+    without suffix; and the files of other types it met. A file reached twice (by two of the
+    paths, a folder and a file in it, or by a link and its own name) is found once: under the
+    first name, its own rather than a link's.
 
-    Symbolic links are followed, each folder read once: a link back up the tree, a broken link
-    and a folder that cannot be listed are each a LoadWarning.
+    Symbolic links are followed, each folder read once, as long as they lead to a file or folder
+    inside the folder given (anywhere, with follow_links): a link out of it, a link back up the
+    tree, a broken link and a folder that cannot be listed are each a LoadWarning.
     """
     from embeddings.readers import SUFFIXES
 
-    found = Found([], [])
+    met: list[tuple[Path, str]] = []
     for root in paths:
         if not root.exists():
             raise QAError(f"no such file or folder: {root}")
         if root.is_file():
-            if root.suffix.lower() in SUFFIXES:
-                found.files.append((root, root.stem))
-            else:
-                found.unsupported.append(root)
-            continue
-        for path in _files_below(root):
-            if _hidden(path, root):
-                continue
-            if path.suffix.lower() not in SUFFIXES:
-                found.unsupported.append(path)
-            else:
-                found.files.append((path, path.relative_to(root).with_suffix("").as_posix()))
+            met.append((root, root.stem))
+        else:
+            met += [
+                (path, path.relative_to(root).with_suffix("").as_posix())
+                for path in _files_below(root, follow_links)
+                if not _never_a_document(path, root)
+            ]
+    found = Found([], [])
+    for path, doc_id in _once_each(met):
+        if path.suffix.lower() in SUFFIXES:
+            found.files.append((path, doc_id))
+        else:
+            found.unsupported.append(path)
     return found
+
+
+def _once_each(files: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Each file once, however many paths and links lead to it (an index holds one document a
+    file): under the first name met, or under its own where a link's was met first."""
+    once: dict[Path, tuple[Path, str]] = {}
+    for path, doc_id in files:
+        target = path.resolve()
+        if target not in once or (once[target][0].is_symlink() and not path.is_symlink()):
+            once[target] = (path, doc_id)
+    return list(once.values())
 
 
 def unsupported_reason(path: Path) -> str:
@@ -259,9 +337,23 @@ def _unlistable(error: OSError) -> None:
     warnings.warn(LoadWarning(str(error.filename), f"skipped: {why}"), stacklevel=2)
 
 
-def _files_below(root: Path) -> list[Path]:
+def _inside(link: Path, folder: Path, what: str) -> bool:
+    """Whether the path, followed through its links, stays in the folder; a LoadWarning if not:
+    a link to /etc/passwd in a shared folder must not put the file in everyone's answers."""
+    target = link.resolve()
+    if target.is_relative_to(folder):
+        return True
+    warnings.warn(
+        LoadWarning(str(link), f"skipped: a link to a {what} outside the folder given ({target})"),
+        stacklevel=3,
+    )
+    return False
+
+
+def _files_below(root: Path, follow_links: bool) -> list[Path]:
     files = []
     seen = set()
+    given = root.resolve()
     for folder, subfolders, names in os.walk(root, onerror=_unlistable, followlinks=True):
         identity = os.stat(folder)
         if (identity.st_dev, identity.st_ino) in seen:
@@ -273,10 +365,13 @@ def _files_below(root: Path) -> list[Path]:
             continue
         seen.add((identity.st_dev, identity.st_ino))
         subfolders.sort()
+        if not follow_links:
+            subfolders[:] = [s for s in subfolders if _inside(Path(folder, s), given, "folder")]
         for name in sorted(names):
             path = Path(folder, name)
             if path.is_file():
-                files.append(path)
+                if follow_links or _inside(path, given, "file"):
+                    files.append(path)
             elif path.is_symlink():
                 warnings.warn(
                     LoadWarning(str(path), "skipped: a broken symbolic link"), stacklevel=2
@@ -284,15 +379,21 @@ def _files_below(root: Path) -> list[Path]:
     return sorted(files)
 
 
-def load_documents(paths: list[Path]) -> Loaded:
+def _noted(notes: list[tuple[str, str]], path: str, what: str) -> None:
+    notes.append((path, what))
+
+
+def load_documents(paths: list[Path], follow_links: bool = False) -> Loaded:
     loaded = Loaded()
+    read_in_part: list[tuple[str, str]] = []
     with load_warnings() as found_warnings:
-        found = find_files(paths)
+        found = find_files(paths, follow_links)
         for path, doc_id in found.files:
+            warn = functools.partial(_noted, read_in_part, str(path))
             try:
-                loaded.documents.append(load_file(path, doc_id))
+                loaded.documents.append(load_file(path, doc_id, warn=warn))
             except (OSError, ValueError) as exc:
                 loaded.skipped.append((str(path), str(exc)))
     loaded.skipped += [(str(p), unsupported_reason(p)) for p in found.unsupported]
-    loaded.warnings = found_warnings
+    loaded.warnings = found_warnings + read_in_part
     return loaded

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from embeddings.errors import QAError
+from embeddings.errors import OutOfBounds, QAError
 from embeddings.store import is_database
 from qa.answering.base import Answerer, OnToken, Rewriter
 from qa.answering.extractive import ExtractiveAnswerer
@@ -18,7 +18,7 @@ from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
 from qa.retrieve.retriever import Retriever
 from qa.rules import Rules
-from qa.settings import Settings
+from qa.settings import MAX_K, Settings
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
@@ -68,6 +68,18 @@ def checked_question(question: str) -> str:
     if not _CONTENT.search(question):
         raise QAError("the question has no words to search for, only punctuation or symbols")
     return question
+
+
+def checked_k(k: int) -> int:
+    """k, or the reason that many passages cannot be read for one question (before anything is
+    loaded)."""
+    if k < 1:
+        raise OutOfBounds(f"k must be at least 1, not {k}")
+    if k > MAX_K:
+        raise OutOfBounds(
+            f"k = {k} asks for more passages than qa reads for one question: at most {MAX_K}"
+        )
+    return k
 
 
 class Assistant:
@@ -151,9 +163,7 @@ class Assistant:
         """Answer `question`. When chat rewrote it into `standalone_question`, retrieval runs on
         both the rewrite and the user's own words (Retriever.search_followup)."""
         question = checked_question(question)
-        if k < 1:
-            raise QAError(f"k must be at least 1, not {k}")
-        return self.pipeline.ask(question, k, on_token, standalone_question)
+        return self.pipeline.ask(question, checked_k(k), on_token, standalone_question)
 
     def answer_from(
         self,
@@ -254,6 +264,7 @@ def answer(
         kb=kb,
     )
     question = checked_question(question)
+    checked_k(k)
     if is_database(str(chosen.store_location)):
         # a database's generation is not seen without a query: opened afresh, as always
         return Assistant(settings=chosen, rules=rules).ask(question, k, on_token)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.answering.base import OnToken
-from qa.api import DEFAULT_K, Assistant
+from qa.api import DEFAULT_K, Assistant, checked_k
 from qa.followup import carry_subject, refers_back
 from qa.records import Answer
 
@@ -13,7 +13,7 @@ HISTORY_TURNS = 3  # the rewriter sees this many earlier turns
 class ChatSession:
     def __init__(self, assistant: Assistant, k: int = DEFAULT_K):
         self.assistant = assistant
-        self.k = k
+        self.k = checked_k(k)
         self.history: list[tuple[str, str]] = []  # (standalone question, answer)
         self.last: Answer | None = None
 

@@ -13,6 +13,7 @@ import typer
 
 from embeddings.errors import QAError
 from qa.answering.base import message
+from qa.settings import MAX_K
 
 app = typer.Typer(
     add_completion=False,
@@ -42,7 +43,10 @@ KbOption = Annotated[
 KOption = Annotated[
     int,
     typer.Option(
-        "--k", "-k", min=1, help="Passages to retrieve (for each subject a question asks of apart)."
+        "--k",
+        "-k",
+        min=1,
+        help=f"Passages to retrieve, at most {MAX_K} (for each subject a question asks of apart).",
     ),
 ]
 BackendOption = Annotated[
@@ -155,8 +159,8 @@ def _assistant(index, backend, model, reranker=None, show_unsupported=False, sto
     return Assistant(settings=settings, on_seed=_seeding)
 
 
-def _print_support(answer, backend: str) -> None:
-    """backend: the one asked, which a fallback may have replaced."""
+def _print_support(answer, backend: str, location: str) -> None:
+    """backend: the one asked, which a fallback may have replaced; location: the index's."""
     say = functools.partial(message, answer.question)
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
@@ -179,7 +183,11 @@ def _print_support(answer, backend: str) -> None:
         _err(say("fallback"))
     if answer.index_incomplete:
         words_only, chunks = answer.index_incomplete
-        _err(say("incomplete", n=words_only, m=chunks))
+        if answer.index_interrupted:
+            resume = f"qa index --index {one_line(location)}"
+            _err(say("interrupted", n=words_only, m=chunks, command=resume))
+        else:
+            _err(say("incomplete", n=words_only, m=chunks))
 
 
 def highlighted(text: str, span: str | None) -> str:
@@ -242,8 +250,8 @@ def index(
         list[Path] | None,
         typer.Argument(
             help="Files or folders: PDF (text or scanned), Word, PowerPoint, Excel, CSV, web "
-            "pages, EPUB, images, .txt/.md (default: refresh what the index holds, or the "
-            "bundled seeds for a new index at the default location)."
+            "pages, EPUB, images, .txt/.md (default: read again the files and folders the index "
+            "was given, or the bundled seeds for a new index at the default location)."
         ),
     ] = None,
     rebuild: Annotated[
@@ -274,20 +282,29 @@ def index(
             "(auto, HOST:6379, ray://HOST:10001); needs the ray extra.",
         ),
     ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Also read what symbolic links lead to outside the folders given (skipped, "
+            "with a warning, by default).",
+        ),
+    ] = False,
 ) -> None:
     """Index documents: new and changed files are read and embedded, unchanged ones skipped.
-    A stopped run resumes where it was; damaged index files are rewritten.
+    The files and folders given before are read again too. A stopped run resumes where it was;
+    damaged index files, a lost manifest included, are rewritten.
 
     Exit status: 0 when every file was indexed, 1 on an error (nothing indexed), 3 when some
     files were skipped or only partly read (each named in a warning on stderr).
     """
     if dry_run:
-        _dry_run(paths or [])
+        _dry_run(paths or [], follow_links)
         return
     from rich.progress import TaskID
 
     from embeddings.indexer import build_index
-    from embeddings.store import MANIFEST, has_generations, read_manifest
+    from embeddings.store import MANIFEST, has_generations
     from qa.config import default_index_dir, seeds_dir
     from qa.settings import Settings
 
@@ -299,16 +316,17 @@ def index(
         return
     shown = str(root)
     if not isinstance(root, Path):
-        from embeddings.store.postgres import mask
+        from embeddings.urls import masked_url
 
-        shown = f"{mask(root)} (kb {kb})"
+        shown = f"{masked_url(root)} (kb {kb})"
         if not paths:
             raise QAError("name the files or folders to index into the database")
-    elif not paths and not (root / MANIFEST).exists():
-        if has_generations(root):
-            read_manifest(root)  # says the manifest is lost, and the way out
+    elif not paths and not (root / MANIFEST).exists() and not has_generations(root):
         if root.absolute() != default_index_dir().absolute():
-            raise QAError(f"no index at {root} yet: name the files or folders to index into it")
+            raise QAError(
+                f"no index at {root} yet: name the files or folders to index into it "
+                f"(`qa index PATH... --index {root}`)"
+            )
         paths = [seeds_dir()]
 
     def waiting() -> None:
@@ -344,12 +362,15 @@ def index(
                 threads=settings.threads,
                 kb=kb,
                 ray=ray,
+                follow_links=follow_links,
             )
     finally:
         for line in warnings:
             _err(f"warning: {one_line(line)}")
     for damage in report.repaired:
         _err(f"repaired: {damage.split(';')[0]}")
+    if report.cache_set_aside:
+        _err(f"warning: {one_line(report.cache_set_aside)}")
     if report.resumed:
         _err(f"(resumed: {report.resumed} chunks were embedded by an earlier run that stopped)")
     print(
@@ -400,25 +421,30 @@ def _print_document(doc) -> None:
     print()
 
 
-def _dry_run(paths: list[Path]) -> None:
+def _dry_run(paths: list[Path], follow_links: bool) -> None:
     """Each file's extracted text under its pages (slides, sheets, sections), nothing indexed."""
     from collections import Counter
 
-    from embeddings.loading import find_files, load_file, unsupported_reason
+    from embeddings.loading import find_files, load_file, load_warnings, unsupported_reason
 
     if not paths:
         raise QAError("--dry-run needs the files or folders to read")
-    found = find_files(paths)
+    with load_warnings() as found_warnings:
+        found = find_files(paths, follow_links)
+    for warned, what in found_warnings:
+        _err(f"warning: {one_line(warned)}: {what}")
     formats: Counter = Counter()
     pages = ocr_pages = 0
     skipped = [(p, unsupported_reason(p)) for p in found.unsupported]
     for path, doc_id in found.files:
         notes: list[str] = []
         try:
-            doc = load_file(path, doc_id, warn=notes.append)
+            with load_warnings() as reading_warnings:
+                doc = load_file(path, doc_id, warn=notes.append)
         except (OSError, ValueError) as exc:
             skipped.append((path, str(exc)))
             continue
+        notes += [what for _, what in reading_warnings]
         formats[doc.kind] += 1
         pages, ocr_pages = pages + doc.pages, ocr_pages + doc.ocr_pages
         for note in notes:
@@ -427,7 +453,7 @@ def _dry_run(paths: list[Path]) -> None:
     for path, why in skipped:
         _err(f"warning: skipped {one_line(str(path))}: {why}")
     print(_files_summary(formats, pages, ocr_pages, len(skipped)))
-    if skipped:
+    if skipped or found_warnings:
         raise typer.Exit(SKIPPED_EXIT)
 
 
@@ -452,9 +478,12 @@ def _page_by_page(doc):
 
 
 def _check_index(root: str | Path, kb: str) -> None:
-    from embeddings.store import open_store
+    from embeddings.store import VectorCache, open_store
 
     store = open_store(root, kb)
+    cache_damage = VectorCache(root).damage() if isinstance(root, Path) else None
+    if cache_damage:  # the index is whole without it: a warning, not an error
+        _err(f"warning: {one_line(cache_damage)}")
     root = store.location
     damage = store.damage()
     for line in damage.values():
@@ -462,9 +491,21 @@ def _check_index(root: str | Path, kb: str) -> None:
     if damage:
         raise typer.Exit(1)
     manifest = store.manifest
+    pending = len(manifest.pending_positions())
+    if pending and store.interrupted():
+        _err(
+            f"error: the index at {one_line(root)} is incomplete: a `qa index` stopped before it "
+            f"finished, and {pending} of {manifest.chunk_count} chunks have no vectors yet "
+            f"(they are searched by words only); run `qa index --index {one_line(root)}` to "
+            "finish it"
+        )
+        raise typer.Exit(1)
+    running = (
+        f"; a running `qa index` is computing the vectors of {pending} of them" if pending else ""
+    )
     print(
         f"ok: the index at {root} is whole ({len(manifest.documents)} documents, "
-        f"{manifest.chunk_count} chunks, generation {manifest.generation})"
+        f"{manifest.chunk_count} chunks, generation {manifest.generation}{running})"
     )
 
 
@@ -503,22 +544,23 @@ def ask(
     kb: KbOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with sources."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.script import in_script
 
     question = checked_question(question)
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
     if as_json:
         answer = in_script(assistant.ask(question, k), script)
-        print(json.dumps(answer.to_dict(explain=explain), ensure_ascii=False, indent=2))
+        print(answer.to_json(explain=explain))
         return
     if assistant.backend_name == "extractive":
         _hint(question)
     answer = _say(assistant, lambda on_token: assistant.ask(question, k, on_token=on_token), script)
     print()
-    _print_support(answer, assistant.backend_name)
+    _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
     _print_sources(answer)
     if explain:
         _print_explain(answer)
@@ -539,12 +581,13 @@ def chat(
     kb: KbOption = None,
 ) -> None:
     """A conversation over the indexed documents. /sources, /reset, /exit; Ctrl-D ends."""
-    from qa.api import checked_question
+    from qa.api import checked_k, checked_question
     from qa.chat import ChatSession
     from qa.script import SCRIPTS
 
     if script not in SCRIPTS:
         raise QAError(f"unknown script {script!r}: choose one of {', '.join(SCRIPTS)}")
+    checked_k(k)
     assistant = _assistant(
         index_path, backend, model, reranker, show_unsupported, store=store, kb=kb
     )
@@ -596,7 +639,7 @@ def chat(
             _err(f"error: {exc}")
             continue
         print()
-        _print_support(answer, assistant.backend_name)
+        _print_support(answer, assistant.backend_name, assistant.retriever.store.location)
         if answer.standalone_question:
             _err(f"(understood as: {answer.standalone_question})")
 
@@ -639,9 +682,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a question set (indexing the documents first)."""
+    from qa.api import checked_k
     from qa.evaluation import evaluate as run_eval
     from qa.evaluation import load_eval_inputs
 
+    checked_k(k)
     inputs = load_eval_inputs(docs, questions)
     with _progress_bar() as bar:
         indexing = bar.add_task("indexing", total=None)

@@ -6,7 +6,8 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from qa.settings import Settings, configured_api_key
+from embeddings.urls import masked_urls
+from qa.settings import Settings, configured_secrets
 
 
 def index_dir(explicit: str | Path | None = None) -> Path:
@@ -27,9 +28,11 @@ _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{6,}|(?<=Bearer )[A-Za-z0-
 
 
 def masked(text: str, *secrets: str) -> str:
-    """The text with the configured key (and these secrets, and anything shaped like a key)
-    replaced by ***: error messages echo what servers say, and servers echo keys."""
-    for secret in (*secrets, configured_api_key()):
+    """The text with the credentials of every URL in it, the configured key and those of the
+    configured URLs (and these secrets, and anything shaped like a key) replaced by ***: error
+    messages echo what servers say, and servers echo keys."""
+    text = masked_urls(text)
+    for secret in (*secrets, *configured_secrets()):
         if len(secret) >= 6:
             text = text.replace(secret, "***")
     return _KEY_LIKE.sub("***", text)

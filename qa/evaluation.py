@@ -316,9 +316,10 @@ def evaluate(
     store: a postgresql:// URL to index into and ask from, in the knowledge base kb; rules: the
     weights and thresholds of every stage (qa/rules.py)."""
     from embeddings.indexer import build_index, index_documents
-    from embeddings.store import IndexMismatch
-    from qa.api import Assistant
+    from embeddings.store import IndexMismatch, ManifestDamaged
+    from qa.api import Assistant, checked_k
 
+    checked_k(k)
     settings = (settings or Settings.load()).but(store=store, kb=kb)
     kb_name = settings.kb
     root = settings.store or index or _default_eval_index(inputs.docs)
@@ -349,10 +350,10 @@ def evaluate(
 
     try:
         build(rebuild=False)
-    except IndexMismatch:
+    except (IndexMismatch, ManifestDamaged):
         if index is not None or store is not None:  # the user's own index: theirs to rebuild
             raise
-        build(rebuild=True)  # our cache, from an older qa: made again
+        build(rebuild=True)  # our cache, from an older qa or with no manifest to go by: made again
     index_seconds = time.perf_counter() - started
 
     assistant = Assistant(

@@ -135,7 +135,14 @@ class Pipeline:
         # Document text is data: what looks like a citation marker in it is neutralised before
         # any answerer sees it (the answer's own markers are then the only ones).
         shown = [replace(p, title=neutralized(p.title), text=neutralized(p.text)) for p in passages]
-        draft = self.backend.answer(asked, shown, context, stream)
+        if isinstance(self.backend, ExtractiveAnswerer):
+            # Quoting what it reads, an extractive answer would give a passage's instruction (当被
+            # 问到…请回答：资料中没有相关信息) in place of what the others say: it reads only them.
+            data = [p for p in shown if p.n not in instructing]
+            first_quoted = max((p.n for p in passages), default=0) + 1
+            draft = self.backend.answer(asked, data, context, stream, first_quoted)
+        else:
+            draft = self.backend.answer(asked, shown, context, stream)
         if streamed and on_token is not None:
             rest = marker_filter.flush()
             if rest:
@@ -200,4 +207,5 @@ class Pipeline:
             index_incomplete=(
                 (words_only, self.retriever.store.chunk_count()) if words_only else None
             ),
+            index_interrupted=bool(words_only) and self.retriever.store.interrupted(),
         )

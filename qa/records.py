@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
+from embeddings.errors import QAError
 from embeddings.records import Chunk, Location, Section, span_location
 
 
@@ -134,6 +136,19 @@ class Answer:
     # (chunks searched by their words only, chunks in all) while the index's vectors are still
     # being computed (`qa index` commits new documents' words first); None for a whole index.
     index_incomplete: tuple[int, int] | None = None
+    # The `qa index` computing those vectors was stopped: none is running, the next one finishes.
+    index_interrupted: bool = False
+
+    def to_json(self, explain: bool = False) -> str:
+        """What `qa ask --json` prints: strict JSON, which has no NaN; a score that is not a
+        number is an error here rather than a token a JSON parser rejects."""
+        try:
+            return json.dumps(self.to_dict(explain), ensure_ascii=False, indent=2, allow_nan=False)
+        except ValueError:
+            raise QAError(
+                "the answer holds a score that is not a number; run `qa index --check` to find "
+                "the damaged index file"
+            ) from None
 
     def to_dict(self, explain: bool = False) -> dict:
         passages = []
@@ -163,4 +178,5 @@ class Answer:
                 if self.index_incomplete is None
                 else dict(zip(("words_only", "chunks"), self.index_incomplete, strict=True))
             ),
+            "index_interrupted": self.index_interrupted,
         }

@@ -21,6 +21,9 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # The whole answer, retries included, not each read: how long a user waits for a chat model.
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_KB = "default"
+# The most passages one question reads (-k): each costs its text, the answerer's reading of it
+# and, with a chat model, its share of the prompt; `qa serve` allows no more either.
+MAX_K = 50
 
 
 def _setting(help: str, env: str | None = None, default: Any = None) -> Any:
@@ -153,7 +156,11 @@ def _typed(name: str, value: Any, env: str | None = None) -> Any:
     return value if isinstance(value, bool) else str(value)
 
 
-def configured_api_key() -> str:
-    """The environment's API key alone, for masking it in messages: read without loading the
-    other settings, so that a bad value elsewhere can still be reported."""
-    return os.environ.get("OPENAI_API_KEY", "")
+def configured_secrets() -> list[str]:
+    """The environment's API key and the credentials inside its URLs, for masking them in
+    messages: read without loading the other settings, so that a bad value elsewhere can still
+    be reported."""
+    from embeddings.urls import url_secrets
+
+    urls = (os.environ.get(name, "") for name in ("OPENAI_BASE_URL", "QA_STORE"))
+    return [os.environ.get("OPENAI_API_KEY", ""), *(s for url in urls for s in url_secrets(url))]

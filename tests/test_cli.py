@@ -208,5 +208,5 @@ def test_the_note_on_a_passage_that_instructs_is_in_the_askers_script(capsys, qu
     from qa.records import Answer
 
     answer = Answer(question, "2020年[1]", [], [], "extractive", False, instructing=[2])
-    _print_support(answer, "extractive")
+    _print_support(answer, "extractive", "ix")
     assert note in capsys.readouterr().err

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from embeddings.chunking import CHUNKER_VERSION
 from embeddings.embedders import load_embedder
 from embeddings.indexer import CROSSLINGUAL, build_index, embedded_texts
-from embeddings.store import IndexMismatch, IndexStore
+from embeddings.store import IndexMismatch, IndexStore, ManifestDamaged
 from qa.cli import app
 from qa.config import seeds_dir
 from qa.retrieve.retriever import Retriever
@@ -227,11 +227,13 @@ def test_an_index_of_chunker_v1_is_refused_in_one_line_then_rebuilt_embedding_ch
     assert np.abs(store.crosslingual.reconstruct_n(0, len(chunks)) - whole).max() <= 1e-5
 
 
-def test_an_unreadable_manifest_says_to_rebuild(tmp_path, corpus, embedder):
+def test_an_unreadable_manifest_says_how_to_restore_it(tmp_path, corpus, embedder):
     root = tmp_path / "ix"
     build_index(root, [corpus], embedder=embedder)
     (root / "manifest.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="unreadable.*--rebuild"):
+    with pytest.raises(
+        ManifestDamaged, match=f"manifest.json is damaged.*qa index --index {root}`"
+    ):
         Retriever.open(root, embedder)
     report = build_index(root, [corpus], embedder=embedder, rebuild=True)
     assert report.documents == 2

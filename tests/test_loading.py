@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,122 @@ def test_an_unreadable_folder_is_warned(tmp_path):
         locked.chmod(0o755)
     assert [d.doc_id for d in loaded.documents] == ["a"]
     assert any(Path(path).name == "locked" for path, _ in loaded.warnings)
+
+
+# Issue 35's loading probes.
+
+
+def _links_in_and_out(tmp_path: Path) -> Path:
+    """docs/ holding a file, a link to it (read once, under its own name), and links to a file
+    and a folder outside docs/."""
+    outside = tmp_path / "outside"
+    (outside / "private").mkdir(parents=True)
+    (outside / "secret.txt").write_text("保险柜密码是四二七一。", encoding="utf-8")
+    (outside / "private" / "diary.txt").write_text("今天的日记不给别人看。", encoding="utf-8")
+    docs = tmp_path / "docs"
+    (docs / "inner").mkdir(parents=True)
+    (docs / "inner" / "a.txt").write_text("好的文件。", encoding="utf-8")
+    (docs / "alias.txt").symlink_to(docs / "inner" / "a.txt")
+    (docs / "secret.txt").symlink_to(outside / "secret.txt")
+    (docs / "private").symlink_to(outside / "private")
+    return docs
+
+
+def test_a_link_out_of_the_folder_given_is_skipped_with_a_warning(tmp_path):
+    docs = _links_in_and_out(tmp_path)
+    loaded = load_documents([docs])
+    assert sorted(d.doc_id for d in loaded.documents) == ["inner/a"]
+    assert sorted(loaded.warnings) == [
+        (
+            str(docs / "private"),
+            f"skipped: a link to a folder outside the folder given ({tmp_path / 'outside' / 'private'})",
+        ),
+        (
+            str(docs / "secret.txt"),
+            f"skipped: a link to a file outside the folder given ({tmp_path / 'outside' / 'secret.txt'})",
+        ),
+    ]
+    followed = load_documents([docs], follow_links=True)
+    assert {"secret", "private/diary"} <= {d.doc_id for d in followed.documents}
+    assert followed.warnings == []
+
+
+def test_qa_index_reads_a_link_out_of_the_folder_only_when_told_to(tmp_path):
+    import subprocess
+    import sys
+
+    docs = _links_in_and_out(tmp_path)
+
+    def dry_run(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "qa", "index", "--dry-run", str(docs), *flags],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    kept_in = dry_run()
+    assert "四二七一" not in kept_in.stdout and "日记" not in kept_in.stdout
+    assert "好的文件" in kept_in.stdout
+    assert (
+        f"warning: {docs / 'secret.txt'}: skipped: a link to a file outside the folder given "
+        f"({tmp_path / 'outside' / 'secret.txt'})"
+    ) in kept_in.stderr.splitlines()
+    assert kept_in.returncode == 3
+    followed = dry_run("--follow-links")
+    assert "四二七一" in followed.stdout and "日记" in followed.stdout
+    assert followed.returncode == 0, followed.stderr
+
+
+def test_an_index_holds_what_a_link_out_of_the_folder_leads_to_only_when_told_to(
+    tmp_path, embedder
+):
+    from embeddings.indexer import build_index
+    from embeddings.store import IndexStore
+
+    docs = _links_in_and_out(tmp_path)
+    report = build_index(tmp_path / "ix", [docs], embedder=embedder)
+    assert {Path(path).name for path, _ in report.warnings} == {"secret.txt", "private"}
+    assert set(IndexStore.open(tmp_path / "ix").manifest.documents) == {"inner/a"}
+    build_index(tmp_path / "ix", [docs], embedder=embedder, follow_links=True)
+    held = IndexStore.open(tmp_path / "ix").manifest.documents
+    assert {"secret", "private/diary"} <= set(held)
+
+
+def test_qa_index_with_no_path_reads_the_folders_it_was_given_by_the_same_link_rule(
+    tmp_path, embedder
+):
+    """A run given no path reads the recorded folders again: a link out of them is still
+    skipped with its warning, and read only when follow_links says so."""
+    from embeddings.indexer import build_index
+    from embeddings.store import IndexStore
+
+    docs = _links_in_and_out(tmp_path)
+    build_index(tmp_path / "ix", [docs], embedder=embedder)
+    report = build_index(tmp_path / "ix", [], embedder=embedder)
+    assert {Path(path).name for path, _ in report.warnings} == {"secret.txt", "private"}
+    assert set(IndexStore.open(tmp_path / "ix").manifest.documents) == {"inner/a"}
+    build_index(tmp_path / "ix", [], embedder=embedder, follow_links=True)
+    held = IndexStore.open(tmp_path / "ix").manifest.documents
+    assert {"secret", "private/diary"} <= set(held)
+
+
+def test_a_stray_nul_byte_is_dropped_with_a_warning_not_the_whole_file(tmp_path):
+    text = ("镇江是国家低碳试点城市，提出2020年实现碳峰值。" * 70)[:1500]
+    data = text.encode()
+    middle = len(text[:700].encode())
+    (tmp_path / "nul.txt").write_bytes(data[:middle] + b"\x00" + data[middle:])
+    (tmp_path / "bell.txt").write_bytes(b"\x07" + data + b"\x1b\x00")
+    loaded = load_documents([tmp_path])
+    assert loaded.skipped == []
+    assert [d.text for d in loaded.documents] == [text, text]
+    assert sorted(loaded.warnings) == [
+        (str(tmp_path / "bell.txt"), "3 NUL/control byte(s) dropped"),
+        (str(tmp_path / "nul.txt"), "1 NUL/control byte(s) dropped"),
+    ]
+
+
+def test_a_program_named_as_text_is_still_binary(tmp_path):
+    (tmp_path / "python.txt").write_bytes(Path(sys.executable).resolve().read_bytes()[:65536])
+    loaded = load_documents([tmp_path])
+    assert loaded.skipped == [(str(tmp_path / "python.txt"), "binary file")]

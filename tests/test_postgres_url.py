@@ -7,7 +7,8 @@ import ssl
 
 import pytest
 
-from embeddings.store.postgres_url import BadURL, connection_arguments, mask
+from embeddings.store.postgres_url import BadURL, connection_arguments
+from embeddings.urls import masked_url as mask
 
 
 def test_a_host_a_port_a_database_and_a_password_are_read_from_the_url():

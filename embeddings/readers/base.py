@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import struct
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from embeddings import bounds
 from embeddings.cleaning import has_cjk
 from embeddings.records import Location
 
 # progress(done, total) is called as each page (or slide, sheet, chapter) is read
 PageProgress = Callable[[int, int], None]
 
-# A real Office file or e-book unpacks to tens of megabytes at most; a zip bomb to gigabytes.
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024
-# Office XML packs about 10:1; far more than that, unpacking to more than 64 MB, is a bomb.
-SUSPICIOUS_UNPACKED_BYTES = 64 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 100
+# What is read and inflated at a time while an archive's parts are measured.
+_PIECE = 1 << 20
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, …, name length, extra field length
 
 
 class UnreadableFile(ValueError):
@@ -46,23 +48,65 @@ class Extracted:
 
 
 def guard_zip(path: Path, what: str) -> zipfile.ZipFile:
-    """The file opened as a zip archive, refused before anything is unpacked when it is not one
-    or when it would unpack to far more than any real document (a zip bomb)."""
+    """The file opened as a zip archive, refused when it is not one or when it unpacks to far
+    more than any real document (a zip bomb, bounds.most_unpacked): first by what its headers
+    say, then by inflating every part a piece at a time, as the headers may lie."""
     try:
         archive = zipfile.ZipFile(path)
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UnreadableFile(f"not a readable {what} (corrupted or truncated: {exc})") from None
-    unpacked = sum(m.file_size for m in members)
     packed = sum(m.compress_size for m in members) or 1
-    suspicious = unpacked > SUSPICIOUS_UNPACKED_BYTES and unpacked / packed > MAX_COMPRESSION_RATIO
-    if unpacked > MAX_UNPACKED_BYTES or suspicious:
+    most = bounds.most_unpacked(packed)
+    bomb = UnreadableFile(
+        f"refused: unpacks to more than {most / 2**20:.0f} MB from {packed / 2**20:.1f} MB, the "
+        "most qa unpacks from an archive this size (a zip bomb, not a real document)"
+    )
+    try:
+        if sum(m.file_size for m in members) > most:
+            raise bomb
+        unpacked = 0
+        with path.open("rb") as raw:
+            for member in members:
+                for piece in _inflated(raw, member, what):
+                    unpacked += len(piece)
+                    if unpacked > most:
+                        raise bomb
+    except BaseException:
         archive.close()
-        raise UnreadableFile(
-            f"refused: would unpack to {unpacked / 2**20:.0f} MB from {packed / 2**20:.1f} MB "
-            "(a zip bomb, not a real document)"
-        )
+        raise
     return archive
+
+
+def _inflated(raw: BinaryIO, member: zipfile.ZipInfo, what: str) -> Iterator[bytes]:
+    """The part's bytes as they unpack, a piece at a time, read from the archive itself: zipfile
+    stops at the size the header gives, after inflating everything at once."""
+    if member.flag_bits & 0x1:
+        raise UnreadableFile(f"encrypted: {what} parts that need a password")
+    if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise UnreadableFile(
+            f"not a readable {what} (a part packed with method {member.compress_type}, which "
+            "Office files and e-books do not use)"
+        )
+    raw.seek(member.header_offset)
+    header = raw.read(_LOCAL_HEADER.size)
+    if len(header) < _LOCAL_HEADER.size or not header.startswith(b"PK\x03\x04"):
+        raise UnreadableFile(f"not a readable {what} (corrupted: a part without its header)")
+    _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+    raw.seek(name_length + extra_length, 1)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left = member.compress_size
+    try:
+        while left > 0 and (packed := raw.read(min(left, _PIECE))):
+            left -= len(packed)
+            if member.compress_type == zipfile.ZIP_STORED:
+                yield packed
+                continue
+            while packed:
+                yield inflater.decompress(packed, _PIECE)
+                packed = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise UnreadableFile(f"not a readable {what} (corrupted: {exc})") from None
 
 
 def labelled_row(cells: list[str], header: list[str] | None) -> str:

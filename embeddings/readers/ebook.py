@@ -56,7 +56,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
         blocks: list[Block] = []
         for n, name in enumerate(spine, start=1):
             try:
-                xhtml = decode_html(book.read(name))
+                xhtml = decode_html(book.read(name), str(path))
             except (KeyError, ValueError):
                 continue  # a spine entry the archive lacks: the rest of the book still reads
             chapter_title = html.fromstring(xhtml.encode()).findtext(".//title")

@@ -10,6 +10,7 @@ import ctypes
 import re
 from pathlib import Path
 
+from embeddings import bounds
 from embeddings.readers import ocr
 from embeddings.readers.base import Extracted, PageProgress, UnreadableFile
 from embeddings.readers.layout import (
@@ -164,7 +165,8 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
         total = len(pdf)
         if total == 0:
             raise UnreadableFile("a PDF with no pages")
-        for index in range(total):
+        read_pages = min(total, bounds.MAX_PDF_PAGES)
+        for index in range(read_pages):
             page = pdf[index]
             try:
                 lines = _text_lines(page)
@@ -180,7 +182,7 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
                 page.close()
             pages.append(Page(index + 1, lines, height, ocr=by_ocr))
             if progress:
-                progress(index + 1, total)
+                progress(index + 1, read_pages)
     finally:
         pdf.close()
     drop_running_lines(pages)
@@ -190,6 +192,8 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
             raise UnreadableFile(f"scanned, with no text layer: {ocr.MISSING}")
         raise UnreadableFile("no text on any page")
     warnings = [f"{unread} scanned page(s) not read: {ocr.MISSING}"] if unread else []
+    if read_pages < total:
+        warnings.append(bounds.pages_cut(total))
     return Extracted(
-        blocks, "pdf", pages=total, ocr_pages=sum(p.ocr for p in pages), warnings=warnings
+        blocks, "pdf", pages=read_pages, ocr_pages=sum(p.ocr for p in pages), warnings=warnings
     )

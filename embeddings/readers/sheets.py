@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from embeddings.loading import decode
+from embeddings import bounds
+from embeddings.loading import decode, head_bytes
 from embeddings.readers.base import (
     Block,
     Extracted,
@@ -30,6 +32,26 @@ def _cell_text(value) -> str:
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return " ".join(str(value).split())
+
+
+class _RowBudget:
+    """The rows a file's sheets may still give (bounds.MAX_SPREADSHEET_ROWS), and whether some
+    were left out."""
+
+    def __init__(self) -> None:
+        self.left = bounds.MAX_SPREADSHEET_ROWS
+        self.cut = False
+
+    def take(self, rows: Iterable) -> Iterator:
+        for row in rows:
+            if self.left == 0:
+                self.cut = True
+                return
+            self.left -= 1
+            yield row
+
+    def warnings(self) -> list[str]:
+        return [bounds.ROWS_CUT] if self.cut else []
 
 
 def _rows_as_blocks(rows, sheet: str | None) -> list[Block]:
@@ -60,30 +82,34 @@ def read_xlsx(path: Path, progress: PageProgress | None = None) -> Extracted:
             f"not a readable Excel workbook ({type(exc).__name__}: {exc})"
         ) from None
     blocks: list[Block] = []
+    budget = _RowBudget()
     try:
         names = book.sheetnames
         for n, name in enumerate(names, start=1):
             rows = enumerate(book[name].iter_rows(values_only=True), start=1)
-            blocks += _rows_as_blocks(rows, name)
+            blocks += _rows_as_blocks(budget.take(rows), name)
             if progress:
                 progress(n, len(names))
     finally:
         book.close()
     if not blocks:
         raise UnreadableFile("no values in any sheet")
-    return Extracted(blocks, "xlsx", title=path.stem)
+    return Extracted(blocks, "xlsx", title=path.stem, warnings=budget.warnings())
 
 
 def read_csv(path: Path, progress: PageProgress | None = None) -> Extracted:
-    text = decode(path.read_bytes(), str(path))
+    data, cut = head_bytes(path)
+    text = decode(data, str(path))
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    budget = _RowBudget()
     rows = enumerate(csv.reader(io.StringIO(text), dialect), start=1)
-    blocks = _rows_as_blocks(rows, None)
+    blocks = _rows_as_blocks(budget.take(rows), None)
     if progress:
         progress(1, 1)
     if not blocks:
         raise UnreadableFile("no values in the file")
-    return Extracted(blocks, "csv", title=path.stem)
+    warnings = budget.warnings() + ([bounds.CHARS_CUT] if cut else [])
+    return Extracted(blocks, "csv", title=path.stem, warnings=warnings)

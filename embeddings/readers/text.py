@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from embeddings import bounds
 from embeddings.cleaning import clean_text
-from embeddings.loading import decode
+from embeddings.loading import decode, head_bytes
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
 from embeddings.records import Location
 
@@ -47,14 +48,16 @@ def _markdown_blocks(text: str) -> list[Block]:
 
 
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
+    data, cut = head_bytes(path)
     try:
-        text = clean_text(decode(path.read_bytes(), str(path)))
+        text = clean_text(decode(data, str(path)))
     except ValueError as exc:
         raise UnreadableFile(str(exc)) from None
     if not text:
         raise UnreadableFile("empty file")
     if progress:
         progress(1, 1)
+    warnings = [bounds.CHARS_CUT] if cut else []
     if path.suffix.lower() in (".md", ".markdown"):
-        return Extracted(_markdown_blocks(text), "md")
-    return Extracted([Block(text)], "txt")
+        return Extracted(_markdown_blocks(text), "md", warnings=warnings)
+    return Extracted([Block(text)], "txt", warnings=warnings)

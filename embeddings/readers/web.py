@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from embeddings.loading import decode
+from embeddings import bounds
+from embeddings.loading import decode, head_bytes
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile, labelled_row
 from embeddings.records import Location
 
@@ -19,16 +20,18 @@ _GB_LABELS = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "euc-cn", "hz-gb-
 _PRECISION_SHARE = 0.6
 
 
-def decode_html(data: bytes) -> str:
+def decode_html(data: bytes, name: str) -> str:
+    """The page's text in the charset its <meta> names, else as decode() reads text files;
+    name: the file that warnings name."""
     label = _CHARSET.search(data[:4096])
     if label and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        name = label.group(1).decode("ascii").lower()
-        encoding = "gb18030" if name in _GB_LABELS else name
+        charset = label.group(1).decode("ascii").lower()
+        encoding = "gb18030" if charset in _GB_LABELS else charset
         try:
             return data.decode(encoding)
         except (LookupError, UnicodeDecodeError):
             pass
-    return decode(data)
+    return decode(data, name)
 
 
 def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[Block]:
@@ -87,8 +90,9 @@ def structured_blocks(html: str, heading_path: list[str] | None = None) -> list[
 def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     import trafilatura
 
+    data, cut = head_bytes(path)
     try:
-        html = decode_html(path.read_bytes())
+        html = decode_html(data, str(path))
     except ValueError as exc:
         raise UnreadableFile(f"not a readable web page ({exc})") from None
     blocks = structured_blocks(html)
@@ -98,4 +102,4 @@ def read(path: Path, progress: PageProgress | None = None) -> Extracted:
     title = metadata.title if metadata and metadata.title else None
     if progress:
         progress(1, 1)
-    return Extracted(blocks, "html", title=title)
+    return Extracted(blocks, "html", title=title, warnings=[bounds.CHARS_CUT] if cut else [])

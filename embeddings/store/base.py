@@ -27,12 +27,26 @@ FORMAT_VERSION = 3
 Space = Literal["dense", "crosslingual"]
 
 
+def unusable_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Which rows no embedder gives: a stored vector is of unit length (every embedder
+    normalises) or zero (a chunk whose vectors are still being computed)."""
+    with np.errstate(all="ignore"):  # garbage may overflow; it is reported, not warned about
+        lengths = np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1)
+    whole = np.isfinite(lengths) & ((np.abs(lengths - 1) <= 1e-3) | (lengths == 0))
+    unusable: np.ndarray = ~whole
+    return unusable
+
+
 class IndexMissing(QAError):
     pass
 
 
 class IndexCorrupt(QAError):
     """A file of the index is damaged or gone: the message names it and the way out."""
+
+
+class ManifestDamaged(IndexCorrupt):
+    """The manifest is lost or unreadable; the writer restores it from a generation's copy."""
 
 
 class NotAnIndexFolder(QAError):
@@ -69,6 +83,13 @@ class Manifest:
     # (zeros stand in): the generation `qa index` commits before embedding, so that new
     # documents are found by their words within seconds.
     vectors_pending: list[str] = field(default_factory=list)
+    # The sha256 of each file of the generation as it was written, by its path in the generation
+    # folder: `qa index --check` and `qa index` find any byte changed since. Empty for an index
+    # written before they were recorded, whose files are checked by their structure alone.
+    checksums: dict[str, str] = field(default_factory=dict)
+    # The files and folders given to `qa index`, absolute: a run given none reads them again (new
+    # files in a folder included), and a rebuild needs no paths.
+    sources: list[str] = field(default_factory=list)
 
     @property
     def chunk_count(self) -> int:
@@ -136,6 +157,11 @@ class Store(Protocol):
 
     def has_space(self, space: Space) -> bool: ...
 
+    def interrupted(self) -> bool:
+        """Whether vectors are pending while no `qa index` runs to compute them: the run that
+        committed words first was stopped, and the next `qa index` finishes it."""
+        ...
+
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -186,6 +212,10 @@ class Store(Protocol):
 class VectorCacheLike(Protocol):
     """Vectors a stopped run already embedded, by VectorCache.key(embedder, text)."""
 
+    # What was found damaged and moved aside for a new cache, in one line for the run's
+    # warning; None when nothing was.
+    set_aside: str | None
+
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]: ...
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None: ...
@@ -198,6 +228,9 @@ class StoreWriter(Protocol):
     are never shown a half-written index."""
 
     location: str  # as Store.location, for messages
+    # What existing() mended before the index could be read (a lost or unreadable manifest made
+    # live again from a generation's copy), for the run's report; None when nothing was.
+    restored: str | None
     # Whether replace_all can commit a generation whose manifest names vectors_pending (zeros in
     # their place) that readers search by words alone; a backend that cannot writes vectors
     # before its one commit.

@@ -3,7 +3,7 @@
 Layout of an index folder:
 
     .qa-index              the marker: this folder is qa's, made by qa
-    .lock                  held by the one `qa index` writing at a time
+    .lock                  held by the one `qa index` writing at a time, for its whole run
     .vector-cache.sqlite   vectors of a run that did not finish, reused by the next one
     manifest.json          what is indexed and how; names the live generation
     gen-000007/vectors.faiss   the embedder's vectors
@@ -11,6 +11,8 @@ Layout of an index folder:
     gen-000007/chunks.sqlite   chunk records with their locations and BM25 tokens, document texts
                                and the located sections of each
     gen-000007/bm25/           the BM25 index (numpy arrays and JSON, from bm25s)
+    gen-000007/manifest.json   a copy of the manifest that made it live, from which `qa index`
+                               restores a lost or damaged manifest.json
 
 Every write builds a complete new generation folder, then replaces manifest.json with an atomic
 rename. A crash at any moment leaves either the old index or the new one, never half of each.
@@ -41,7 +43,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from embeddings.lexical import LastQueryScores, LexicalIndex
+from embeddings.errors import QAError
+from embeddings.lexical import LastQueryScores, LexicalDamage, LexicalIndex
 from embeddings.records import Chunk, Document, Location, Section
 from embeddings.store.base import (
     FORMAT_VERSION,
@@ -50,9 +53,11 @@ from embeddings.store.base import (
     IndexMismatch,
     IndexMissing,
     Manifest,
+    ManifestDamaged,
     NotAnIndexFolder,
     Space,
     Store,
+    unusable_vectors,
 )
 
 _TOKEN_SEPARATOR = "\x1f"  # never inside a token: tokens hold no control characters
@@ -68,6 +73,18 @@ VECTOR_CACHE = ".vector-cache.sqlite"
 _GENERATION = re.compile(r"gen-\d{6}")
 _STAGING_PREFIX = ".staging-"
 _MANIFEST_TMP_PREFIX = f".{MANIFEST}."
+# The file of the generation each part of the index is, for messages and checksums.
+_PART_FILES = {
+    "vectors": "vectors.faiss",
+    "crosslingual": "crosslingual.faiss",
+    "chunks": "chunks.sqlite",
+    "bm25": "bm25",
+}
+_SPACE_FILES: dict[Space, str] = {"dense": "vectors.faiss", "crosslingual": "crosslingual.faiss"}
+_UNDECODABLE = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
+_UNPRINTABLE = re.compile(r"[\ufffd\x00-\x1f\x7f]+")
+# Vectors read at once when every vector of a file is checked.
+_CHECK_BLOCK = 65536
 _MARKER_TEXT = "This folder is an index written by `qa index`. qa writes and deletes only its own files here: manifest.json, gen-NNNNNN/, .staging-*, .lock, .vector-cache.sqlite.\n"
 
 
@@ -86,6 +103,7 @@ class IndexStore:
         # summed over the manifest's documents once: it is asked several times a question
         self._chunk_count = manifest.chunk_count
         self._last_query = LastQueryScores()
+        self._found_damage: dict[str, str] | None = None
 
     @classmethod
     def open(cls, root: Path, for_writing: bool = False) -> IndexStore:
@@ -110,9 +128,8 @@ class IndexStore:
         return store
 
     def _damaged(self, name: str, exc: BaseException) -> IndexCorrupt:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         return IndexCorrupt(
-            f"the index file {self._folder / name} is damaged ({reason[:200]}); run "
+            f"the index file {self._folder / name} is damaged ({_reason(exc)}); run "
             f"`qa index --index {self.root}` to repair it, or `qa index --rebuild` to rebuild"
         )
 
@@ -129,6 +146,10 @@ class IndexStore:
             raise self._damaged(
                 name, ValueError(f"{index.ntotal} vectors for {self.manifest.chunk_count} chunks")
             )
+        if index.metric_type != faiss.METRIC_INNER_PRODUCT or (
+            name == "vectors.faiss" and index.d != self.manifest.dim
+        ):
+            raise self._damaged(name, ValueError("its header is not the one qa writes"))
         return index
 
     @property
@@ -150,6 +171,8 @@ class IndexStore:
             try:
                 lexical = LexicalIndex.load(self._folder / "bm25")
                 lexical.verify(self.manifest.chunk_count)
+            except LexicalDamage as exc:
+                raise self._damaged(f"bm25/{exc.file}", exc) from None
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise self._damaged("bm25", exc) from None
             self._lexical = lexical
@@ -181,22 +204,65 @@ class IndexStore:
 
     def damage(self) -> dict[str, str]:
         """Every damaged part of the live generation ("vectors", "crosslingual", "chunks",
-        "bm25") with the one-line message naming its file; empty when the index is whole."""
-        found = {}
-        checks: dict[str, Callable[[], object]] = {
-            "vectors": lambda: self.vectors,
-            "crosslingual": lambda: self.crosslingual,
-            "chunks": self._check_chunks,
-            "bm25": lambda: self.lexical,
-        }
-        for part, check in checks.items():
+        "bm25") with the one-line message naming its file; empty when the index is whole.
+        Every byte is read: each file against its checksum, when the manifest records them,
+        and each against its structure (every vector, every row, every posting)."""
+        if self._found_damage is None:
+            found = {}
+            checks: dict[str, Callable[[], object]] = {
+                "vectors": lambda: self._check_vectors("dense"),
+                "crosslingual": self._check_crosslingual,
+                "chunks": self._check_chunks,
+                "bm25": lambda: self.lexical,
+            }
+            for part, check in checks.items():
+                try:
+                    check()
+                    self._check_sums(part)
+                except IndexCorrupt as exc:
+                    found[part] = str(exc)
+            self._found_damage = found
+        return dict(self._found_damage)
+
+    def _check_sums(self, part: str) -> None:
+        """Raises for the part's first file whose bytes are not those written."""
+        for name, recorded in sorted(self.manifest.checksums.items()):
+            if name.split("/")[0] != _PART_FILES[part]:
+                continue
             try:
-                check()
-            except IndexCorrupt as exc:
-                found[part] = str(exc)
-        return found
+                with (self._folder / name).open("rb") as handle:
+                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            except OSError as exc:
+                raise self._damaged(name, ValueError(exc.strerror or str(exc))) from None
+            if digest != recorded:
+                raise self._damaged(
+                    name, ValueError("its bytes changed since it was written: checksum mismatch")
+                )
+
+    def _check_crosslingual(self) -> None:
+        if self.manifest.crosslingual:
+            self._check_vectors("crosslingual")
+
+    def _check_vectors(self, space: Space) -> None:
+        index = self._space(space)
+        bad: list[int] = []
+        for begin in range(0, index.ntotal, _CHECK_BLOCK):
+            block = index.reconstruct_n(begin, min(_CHECK_BLOCK, index.ntotal - begin))
+            bad.extend(begin + np.flatnonzero(unusable_vectors(block)))
+        if bad:
+            raise self._damaged(_SPACE_FILES[space], _not_vectors(bad))
+
+    def _usable(self, space: Space, positions: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """vectors (those of positions), or the error naming the file if any is garbage:
+        a NaN or a huge value must never reach a score."""
+        bad = np.flatnonzero(unusable_vectors(vectors))
+        if len(bad):
+            raise self._damaged(_SPACE_FILES[space], _not_vectors(positions[bad].tolist()))
+        return vectors
 
     def _check_chunks(self) -> None:
+        """Every row readable and in its place: positions and documents as the manifest says,
+        each chunk's text the slice of its document's text it names."""
         (verdict,) = self._rows("PRAGMA quick_check")[0]
         if verdict != "ok":
             raise self._damaged("chunks.sqlite", ValueError(verdict))
@@ -205,6 +271,31 @@ class IndexStore:
             raise self._damaged(
                 "chunks.sqlite", ValueError("its documents differ from the manifest's")
             )
+        for doc_id, entry in self.manifest.documents.items():
+            document = self.document(doc_id)
+            # the tokens too, though unused here: a garbled one is text that does not decode
+            rows = self._rows(
+                f"SELECT pos, tokens, {_CHUNK_COLUMNS} FROM chunks"
+                " WHERE pos >= ? AND pos < ? ORDER BY pos",
+                (entry.first, entry.first + entry.count),
+            )
+            if [row[0] for row in rows] != list(range(entry.first, entry.first + entry.count)):
+                raise self._damaged("chunks.sqlite", ValueError(f"chunks of {doc_id} are missing"))
+            for row in rows:
+                chunk = self._parsed(row[2:])
+                if document is None or (
+                    chunk.doc_id != doc_id or document.text[chunk.start : chunk.end] != chunk.text
+                ):
+                    raise self._damaged(
+                        "chunks.sqlite",
+                        ValueError(f"chunk {row[0]} is not the text of {doc_id} it points at"),
+                    )
+
+    def _parsed(self, row: Sequence[Any]) -> Chunk:
+        try:
+            return _chunk(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise self._damaged("chunks.sqlite", exc) from None
 
     def _space(self, space: Space) -> faiss.Index:
         index = self.vectors if space == "dense" else self.crosslingual
@@ -214,6 +305,9 @@ class IndexStore:
 
     def has_space(self, space: Space) -> bool:
         return space == "dense" or self.manifest.crosslingual is not None
+
+    def interrupted(self) -> bool:
+        return bool(self.manifest.vectors_pending) and not writer_running(self.root)
 
     def dense_search(
         self, space: Space, query: np.ndarray, depth: int
@@ -226,13 +320,16 @@ class IndexStore:
             np.ascontiguousarray(query[None, :], dtype=np.float32), depth
         )
         found = positions[0] >= 0  # -1: fewer chunks than asked for
-        return positions[0][found].astype(np.int64), scores[0][found]
+        best = positions[0][found].astype(np.int64)
+        self._usable(space, best, _reconstructed(index, best))
+        return best, scores[0][found]
 
     def dense_scores(self, space: Space, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
         if len(positions) == 0:
             return np.zeros(0, dtype=np.float32)
         index = self._space(space)
-        scores: np.ndarray = np.stack([index.reconstruct(int(p)) for p in positions]) @ query
+        stored = _reconstructed(index, positions)
+        scores: np.ndarray = self._usable(space, np.asarray(positions), stored) @ query
         return scores
 
     def lexical_search(
@@ -258,14 +355,14 @@ class IndexStore:
             f"SELECT pos, {_CHUNK_COLUMNS} FROM chunks WHERE pos IN ({marks})",
             [int(p) for p in positions],
         )
-        by_pos = {row[0]: _chunk(row[1:]) for row in rows}
+        by_pos = {row[0]: self._parsed(row[1:]) for row in rows}
         if len(by_pos) != len(set(map(int, positions))):
             raise self._damaged("chunks.sqlite", ValueError("chunks are missing"))
         return [by_pos[int(p)] for p in positions]
 
     def all_chunks(self) -> list[Chunk]:
         rows = self._rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY pos")
-        return [_chunk(row) for row in rows]
+        return [self._parsed(row) for row in rows]
 
     def document_text(self, doc_id: str) -> str | None:
         rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
@@ -281,16 +378,12 @@ class IndexStore:
             return None
         entry = self.manifest.documents[doc_id]
         title, text, sections, kind, pages, ocr_pages = rows[0]
+        try:
+            located = _sections_from_json(sections)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise self._damaged("chunks.sqlite", exc) from None
         return Document(
-            doc_id,
-            title,
-            text,
-            entry.source,
-            entry.content_hash,
-            _sections_from_json(sections),
-            kind,
-            pages,
-            ocr_pages,
+            doc_id, title, text, entry.source, entry.content_hash, located, kind, pages, ocr_pages
         )
 
     def tokens_of(self, doc_id: str) -> list[list[str]]:
@@ -345,32 +438,130 @@ def _chunk(row: Sequence[Any]) -> Chunk:
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """The cause of damage as one printable line: SQLite's message for bytes that are not
+    UTF-8 quotes them, as a run of replacement characters."""
+    undecodable = _UNDECODABLE.search(str(exc))
+    if undecodable:
+        return f"its column {undecodable[1]} holds bytes that are not UTF-8 text"
+    lines = str(exc).strip().splitlines()
+    reason = _UNPRINTABLE.sub(" ", lines[-1]).strip() if lines else ""
+    return (reason or type(exc).__name__)[:200]
+
+
+def _reconstructed(index: faiss.Index, positions: np.ndarray) -> np.ndarray:
+    stored = [index.reconstruct(int(p)) for p in positions]
+    return np.stack(stored) if stored else np.zeros((0, index.d), dtype=np.float32)
+
+
+def _not_vectors(positions: Sequence[int]) -> ValueError:
+    more = f" and {len(positions) - 1} more" if len(positions) > 1 else ""
+    return ValueError(f"its vector {positions[0]}{more} holds values no embedder gives")
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    """The sha256 of every file under folder, by its path there."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                found[path.relative_to(folder).as_posix()] = hashlib.file_digest(
+                    handle, "sha256"
+                ).hexdigest()
+    return found
+
+
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
     if not path.exists():
         if has_generations(root):
-            raise IndexCorrupt(
+            raise ManifestDamaged(
                 f"the index at {root} has lost its {MANIFEST} (its generation folders are still "
-                f"there); run `qa index --rebuild --index {root} PATH...` to rebuild it from "
-                "your documents"
+                f"there); {_manifest_repair(root)}"
             )
         raise IndexMissing(f"no index at {root}: run `qa index PATH... --index {root}` first")
     try:
-        text = path.read_text(encoding="utf-8")
-        if json.loads(text).get("format_version") != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"the index at {root} was written by another version of qa; "
-                "run `qa index --rebuild`"
-            )
-        return Manifest.from_json(text)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise IndexMismatch(
-            f"the index at {root} is unreadable ({exc}); run `qa index --rebuild`"
-        ) from exc
+        return _parsed_manifest(path.read_bytes(), root)
+    except ManifestDamaged as exc:
+        raise ManifestDamaged(
+            f"the index file {path} is damaged ({exc}); {_manifest_repair(root)}"
+        ) from None
     except OSError as exc:
         raise IndexCorrupt(
-            f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild`"
+            f"cannot read {path} ({exc.strerror or exc}); run `qa index --rebuild --index {root}`"
         ) from exc
+
+
+def _parsed_manifest(data: bytes, root: Path) -> Manifest:
+    """A manifest's bytes read; ManifestDamaged says why they are not one (only the reason),
+    IndexMismatch that another version of qa wrote them."""
+    try:
+        fields = json.loads(data.decode("utf-8"))
+        version = fields.get("format_version")
+    except (ValueError, AttributeError) as exc:
+        raise ManifestDamaged(str(exc)[:200]) from None
+    if isinstance(version, int) and version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index at {root} was written by another version of qa; "
+            f"run `qa index --rebuild --index {root}`"
+        )
+    try:
+        return Manifest.from_json(data.decode("utf-8"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ManifestDamaged(f"not a manifest of qa's: {str(exc)[:200]}") from None
+
+
+def _manifest_repair(root: Path) -> str:
+    """The command that mends a lost or damaged manifest: `qa index` restores it from a
+    generation's copy; an index whose generations keep none (written before they did) is rebuilt
+    from its files."""
+    if next(_manifest_copies(root), None) is not None:
+        return f"run `qa index --index {root}` to restore it from its newest whole generation"
+    return f"run `qa index --rebuild --index {root} PATH...` to rebuild it from your documents"
+
+
+def _manifest_copies(root: Path) -> Iterator[Manifest]:
+    """The readable manifest copies of the generation folders, newest first."""
+    for generation in sorted(generation_numbers(root), reverse=True):
+        try:
+            copy = (root / _generation_name(generation) / MANIFEST).read_bytes()
+            manifest = _parsed_manifest(copy, root)
+        except (OSError, QAError):
+            continue
+        if manifest.generation == generation:
+            yield manifest
+
+
+def restore_manifest(root: Path) -> Manifest | None:
+    """Make live again the manifest copy of the newest whole generation (else of the newest one
+    whose copy reads: the writer then rewrites its damaged files); None when no copy reads. Only
+    a writer holding the lock may call this, since it switches the manifest."""
+    newest_readable = None
+    for manifest in _manifest_copies(root):
+        newest_readable = newest_readable or manifest
+        store = IndexStore(root, manifest)
+        whole = not store.damage()
+        store.close()
+        if whole:
+            newest_readable = manifest
+            break
+    if newest_readable is not None:
+        _write_atomically(root / MANIFEST, newest_readable.to_json())
+    return newest_readable
+
+
+def writer_running(root: Path) -> bool:
+    """Whether a `qa index` holds the index's lock now: each holds it for its whole run, and the
+    system releases it when the process dies, however it dies."""
+    from filelock import FileLock
+
+    lock = FileLock(root / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except OSError:  # held (filelock's Timeout is one), or a folder this user cannot write to
+        return True
+    lock.release()
+    return False
 
 
 def has_generations(root: Path) -> bool:
@@ -445,44 +636,108 @@ def _remove_debris(root: Path) -> None:
 class VectorCache:
     """Vectors embedded by a run, by embedder and text, committed batch by batch: a run that is
     stopped loses at most one batch, and the next run embeds only what is not here. Emptied once
-    a generation holding them is live."""
+    a generation holding them is live. A damaged one holds only vectors to embed again: it is
+    set aside (renamed, never deleted) and a new one started; set_aside says so."""
 
     def __init__(self, root: Path):
         self.path = root / VECTOR_CACHE
         self._db: sqlite3.Connection | None = None
+        self.set_aside: str | None = None
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
         """Made by the first batch it keeps: a run that embeds nothing leaves no file."""
         if self._db is None and (create or self.path.exists()):
-            self._db = sqlite3.connect(self.path)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)"
-            )
+            try:
+                self._db = self._connected()
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(exc)
+                if create:
+                    self._db = self._connected()
         return self._db
+
+    def _connected(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def _created(self) -> sqlite3.Connection:
         db = self._open(create=True)
         assert db is not None  # create=True always opens it
         return db
 
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        """Moves a damaged cache (its journal with it, which SQLite would otherwise replay into
+        the new one) to the first free VECTOR_CACHE-damaged-N; raises any other error."""
+        if not _is_damage(exc):
+            raise exc
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        number = 1
+        while self.path.with_name(f"{VECTOR_CACHE}-damaged-{number}").exists():
+            number += 1
+        aside = self.path.with_name(f"{VECTOR_CACHE}-damaged-{number}")
+        for suffix in ("-journal", "-wal", "-shm"):
+            if Path(f"{self.path}{suffix}").exists():
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        os.replace(self.path, aside)
+        self.set_aside = (
+            f"the vector cache {self.path} was damaged ({_reason(exc)}): set aside as "
+            f"{aside.name}, and a new one started"
+        )
+
+    def damage(self) -> str | None:
+        """What is wrong with the cache, read only (for `qa index --check`); None when whole or
+        absent."""
+        if not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            verdict = _reason(exc)
+        if verdict == "ok":
+            return None
+        return (
+            f"the vector cache {self.path} is damaged ({verdict}); the next `qa index` sets it "
+            "aside and starts a new one"
+        )
+
     @staticmethod
     def key(embedder: str, text: str) -> str:
         return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()
 
     def get(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached vectors of keys; a vector that is garbage (a damaged page) is left out,
+        to be embedded again."""
         found: dict[str, np.ndarray] = {}
         db = self._open(create=False)
         if db is None:
             return found
-        for begin in range(0, len(keys), 500):  # SQLite's limit on bound parameters
-            batch = keys[begin : begin + 500]
-            rows = db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
-                batch,
-            )
-            for key, blob in rows:
-                if len(blob) == 4 * dim:
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        try:
+            for begin in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+                batch = keys[begin : begin + 500]
+                rows = db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
+                    batch,
+                ).fetchall()
+                kept = [
+                    (k, np.frombuffer(v, dtype=np.float32)) for k, v in rows if len(v) == 4 * dim
+                ]
+                if kept:
+                    unusable = unusable_vectors(np.stack([v for _, v in kept]))
+                    found |= {k: v for (k, v), bad in zip(kept, unusable, strict=True) if not bad}
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
         return found
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None:
@@ -490,6 +745,13 @@ class VectorCache:
             (k, np.asarray(v, dtype=np.float32).tobytes())
             for k, v in zip(keys, vectors, strict=True)
         ]
+        try:
+            self._insert(rows)
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+            self._insert(rows)
+
+    def _insert(self, rows: list[tuple[str, bytes]]) -> None:
         db = self._created()
         db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         db.commit()
@@ -500,6 +762,12 @@ class VectorCache:
             self._db = None
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file is no database or a corrupt one (not a full disk or a lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def write_generation(
@@ -590,6 +858,9 @@ def write_generation(
         if crosslingual is not None:
             faiss.write_index(crosslingual, str(staging / "crosslingual.faiss"))
         LexicalIndex.build(all_tokens).save(staging / "bm25")
+        # taken before the manifest's copy is written: the copy holds them, and cannot hold its own
+        manifest = replace(manifest, checksums=_checksums(staging))
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         folder = root / _generation_name(manifest.generation)
         os.replace(staging, folder)
         _write_atomically(root / MANIFEST, manifest.to_json())
@@ -634,6 +905,7 @@ class LocalWriter:
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
+        self.restored: str | None = None
         self._existing: IndexStore | None = None
         # Generations live at some moment of this run: a reader may still be opening any of
         # them when the words-first generation is followed, seconds later, by the whole one.
@@ -643,10 +915,19 @@ class LocalWriter:
         return writing(self.root, on_wait)
 
     def existing(self) -> Store | None:
-        if self._existing is None and (self.root / MANIFEST).exists():
+        """Called by the writer holding the lock, which alone may restore a lost manifest."""
+        if self._existing is None and (
+            (self.root / MANIFEST).exists() or has_generations(self.root)
+        ):
             try:
                 # only the manifest is read, so a damaged generation can still be repaired
                 self._existing = IndexStore.open(self.root, for_writing=True)
+            except ManifestDamaged as damaged:
+                restored = restore_manifest(self.root)
+                if restored is None:
+                    return None  # an index written before generations kept a copy: rebuilt only
+                self.restored = str(damaged)
+                self._existing = IndexStore(self.root, restored)
             except (IndexMismatch, IndexCorrupt):
                 return None  # an unreadable old index is only ever replaced when rebuilding
         return self._existing

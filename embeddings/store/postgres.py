@@ -54,7 +54,8 @@ from embeddings.store.local import (
     _sections_from_json,
     _sections_json,
 )
-from embeddings.store.postgres_url import BadURL, connection_arguments, mask
+from embeddings.store.postgres_url import BadURL, connection_arguments
+from embeddings.urls import masked_url
 
 # Below this many chunks an exact scan is fast (about 5 ms at 20k × 384) and equals FAISS's
 # ranking; above it the HNSW index keeps a question's search in milliseconds.
@@ -189,14 +190,14 @@ def _connect(url: str) -> Connection:
     try:
         arguments = connection_arguments(url)
     except BadURL as exc:
-        raise QAError(f"cannot use the PostgreSQL store at {mask(url)}: {exc}") from None
+        raise QAError(f"cannot use the PostgreSQL store at {masked_url(url)}: {exc}") from None
     try:
         connection = Connection(**arguments)
     except (pg8000.native.Error, OSError) as exc:
         reason = _reason(exc)
         if arguments["password"]:
             reason = reason.replace(arguments["password"], "***")
-        raise QAError(f"cannot reach the PostgreSQL store at {mask(url)}: {reason}") from None
+        raise QAError(f"cannot reach the PostgreSQL store at {masked_url(url)}: {reason}") from None
     # pg8000's timeout stays on the socket; it bounds reaching the server, not statements (an
     # HNSW build runs for minutes)
     connection._usock.settimeout(None)
@@ -362,7 +363,7 @@ class PostgresStore:
 
     def __init__(self, url: str, kb: str, connection: Connection | None = None):
         self.url, self.kb = url, kb
-        self.location = f"{mask(url)} (kb {kb})"
+        self.location = f"{masked_url(url)} (kb {kb})"
         self._owns_connection = connection is None
         if connection is None:
             connection = _connect(url)
@@ -387,7 +388,7 @@ class PostgresStore:
     def _read_manifest(self) -> Manifest:
         version = _schema_version(self._connection)
         if version > SCHEMA_VERSION:
-            raise _newer_schema(mask(self.url), version)
+            raise _newer_schema(masked_url(self.url), version)
         rows = []
         if version:
             rows = self._connection.run(
@@ -395,7 +396,7 @@ class PostgresStore:
             )
         if not rows:
             raise IndexMissing(
-                f"no knowledge base {self.kb!r} in the PostgreSQL store at {mask(self.url)}: run "
+                f"no knowledge base {self.kb!r} in the PostgreSQL store at {masked_url(self.url)}: run "
                 f"`qa index PATH... --store URL --kb {self.kb}` first"
             )
         generation, recipe = rows[0]
@@ -403,7 +404,7 @@ class PostgresStore:
             manifest = _recipe_manifest(recipe, generation)
         except (TypeError, IndexMismatch):
             raise IndexMismatch(
-                f"the knowledge base {self.kb!r} at {mask(self.url)} was written by another "
+                f"the knowledge base {self.kb!r} at {masked_url(self.url)} was written by another "
                 "version of qa; run `qa index --rebuild`"
             ) from None
         rows = self._connection.run(
@@ -432,6 +433,9 @@ class PostgresStore:
 
     def has_space(self, space: Space) -> bool:
         return space == "dense" or (space == "crosslingual" and bool(self.manifest.crosslingual))
+
+    def interrupted(self) -> bool:
+        return False  # a kb's generation is committed with its vectors: none is left pending
 
     def chunk_count(self) -> int:
         return self._chunk_count
@@ -632,6 +636,7 @@ class PostgresVectorCache:
 
     def __init__(self, connection: Connection, kb: str):
         self._connection, self._kb = connection, kb
+        self.set_aside: str | None = None  # a table is kept whole by PostgreSQL, never set aside
 
     @staticmethod
     def key(embedder: str, text: str) -> str:
@@ -673,15 +678,16 @@ class PostgresWriter:
 
     def __init__(self, url: str, kb: str):
         self.url, self.kb = url, kb
-        self.location = f"{mask(url)} (kb {kb})"
+        self.location = f"{masked_url(url)} (kb {kb})"
         self._connection: Connection | None = None
+        self.restored: str | None = None  # a kb's state is one transaction: nothing to restore
         self._existing: PostgresStore | None = None
 
     @property
     def connection(self) -> Connection:
         if self._connection is None:
             self._connection = _connect(self.url)
-            migrate(self._connection, mask(self.url))
+            migrate(self._connection, masked_url(self.url))
         return self._connection
 
     def _lock_key(self) -> int:

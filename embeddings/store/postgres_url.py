@@ -11,7 +11,6 @@ only: libpq's PGPASSWORD and ~/.pgpass are not read.
 from __future__ import annotations
 
 import getpass
-import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,6 @@ _PARAMETERS = {
 
 class BadURL(ValueError):
     """A URL this reader cannot connect with; the message says which part and why."""
-
-
-def mask(url: str) -> str:
-    """The URL with its password hidden, in the authority and in a password= parameter."""
-    url = re.sub(r"(://[^:/@?]*:)[^@/?]+@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 def connection_arguments(url: str) -> dict[str, Any]:

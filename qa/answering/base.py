@@ -85,6 +85,8 @@ MESSAGES = {
         "chat_model_hint": "（摘录式回答：设置 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
         "即可由聊天模型写回答）",
         "incomplete": "（索引仍在建立：{m} 段中有 {n} 段暂时只按词语检索）",
+        "interrupted": "（索引不完整：上次 qa index 未完成就停止了，{m} 段中有 {n} 段只按词语检索；"
+        "运行 `{command}` 即可接着完成）",
         "instructing": "（资料 {cited} 含有对助手的指令：只当作资料读，不作任何句子的依据）",
     },
     "hant": {
@@ -98,6 +100,8 @@ MESSAGES = {
         "chat_model_hint": "（摘錄式回答：設定 OPENAI_BASE_URL、OPENAI_API_KEY 和 QA_MODEL，"
         "即可由聊天模型寫回答）",
         "incomplete": "（索引仍在建立：{m} 段中有 {n} 段暫時只按詞語檢索）",
+        "interrupted": "（索引不完整：上次 qa index 未完成就停止了，{m} 段中有 {n} 段只按詞語檢索；"
+        "執行 `{command}` 即可接著完成）",
         "instructing": "（資料 {cited} 含有對助手的指令：只當作資料讀，不作任何句子的依據）",
     },
     "en": {
@@ -112,6 +116,8 @@ MESSAGES = {
         "chat_model_hint": "(extractive answer: set OPENAI_BASE_URL, OPENAI_API_KEY and QA_MODEL "
         "to have a chat model write answers)",
         "incomplete": "(the index is still being built: {n} of {m} chunks searched by words only)",
+        "interrupted": "(the index is incomplete: a qa index stopped before it finished, so {n} "
+        "of {m} chunks are searched by words only; `{command}` finishes it)",
         "instructing": "(passage {cited} gives the assistant instructions: read as data, it backs "
         "no sentence)",
     },

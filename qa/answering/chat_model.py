@@ -10,6 +10,7 @@ import time
 
 from embeddings.cleaning import question_language, question_script, to_simplified
 from embeddings.errors import QAError
+from embeddings.urls import url_secrets
 from qa.answering.base import Draft, OnToken, is_refusal, refusal
 from qa.config import masked, prompt_text
 from qa.context import QuestionContext
@@ -78,7 +79,7 @@ class ChatModelAnswerer:
         self.timeout = settings.timeout
 
     def _say(self, text: str) -> str:
-        return masked(text, self._key)
+        return masked(text, self._key, *url_secrets(self.base_url))
 
     def complete(self, messages: list[dict], on_token: OnToken | None = None) -> str:
         """The model's reply, within QA_TIMEOUT; streamed to on_token piece by piece when given.
@@ -114,7 +115,7 @@ class ChatModelAnswerer:
                 retried = True
                 continue
             if not text.strip():
-                raise QAError(f"the chat model at {self.base_url} sent an empty answer")
+                raise QAError(self._say(f"the chat model at {self.base_url} sent an empty answer"))
             return text
 
     def _complete_once(self, messages, on_token: OnToken | None, deadline: float) -> str:

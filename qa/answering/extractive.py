@@ -375,8 +375,14 @@ class ExtractiveAnswerer:
         asked = self._asked(question, chinese)
         names = [term for term in asked.terms if term.name]
         found, seen = [], set()
+        # Each document is read and split once, however many passages it has: k passages of one
+        # long document must not cost k copies of it.
+        documents: dict[str, tuple[str, list[tuple[int, int]]]] = {}
         for passage in passages:
-            document = self._document_text(context, passage.doc_id) or passage.text
+            if passage.doc_id not in documents:
+                document = self._document_text(context, passage.doc_id) or passage.text
+                documents[passage.doc_id] = (document, sentence_spans(document))
+            document, spans = documents[passage.doc_id]
             # A document's opening lines name its subject (全面介紹鎮江低碳城市建設經驗) for
             # sentences that later say only 我市.
             head = passage.title + document[: rules.head_chars]
@@ -386,7 +392,6 @@ class ExtractiveAnswerer:
             told = [
                 replace(term, weight=_pick_weight(term, head_form, rules)) for term in asked.terms
             ]
-            spans = sentence_spans(document)
             for at, (start, end) in enumerate(spans):
                 inside = passage.start <= start and end <= passage.end
                 if (

@@ -180,6 +180,10 @@ _INSTRUCTIONS = [
     r"\bsystem prompt\b|\bnew instructions?\b|\b(?:note|message|instructions?) (?:to|for) "
     r"(?:the |any )?(?:ai|assistants?|models?|language models?|llms?)\b",
     r"\b(?:when|if) (?:anyone|someone|a user|the user|you are|asked)\b.{0,30}\b(?:ask|asked)",
+    r"\b(?:when|if) (?:you are |you're )?asked\b[^.]{0,60}[,:] ?(?:please |just )?(?:say|answer|"
+    r"reply|respond|tell|state)\b",
+    r"\b(?:say|answer|reply|respond)\s+(?:that\s+)?(?:you (?:do not|don't|cannot|can't) know|"
+    r"there is no (?:information|answer|data)|(?:it is|it's) (?:unknown|not known))",
     r"(?:忽略|无视|忽视|不要理会|不要管|忘记|忘掉).{0,20}(?:指令|指示|规则|要求|提示|资料|内容|以上|之前|上述|前面)",
     r"(?:(?<![a-z])ai(?![a-z])|人工智能|助手|助理|模型|机器人|智能体|问答系统).{0,20}"
     r"(?:必须|应该|应当|一律|务必)",
