@@ -1,6 +1,7 @@
 """Where an answer's time goes, and what a process and a loop of answer() calls pay (issue 33).
 
 Run: python bench/answer_latency.py [--quick] [--questions 100] [--index DIR] [--json]
+     python bench/answer_latency.py --first-english-only [--json]
 - CMRC: the first --questions Chinese dev questions asked as `qa eval` asks them (retrieve 10,
   answer from the best 5) through one Assistant; answer p50 / p90 and each step's mean time per
   question, each step's own time (a step inside another counts once, in the inner one).
@@ -8,6 +9,7 @@ Run: python bench/answer_latency.py [--quick] [--questions 100] [--index DIR] [-
   with the dictionary cache empty (a first run) and filled (every later one).
 - Seeds: answer() called in a loop with the same settings against Assistant.ask, medians.
 --index keeps the CMRC index there (built once, topped up after); --quick: its first 80 documents.
+--first-english-only: the seeds' first English question alone.
 """
 
 from __future__ import annotations
@@ -211,13 +213,20 @@ def answer_loop(index: Path, rounds: int) -> dict:
     }
 
 
-def run(quick: bool = False, questions: int = 100, index: Path | None = None) -> dict:
+def run(
+    quick: bool = False,
+    questions: int = 100,
+    index: Path | None = None,
+    first_english_only: bool = False,
+) -> dict:
     from embeddings.indexer import build_index
     from qa.config import seeds_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         seeds = Path(tmp) / "seeds"
         build_index(seeds, [seeds_dir()])
+        if first_english_only:
+            return {"first_english_question": first_english(seeds, Path(tmp) / "cache")}
         return {
             "cmrc": cmrc(quick, questions, index),
             "first_english_question": first_english(seeds, Path(tmp) / "cache"),
@@ -225,16 +234,32 @@ def run(quick: bool = False, questions: int = 100, index: Path | None = None) ->
         }
 
 
+def print_first_english(figures: dict) -> None:
+    for run_name, f in figures.items():
+        print(
+            f"first English ask(), {run_name}: {f['first_ask_s']} s (import {f['import_s']} s, "
+            f"open {f['open_s']} s, second English ask {f['second_ask_s']} s)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="the first 80 CMRC documents")
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--index", type=Path, help="keep the CMRC index in this folder")
+    parser.add_argument(
+        "--first-english-only",
+        action="store_true",
+        help="only the seeds' first English question in fresh processes, cache empty and filled",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = run(args.quick, args.questions, args.index)
+    figures = run(args.quick, args.questions, args.index, args.first_english_only)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=1))
+        return
+    if "cmrc" not in figures:
+        print_first_english(figures["first_english_question"])
         return
     c = figures["cmrc"]
     print(
@@ -244,11 +269,7 @@ def main() -> None:
     )
     for step, ms in c["answer_steps_ms_mean"].items():
         print(f"  {step:<38}{ms:>8} ms")
-    for run_name, f in figures["first_english_question"].items():
-        print(
-            f"first English ask(), {run_name}: {f['first_ask_s']} s (import {f['import_s']} s, "
-            f"open {f['open_s']} s, second English ask {f['second_ask_s']} s)"
-        )
+    print_first_english(figures["first_english_question"])
     loop = figures["answer_loop"]
     print(
         f"answer() in a loop {loop['answer_loop_s_p50']} s, Assistant.ask "
