@@ -13,12 +13,12 @@ from embeddings.errors import OutOfBounds, QAError
 from embeddings.store import is_database
 from qa.answering.base import Answerer, OnToken, Rewriter
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.config import default_index_dir, seeds_dir
+from qa.config import seeds_dir
 from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
 from qa.retrieve.retriever import Retriever
 from qa.rules import Rules
-from qa.settings import MAX_K, Settings
+from qa.settings import MAX_K, Settings, default_index_dir
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
