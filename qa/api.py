@@ -28,10 +28,6 @@ MAX_QUESTION_CHARS = 1000
 _CONTENT = re.compile(r"[^\W_]")  # a letter, digit or CJK character: something to search for
 
 
-def default_backend() -> str:
-    return Settings.load().default_backend()
-
-
 def ensure_index(
     index: Path,
     on_seed: Callable[[Path], None] | None = None,
