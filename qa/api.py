@@ -146,9 +146,6 @@ class Assistant:
             self.retriever, self.backend, self.backend_name, self.drop_unsupported, rules
         )
 
-    def _extractive(self) -> ExtractiveAnswerer:
-        return self.pipeline.extractive()
-
     def ask(
         self,
         question: str,
