@@ -51,7 +51,7 @@ bench:
 	-$(PYTHON) bench/real_docs_fetch.py
 	$(PYTHON) bench/run_all.py
 
-# The optional local chat model (qa/local_model.py), never part of test or CI: the first install
+# The optional local chat model (qa/tools/local_model.py), never part of test or CI: the first install
 # builds llama-cpp-python from source (about 5 minutes on 2 cores), the first start joins and
 # checks the 1.1 GB model file. llama.cpp's default build targets the building CPU, AMX included
 # where the CPU reports it; on this project's virtual machines the AMX kernels crash the server
@@ -71,7 +71,7 @@ install-local:
 
 # Serves it on 127.0.0.1:8080 until Ctrl-C and prints the two variables that point qa at it.
 local-model: install-local
-	$(PYTHON) -m qa.local_model
+	$(PYTHON) -m qa.tools.local_model
 
 # The seed questions answered by it, and its time to first token; the naturally worded questions
 # of bench/natural.py answered by it; see docs/BENCHMARKS.md.

@@ -64,9 +64,10 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "qa/chat",
             "qa/evaluation",
             "qa/cli",
-            "qa/local_model",
         ),
     ),
+    # Launchers beside the product (make local-model): no module of it may import them.
+    ("tools", ("qa/tools",)),
 )
 
 # Modules that import others by a name made at run time, and the modules those names can be.
