@@ -6,6 +6,7 @@ a function, under TYPE_CHECKING, or by name through importlib."""
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 from embeddings.readers import READERS
@@ -233,3 +234,13 @@ def test_circles_are_found():
 
 def test_no_module_imports_itself_back_through_others():
     assert _circles(_graph()) == []
+
+
+def test_every_package_is_in_the_wheel():
+    # pyproject.toml names the packages one by one; one left out installs qa without its modules.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    shipped = set(setuptools["setuptools"]["packages"])
+    packages = {
+        m.removesuffix("/__init__").replace("/", ".") for m in _sources() if m.endswith("/__init__")
+    }
+    assert sorted(packages - shipped) == []
