@@ -2,6 +2,10 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # Every install takes the versions the suite was tested with (make lock writes them).
 LOCKED := -c requirements.lock
+# pip before 23.3 compares extras by their spelling, not their normalised name (PEP 685), and so
+# warns on every install that lxml "does not provide the extra 'html_clean'": justext asks for it
+# so, lxml names it html-clean. Every install first brings pip up to a version that reads both.
+NEW_PIP := $(PIP) install -q "pip>=23.3"
 QUESTION ?= 镇江提出哪一年实现碳峰值？
 
 .PHONY: install install-dev demo test test-fast lint lock fuzz bench install-local local-model bench-local test-local
@@ -9,10 +13,12 @@ QUESTION ?= 镇江提出哪一年实现碳峰值？
 # torch first, pinned: the local CPU wheel. Left to sentence-transformers' own requirement,
 # pip would fetch the newest CUDA build, several GB.
 install:
+	$(NEW_PIP)
 	$(PIP) install -q $(LOCKED) torch==2.13.0
 	$(PIP) install -q $(LOCKED) -e .
 
 install-dev:
+	$(NEW_PIP)
 	$(PIP) install -q $(LOCKED) torch==2.13.0
 	$(PIP) install -q $(LOCKED) -e ".[dev]"
 
@@ -45,13 +51,14 @@ lock:
 
 # Every benchmark (about an hour on 2 cores); figures to bench/results.json, see docs/BENCHMARKS.md.
 bench:
+	$(NEW_PIP)
 	$(PIP) install -q $(LOCKED) torch==2.13.0
 	$(PIP) install -q $(LOCKED) -e ".[dev,peer]"
 	# the real files of issue 33 where a local mirror holds them; bench/natural.py skips them if not
 	-$(PYTHON) bench/real_docs_fetch.py
 	$(PYTHON) bench/run_all.py
 
-# The optional local chat model (qa/local_model.py), never part of test or CI: the first install
+# The optional local chat model (qa/tools/local_model.py), never part of test or CI: the first install
 # builds llama-cpp-python from source (about 5 minutes on 2 cores), the first start joins and
 # checks the 1.1 GB model file. llama.cpp's default build targets the building CPU, AMX included
 # where the CPU reports it; on this project's virtual machines the AMX kernels crash the server
@@ -66,12 +73,13 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF \
 	$(if $(filter avx_vnni,$(CPU_FLAGS)),-DGGML_AVX_VNNI=ON)
 
 install-local:
+	$(NEW_PIP)
 	$(PIP) install -q $(LOCKED) torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q $(LOCKED) -e ".[local]"
 
 # Serves it on 127.0.0.1:8080 until Ctrl-C and prints the two variables that point qa at it.
 local-model: install-local
-	$(PYTHON) -m qa.local_model
+	$(PYTHON) -m qa.tools.local_model
 
 # The seed questions answered by it, and its time to first token; the naturally worded questions
 # of bench/natural.py answered by it; see docs/BENCHMARKS.md.

@@ -85,7 +85,7 @@ def chosen_on_tune(rows: dict[str, dict], current: float) -> str:
 
 def margins(assistant: Assistant, questions: list[dict]) -> list[dict]:
     """Each question's deciding value less its threshold."""
-    answerer = assistant._extractive()
+    answerer = assistant.pipeline.extractive()
     rules = answerer.rules.answer
     rows = []
     for q in questions:

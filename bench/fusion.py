@@ -20,6 +20,7 @@ import cmrc_subset
 import numpy as np
 
 from embeddings.lexical import LexicalIndex, tokenize
+from embeddings.records import Chunk
 from qa.evaluation import normalise_answer
 from qa.retrieve.fusion import reciprocal_rank, weighted_zscore, zscored
 from qa.retrieve.retriever import Retriever
@@ -123,9 +124,14 @@ def _holds_answer(question, texts: list[str]) -> bool:
     return any(g in normalise_answer(t) for t in texts for g in gold)
 
 
+def _all_chunks(retriever: Retriever) -> list[Chunk]:
+    """Every chunk of the index, in position order, through the Store's public reads."""
+    return retriever.store.chunks_at(range(retriever.store.chunk_count()))
+
+
 def _evaluate(retriever: Retriever, questions, untitled: LexicalIndex | None) -> dict:
     """Chinese questions: the two-list fusions of dense and BM25, and BM25 without titles."""
-    chunks = retriever.store.all_chunks()
+    chunks = _all_chunks(retriever)
     doc_of = [c.doc_id for c in chunks]
     rankings: dict[str, list[list[str]]] = {name: [] for name, _, _ in _variants()}
     untitled_rankings: list[list[str]] = []
@@ -168,7 +174,7 @@ def _evaluate(retriever: Retriever, questions, untitled: LexicalIndex | None) ->
 
 def _evaluate_english(retriever: Retriever, questions) -> dict:
     """English questions: each of the four signals alone, and mixes of them."""
-    doc_of = [c.doc_id for c in retriever.store.all_chunks()]
+    doc_of = [c.doc_id for c in _all_chunks(retriever)]
     rankings: dict[str, list[list[str]]] = {name: [] for name in ENGLISH_VARIANTS}
     for q in questions:
         found = retriever.candidates(q.question)
@@ -181,7 +187,7 @@ def _evaluate_english(retriever: Retriever, questions) -> dict:
 def run(quick: bool = False, index: Path | None = None) -> dict:
     corpus, zh, en = cmrc_subset.load(quick)
     with cmrc_subset.retriever(corpus, index) as retriever:
-        untitled = LexicalIndex.build([tokenize(c.text) for c in retriever.store.all_chunks()])
+        untitled = LexicalIndex.build([tokenize(c.text) for c in _all_chunks(retriever)])
         return {
             "zh": _evaluate(retriever, zh, untitled),
             "zh_hant": _evaluate(retriever, _traditional(zh), None),

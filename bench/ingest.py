@@ -70,7 +70,8 @@ def _index_child(root: Path, documents: int | None, threads: int | None) -> dict
     corpus = _corpus(documents)
     embedder = load_embedder(EMBEDDER, threads)
     report = index_documents(root, corpus, embedder=embedder, threads=threads)
-    chunks = IndexStore.open(root).all_chunks()
+    store = IndexStore.open(root)
+    chunks = store.chunks_at(range(store.chunk_count()))
     return {
         "documents": report.documents,
         "characters": sum(len(d.text) for d in corpus),

@@ -107,7 +107,7 @@ def run(backends: list[str], out: Path | None = None) -> dict:
         server = None
         try:
             if "openai" in backends:
-                from qa import local_model
+                from qa.tools import local_model
 
                 port = _free_port()
                 log = (Path(tmp) / "server.log").open("w")
@@ -125,7 +125,7 @@ def run(backends: list[str], out: Path | None = None) -> dict:
                 for backend, drop in modes[backend_name]:
                     model = None
                     if backend == "openai":
-                        from qa import local_model
+                        from qa.tools import local_model
 
                         model = local_model.MODEL_NAME
                     assistant = Assistant(
@@ -160,7 +160,7 @@ def run(backends: list[str], out: Path | None = None) -> dict:
                             _write(out, len(cases), rows)
         finally:
             if server is not None:
-                from qa import local_model
+                from qa.tools import local_model
 
                 local_model.stop(server)
     return _write(out, len(cases), rows) if out else _result(len(cases), rows)

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa import local_model
 from qa.api import Assistant
 from qa.evaluation import evaluate, load_eval_inputs
+from qa.tools import local_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

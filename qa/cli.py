@@ -305,8 +305,8 @@ def index(
 
     from embeddings.indexer import build_index
     from embeddings.store import MANIFEST, has_generations
-    from qa.config import default_index_dir, seeds_dir
-    from qa.settings import Settings
+    from qa.config import seeds_dir
+    from qa.settings import Settings, default_index_dir
 
     settings = Settings.load(index=index_path, embedder=embedder, store=store, kb=kb)
     root = settings.store_location

@@ -15,14 +15,6 @@ def index_dir(explicit: str | Path | None = None) -> Path:
     return Settings.load(index=explicit or None).index_path
 
 
-def default_index_dir() -> Path:
-    """The one index that gets the bundled seeds on first use: a folder the user named
-    (--index, QA_INDEX) and that holds no index is a mistake to report, not to fill."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("qa", appauthor=False)) / "index"
-
-
 # What API keys look like (OpenAI's sk-…, bearer tokens): masked even when not the one configured.
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{6,}|(?<=Bearer )[A-Za-z0-9._\-]{8,}")
 

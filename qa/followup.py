@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from embeddings.cleaning import has_cjk, matching_form, question_language
-from qa.lang.zh import CJK, NAME_TAGS, QUESTION_WORDS
+from qa.lang.zh import NAME_TAGS, PRONOUN_WORDS, QUESTION_WORDS, points_back
 
 # 「那深圳呢？」「深圳的呢」「如果是深圳呢」: a subject and 呢, and nothing asked besides
 _ZH_ELLIPSIS = re.compile(
@@ -23,11 +23,6 @@ _ZH_ELLIPSIS = re.compile(
 _ZH_SUBJECT_AFFIXES = re.compile(r"^(?:在|如果是|要是|换成|换作|对于|关于|至于)|(?:的|那边|这边)$")
 _ZH_QUESTION_WORDS = re.compile(QUESTION_WORDS)
 _ZH_LEADS = re.compile(r"^(?:那么|那末|那)\s*")
-# Words, in jieba's cut, that point back: personal pronouns, 其, and 这/那/该/此 alone or with one
-# more character (这个, 这座, 那里, 此次, 该线), but not 这么/那么/此外.
-_ZH_PRONOUN_WORDS = {"他", "她", "它", "他们", "她们", "它们", "其", "上述", "前者", "后者"}
-_ZH_DEMONSTRATIVE = re.compile(rf"^[这那该此][{CJK}]?$")
-_ZH_NOT_DEMONSTRATIVE = {"这么", "那么", "那末", "此外", "那就"}
 _CLASSIFIERS = set("个位座部条家所支种次届本首张款只项名间片场段件期辆艘台架篇份")
 _EN_ELLIPSIS = re.compile(
     r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*\??$|^and\s+(?P<subject2>.+?)\s*\?$",
@@ -106,16 +101,6 @@ def _simplified(text: str) -> str:
     return to_simplified(text)
 
 
-def zh_points_back(word: str, position: int) -> bool:
-    """The word (simplified, in jieba's cut, at that position of its text) points back to what
-    was said before: a follow-up to the last turn, an answer sentence to the one before it."""
-    if word in _ZH_PRONOUN_WORDS:
-        return True
-    if word == "其中":  # 「其中哪个最早？」, but not 「……，其中……」 inside a question
-        return position == 0
-    return bool(_ZH_DEMONSTRATIVE.match(word)) and word not in _ZH_NOT_DEMONSTRATIVE
-
-
 def _zh_pointing(words: list[tuple[str, str]]) -> list[int]:
     """Positions of the words that point back to an earlier turn. Not those that point inside the
     question: after a name (王天成指控谁抄袭了他的文章, 「quake lake」一词后，该词) or right after a
@@ -126,9 +111,9 @@ def _zh_pointing(words: list[tuple[str, str]]) -> list[int]:
     for i, (word, flag) in enumerate(words):
         if word in _OPEN_QUOTES:
             quoted = True
-        if zh_points_back(word, i) and not named:
+        if points_back(word, i) and not named:
             before = words[i - 1] if i else ("", "x")
-            beside = word not in _ZH_PRONOUN_WORDS and (
+            beside = word not in PRONOUN_WORDS and (
                 before[1].startswith("n") or before[0] in _CLOSE_QUOTES
             )
             if not beside:

@@ -26,6 +26,14 @@ DEFAULT_KB = "default"
 MAX_K = 50
 
 
+def default_index_dir() -> Path:
+    """The one index that gets the bundled seeds on first use: a folder the user named
+    (--index, QA_INDEX) and that holds no index is a mistake to report, not to fill."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("qa", appauthor=False)) / "index"
+
+
 def _setting(help: str, env: str | None = None, default: Any = None) -> Any:
     return field(default=default, metadata={"help": help, "env": env})
 
@@ -110,8 +118,6 @@ class Settings:
 
     @property
     def index_path(self) -> Path:
-        from qa.config import default_index_dir
-
         return self.index.expanduser() if self.index else default_index_dir()
 
     @property

@@ -63,7 +63,7 @@ def test_ask_with_no_index_builds_one_from_the_seeds_first(tmp_path, monkeypatch
     # Only the default location gets the seeds (issue 11): a folder the user names and that
     # holds no index is a mistake to report.
     monkeypatch.delenv("QA_INDEX")
-    from qa.config import default_index_dir
+    from qa.settings import default_index_dir
 
     index = default_index_dir()
     assert tmp_path in index.parents  # conftest's XDG_DATA_HOME: never the user's own

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from embeddings.chunking import chunk_document, sentence_spans
 from embeddings.cleaning import clean_text, matching_form
-from embeddings.loading import decode, load_warnings
+from embeddings.decoding import decode
+from embeddings.loading import load_warnings
 from embeddings.records import Document
 
 settings.register_profile(

@@ -112,7 +112,9 @@ def test_instructions_to_the_assistant_are_recognised(text):
 def test_the_seed_documents_instruct_no_one(seed_index):
     from embeddings.store import IndexStore
 
-    assert not any(instructs_assistant(c.text) for c in IndexStore.open(seed_index).all_chunks())
+    store = IndexStore.open(seed_index)
+    chunks = store.chunks_at(range(store.chunk_count()))
+    assert not any(instructs_assistant(c.text) for c in chunks)
 
 
 # Issue 35: a planted instruction to refuse must not veto the passages that answer.

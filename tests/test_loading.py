@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from embeddings.decoding import decode
 from embeddings.errors import QAError
-from embeddings.loading import decode, load_documents
+from embeddings.loading import load_documents
 
 TRADITIONAL = "鎮江是國家低碳試點城市。聯合國氣候變化大會在巴黎舉行，臺灣代表也出席了會議。"
 SIMPLIFIED = "镇江是国家低碳试点城市。联合国气候变化大会在巴黎举行，代表团出席了会议。"

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from embeddings.errors import QAError
-from qa import local_model
+from qa.tools import local_model
 
 PIECES = [b"GGUF" + bytes(range(256)) * 40, b"middle piece " * 999, b"\x00tail\xff"]
 

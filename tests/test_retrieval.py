@@ -35,7 +35,7 @@ def corpus(tmp_path):
 
 def _bm25_docs(store: IndexStore, question: str) -> list[str]:
     scores = store.lexical.scores(tokenize(question))
-    chunks = store.all_chunks()
+    chunks = store.chunks_at(range(store.chunk_count()))
     return [chunks[i].doc_id for i in np.argsort(-scores) if scores[i] > 0]
 
 
@@ -94,7 +94,9 @@ def test_bm25_reads_each_chunk_with_its_documents_title(tmp_path, embedder):
     store = IndexStore.open(root)
     assert _bm25_docs(store, "虫纹阿南鱼的生活习性是怎样的？")[0] == "fish0"
     assert _bm25_docs(store, "北斗阿南鱼的生活习性是怎样的？")[0] == "fish1"
-    assert [c.text for c in store.all_chunks()] == list(habits.values())  # the text stays as is
+    assert [c.text for c in store.chunks_at(range(store.chunk_count()))] == list(
+        habits.values()
+    )  # the text stays as is
 
 
 def test_traditional_and_simplified_questions_find_the_same_passage(tmp_path, corpus, embedder):

@@ -67,7 +67,7 @@ def _assert_whole_as_a_plain_run_makes_it(root: Path, embedder) -> None:
     those of its titled text: what the index held before it committed words first."""
     store = IndexStore.open(root)
     assert store.manifest.vectors_pending == [] and store.damage() == {}
-    chunks = store.all_chunks()
+    chunks = store.chunks_at(range(store.chunk_count()))
     texts = embedded_texts(chunks)
     expected = np.concatenate(
         [

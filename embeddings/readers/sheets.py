@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from embeddings import bounds
-from embeddings.loading import decode, head_bytes
+from embeddings.decoding import decode, head_bytes
 from embeddings.readers.base import (
     Block,
     Extracted,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from embeddings import bounds
 from embeddings.cleaning import clean_text
-from embeddings.loading import decode, head_bytes
+from embeddings.decoding import decode, head_bytes
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile
 from embeddings.records import Location
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import bounds
-from embeddings.loading import decode, head_bytes
+from embeddings.decoding import decode, head_bytes
 from embeddings.readers.base import Block, Extracted, PageProgress, UnreadableFile, labelled_row
 from embeddings.records import Location
 

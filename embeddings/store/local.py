@@ -360,10 +360,6 @@ class IndexStore:
             raise self._damaged("chunks.sqlite", ValueError("chunks are missing"))
         return [by_pos[int(p)] for p in positions]
 
-    def all_chunks(self) -> list[Chunk]:
-        rows = self._rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY pos")
-        return [self._parsed(row) for row in rows]
-
     def document_text(self, doc_id: str) -> str | None:
         rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
         return rows[0][0] if rows else None

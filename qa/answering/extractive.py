@@ -37,8 +37,7 @@ from embeddings.lexical import tagged
 from embeddings.records import real_title
 from qa.answering.base import Draft, OnToken, refusal
 from qa.context import QuestionContext
-from qa.followup import zh_points_back
-from qa.lang.zh import EVENT_ENDINGS, NAME_TAGS, NAMED_EVENTS, PERSON_TAGS
+from qa.lang.zh import EVENT_ENDINGS, NAME_TAGS, NAMED_EVENTS, PERSON_TAGS, points_back
 from qa.markers import neutralized
 from qa.question import (
     MEASURE,
@@ -513,7 +512,7 @@ def _points_back(sentence: str) -> bool:
     """The sentence opens with a word that points back (他們, 它, 這種, 該校, 其中; the rule chat
     follow-ups are read by): what it is about is named before it."""
     words = tagged(matching_form(sentence))
-    return bool(words) and zh_points_back(words[0][0], 0)
+    return bool(words) and points_back(words[0][0], 0)
 
 
 # What ends a statement, or a piece of one that its line cut (…就已经大放异彩，); a line without

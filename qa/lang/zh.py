@@ -1,9 +1,12 @@
-"""The Chinese word lists and tag sets more than one module reads, each defined once here.
+"""The Chinese word lists and tag sets more than one module reads, each defined once here, and
+the rule of which words point back to what was said before.
 
 The tags are jieba's part-of-speech tags (ICTCLAS's set), as embeddings.lexical.tagged gives them.
 """
 
 from __future__ import annotations
+
+import re
 
 # The CJK ideograph ranges: embeddings/ (which never imports qa/) holds their one definition.
 from embeddings.cleaning import CJK
@@ -18,7 +21,9 @@ __all__ = [
     "NAME_OR_LATIN_TAGS",
     "NAME_TAGS",
     "PERSON_TAGS",
+    "PRONOUN_WORDS",
     "QUESTION_WORDS",
+    "points_back",
 ]
 
 # Proper names: people (nr; nrt transliterated, nrfg …), places (ns), organisations (nt), others (nz).
@@ -48,3 +53,19 @@ EVENT_ENDINGS = tuple(
     "典礼".split()
 )
 NAMED_EVENTS = frozenset({"奥运会", "冬奥会", "亚运会", "世博会", "世界杯"})
+
+# Words, in jieba's cut, that point back: personal pronouns, 其, and 这/那/该/此 alone or with one
+# more character (这个, 这座, 那里, 此次, 该线), but not 这么/那么/此外.
+PRONOUN_WORDS = frozenset({"他", "她", "它", "他们", "她们", "它们", "其", "上述", "前者", "后者"})
+_DEMONSTRATIVE = re.compile(rf"^[这那该此][{CJK}]?$")
+_NOT_DEMONSTRATIVE = {"这么", "那么", "那末", "此外", "那就"}
+
+
+def points_back(word: str, position: int) -> bool:
+    """The word (simplified, in jieba's cut, at that position of its text) points back to what
+    was said before: a follow-up to the last turn, an answer sentence to the one before it."""
+    if word in PRONOUN_WORDS:
+        return True
+    if word == "其中":  # 「其中哪个最早？」, but not 「……，其中……」 inside a question
+        return position == 0
+    return bool(_DEMONSTRATIVE.match(word)) and word not in _NOT_DEMONSTRATIVE

