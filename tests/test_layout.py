@@ -32,6 +32,7 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "embeddings/chunking",
             "embeddings/lexical",
             "embeddings/embedders",
+            "embeddings/use_cache",
         ),
     ),
     ("readers", ("embeddings/readers", "embeddings/loading")),
