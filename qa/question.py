@@ -156,8 +156,10 @@ def analyse(
         if indexed is not None and not indexed(word) and (tag == "eng" or not _names(tag, whole)):
             continue
         kind = i == kind_noun
-        # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市
-        name = whole or (tag in NAME_OR_LATIN_TAGS and not kind)
+        # the kind asked for is no name, however tagged: 什么东西's 东西 (ns), 哪一个城市's 城市.
+        # Nor is a Latin word: weighed as a name, one the answering paragraph spells otherwise
+        # refused answerable CMRC questions (docs/BENCHMARKS.md, '2026-12-08').
+        name = tag != "eng" and (whole or (tag in NAME_OR_LATIN_TAGS and not kind))
         if not kind:  # the answer names its kind (西太平洋 for 什么地区) more than it says it
             idfs[word] = idf(word)
         weight = rarity(word) * (rules.name_weight if name else 1.0)
@@ -196,7 +198,7 @@ def _asks(word: str, tag: str) -> bool:
 def _names_nothing(word: str, tag: str) -> bool:
     return (
         not word.strip()
-        # jieba's "eng" (a Latin word: MaxKB, GDP) is no interjection ("e")
+        # jieba's "eng" (a Latin word: MaxKB, GDP) is no interjection ("e"): it is a content word
         or (tag != "eng" and tag.startswith(_FUNCTION_TAGS))
         or word in _LINKING_VERBS
         or (tag == "f" and len(word) == 1)
