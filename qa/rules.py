@@ -217,7 +217,7 @@ class AnswerRules:
         "compared holds a span of it, whatever their scores: the kinds its patterns find (a "
         "year, a date, a number in the unit asked), unlike a name, which the tagger may miss. "
         "The refusal the issue asks for: the kind asked for absent from every passage "
-        "(docs/BENCHMARKS.md, '2026-12-08: a number, year or date no passage holds is refused').",
+        "(docs/BENCHMARKS.md, '2026-12-08: … a number, year or date no passage holds refused').",
     )
     keep_within: float = _rule(
         0.1,
