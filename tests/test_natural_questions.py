@@ -81,14 +81,18 @@ REPORT = (
 )
 
 
-def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_path, embedder):
+def _assistant_over(folder, embedder, name: str, text: str) -> Assistant:
+    """An extractive assistant over an index of one document made here."""
     index_documents(
-        tmp_path,
-        [Document("report", "report", REPORT, "/report.txt", str(len(REPORT)))],
-        embedder=embedder,
+        folder, [Document(name, name, text, f"/{name}.txt", str(len(text)))], embedder=embedder
     )
-    assistant = Assistant(index=tmp_path, backend="extractive")
-    answered = assistant.ask("2024年臺灣經濟成長率是多少？")
+    return Assistant(index=folder, backend="extractive")
+
+
+def test_neither_a_question_the_document_asks_nor_its_heading_is_the_answer(tmp_path, embedder):
+    answered = _assistant_over(tmp_path, embedder, "report", REPORT).ask(
+        "2024年臺灣經濟成長率是多少？"
+    )
     assert "4.3%" in answered.answer
     assert "是多少" not in answered.answer
     assert not answered.answer.startswith("臺灣經濟成長率")
@@ -145,12 +149,7 @@ FLEET = (
 
 
 def test_a_number_no_passage_holds_is_refused_however_well_its_words_match(tmp_path, embedder):
-    index_documents(
-        tmp_path,
-        [Document("fleet", "fleet", FLEET, "/fleet.txt", str(len(FLEET)))],
-        embedder=embedder,
-    )
-    assistant = Assistant(index=tmp_path, backend="extractive")
+    assistant = _assistant_over(tmp_path, embedder, "fleet", FLEET)
     assert "1.6万辆" in assistant.ask("深圳有多少辆纯电动公交车？").answer
     # every word matches the second line, which gives no count of passengers
     assert assistant.ask("深圳新能源汽车每年载客多少人次？").abstained
