@@ -107,6 +107,16 @@ elif kind == "chunks":  # every stored "2020年" overwritten with bytes that are
     data = open(path, "rb").read()
     needle = "2020年".encode()
     open(path, "r+b").write(data.replace(needle, b"\xff" * len(needle)))
+elif kind == "header":  # the closing brace of bm25/chunks.npy's header lost (tests/test_fuzz.py)
+    path = f"{gen}/bm25/chunks.npy"
+    data = open(path, "rb").read()
+    open(path, "r+b").write(data.replace(b"}", b" ", 1))
+elif kind == "schema":  # a byte of chunks.sqlite's schema made one that is not UTF-8 (the same)
+    path = f"{gen}/chunks.sqlite"
+    at = open(path, "rb").read().index(b"sqlite_autoindex") + 5
+    with open(path, "r+b") as handle:
+        handle.seek(at)
+        handle.write(b"\x80")
 else:  # the vector of the chunk that answers made NaN
     db = sqlite3.connect(f"{gen}/chunks.sqlite")
     (pos,) = db.execute("SELECT pos FROM chunks WHERE text LIKE '%2020年%'").fetchone()
@@ -117,7 +127,7 @@ else:  # the vector of the chunk that answers made NaN
         handle.write(np.full(index.d, np.nan, dtype=np.float32).tobytes())
 EOF
 }
-for damage in starts chunks vectors cache; do
+for damage in starts chunks vectors cache header schema; do
   rm -rf g && qa index docs --index g >/dev/null 2>&1
   gen=g/$(python -c "import json; print('gen-%06d' % json.load(open('g/manifest.json'))['generation'])")
   if [ $damage = cache ]; then head -c 4096 /dev/urandom > g/.vector-cache.sqlite; else garble $damage "$gen"; fi

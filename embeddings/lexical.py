@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -86,6 +87,8 @@ class LexicalIndex:
                 arrays.append(np.load(folder / f"{name}.npy", mmap_mode="r"))
             except (OSError, ValueError, EOFError) as exc:
                 raise LexicalDamage(f"{name}.npy", str(exc)) from None
+            except TokenError:  # numpy reads the header with Python's own tokenizer
+                raise LexicalDamage(f"{name}.npy", "its header is not numpy's") from None
         try:
             meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
             vocab, chunk_count = meta["vocab"], int(meta["chunk_count"])

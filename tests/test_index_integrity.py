@@ -226,6 +226,36 @@ def test_garbled_text_in_chunks_sqlite_is_one_readable_line_then_rebuilt_from_th
     assert "2020" in json.loads(answer.stdout)["answer"]
 
 
+def _brace_lost(path: Path) -> None:
+    """The closing brace of a .npy file's header overwritten with a space."""
+    _overwrite(path, path.read_bytes().index(b"}"), b" ")
+
+
+def _schema_garbled(path: Path) -> None:
+    """A byte of the name of an index in chunks.sqlite's schema made one that is not UTF-8."""
+    _overwrite(path, path.read_bytes().index(b"sqlite_autoindex") + 5, b"\x80")
+
+
+# Found by tests/test_fuzz.py: numpy parses a header with Python's tokenizer, which raises its
+# own error, and SQLite's message about a garbled schema quotes bytes Python cannot decode.
+GARBLED_HEADER = {"bm25/chunks.npy": _brace_lost, "chunks.sqlite": _schema_garbled}
+
+
+@pytest.mark.parametrize("file", list(GARBLED_HEADER))
+def test_a_garbled_header_or_schema_is_one_error_line_then_repaired(index_copy, file):
+    GARBLED_HEADER[file](_live(index_copy) / file)
+    asked = runner.invoke(app, ["ask", QUESTION, "--index", str(index_copy)])
+    assert asked.exit_code == 1 and isinstance(asked.exception, SystemExit)  # no traceback
+    error = _error_line(asked.stderr)
+    assert error.startswith("error: ") and file in error and UNREADABLE not in error
+    checked = runner.invoke(app, ["index", "--check", "--index", str(index_copy)])
+    assert checked.exit_code == 1 and checked.stderr.count("\n") == 1 and file in checked.stderr
+    repaired = runner.invoke(app, ["index", "--index", str(index_copy)])
+    assert repaired.exit_code == 0, repaired.output
+    assert "repaired: " in repaired.stderr and file in repaired.stderr
+    assert runner.invoke(app, ["index", "--check", "--index", str(index_copy)]).exit_code == 0
+
+
 # 5. vectors.faiss and crosslingual.faiss
 
 GARBLED_VECTOR = {

@@ -81,6 +81,8 @@ _PART_FILES = {
     "bm25": "bm25",
 }
 _SPACE_FILES: dict[Space, str] = {"dense": "vectors.faiss", "crosslingual": "crosslingual.faiss"}
+# SQLite's message about a garbled schema can quote its bytes, which Python then fails to decode.
+_SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 _UNDECODABLE = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
 _UNPRINTABLE = re.compile(r"[\ufffd\x00-\x1f\x7f]+")
 # Vectors read at once when every vector of a file is checked.
@@ -185,7 +187,7 @@ class IndexStore:
             try:
                 db = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 (count,) = db.execute("SELECT count(*) FROM chunks").fetchone()
-            except sqlite3.Error as exc:
+            except _SQLITE_ERRORS as exc:
                 raise self._damaged("chunks.sqlite", exc) from None
             if count != self.manifest.chunk_count:
                 db.close()
@@ -199,7 +201,7 @@ class IndexStore:
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.db.execute(sql, parameters).fetchall()
-        except sqlite3.Error as exc:
+        except _SQLITE_ERRORS as exc:
             raise self._damaged("chunks.sqlite", exc) from None
 
     def damage(self) -> dict[str, str]:
@@ -437,6 +439,8 @@ def _chunk(row: Sequence[Any]) -> Chunk:
 def _reason(exc: BaseException) -> str:
     """The cause of damage as one printable line: SQLite's message for bytes that are not
     UTF-8 quotes them, as a run of replacement characters."""
+    if isinstance(exc, UnicodeDecodeError):  # SQLite's own message, garbled bytes and all
+        exc = ValueError(bytes(exc.object).decode("utf-8", errors="replace"))
     undecodable = _UNDECODABLE.search(str(exc))
     if undecodable:
         return f"its column {undecodable[1]} holds bytes that are not UTF-8 text"
