@@ -178,3 +178,13 @@ def seed_postgres(postgres_server, embedder) -> str:
     url = _new_database(postgres_server, "qa_seeds")
     build_index(url, [seeds_dir()], embedder=embedder, kb="seeds")
     return url
+
+
+@pytest.fixture
+def index_copy(small_index, tmp_path) -> Path:
+    """A copy of the test module's own `small_index`, for a test to damage."""
+    import shutil
+
+    root = tmp_path / "ix"
+    shutil.copytree(small_index, root)
+    return root

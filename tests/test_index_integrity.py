@@ -44,13 +44,6 @@ def small_index(tmp_path_factory, embedder) -> Path:
     return base / "ix"
 
 
-@pytest.fixture
-def index_copy(small_index, tmp_path) -> Path:
-    root = tmp_path / "ix"
-    shutil.copytree(small_index, root)
-    return root
-
-
 def _live(root: Path) -> Path:
     generation = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["generation"]
     return root / f"gen-{generation:06d}"

@@ -59,13 +59,6 @@ def small_index(tmp_path_factory, embedder) -> Path:
     return base / "ix"
 
 
-@pytest.fixture
-def index_copy(small_index, tmp_path) -> Path:
-    root = tmp_path / "ix"
-    shutil.copytree(small_index, root)
-    return root
-
-
 # 10. A damaged manifest is repaired by `qa index`, and the index knows its sources.
 
 DAMAGED_MANIFEST = {
