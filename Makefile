@@ -34,7 +34,8 @@ test: install-dev
 test-fast: install-dev
 	$(PYTHON) -m pytest -q -m unit
 
-# The loaders' and cleaners' fuzz test with 5,000 examples each instead of the default run's 60.
+# The fuzz tests (loaders, cleaners, bounds, damaged index files) with 5,000 examples each
+# instead of the default run's 60 (the index files: 500 instead of 15).
 fuzz: install-dev
 	HYPOTHESIS_PROFILE=fuzz $(PYTHON) -m pytest -q tests/test_fuzz.py
 
